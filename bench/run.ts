@@ -1,0 +1,107 @@
+/**
+ * `npm run bench`: respool measured side by side with a plain p-limit + fetch loop over the same items,
+ * at the same concurrency, against the project's fake server running in its own process. Prints
+ * items/s for both and their ratio; nothing here asserts a threshold.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(ROOT, 'bin', 'respool.js');
+const ITEMS = Number(process.env.BENCH_ITEMS ?? 20_000);
+
+interface Scenario {
+  label: string;
+  latencyMs: number;
+  concurrency: number;
+}
+
+const SCENARIOS: Scenario[] = [
+  { label: '(a) 0 ms latency, concurrency 50', latencyMs: 0, concurrency: 50 },
+  { label: '(b) 200 ms latency, concurrency 200', latencyMs: 200, concurrency: 200 },
+];
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'respool-bench-'));
+  const input = path.join(dir, 'prompts.jsonl');
+  await writeFile(
+    input,
+    Array.from({ length: ITEMS }, (_, i) => JSON.stringify({ custom_id: `item-${i}`, prompt: `Summarise item number ${i} in one word.` })).join('\n') + '\n',
+  );
+  console.log(`respool bench: ${ITEMS} prompts, fake server in its own process, Redis ${process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'}, ${os.cpus().length} cores`);
+  const rows: string[][] = [['scenario', 'plain loop items/s', 'respool items/s', 'ratio', 'respool lines', 'server calls']];
+  for (const s of SCENARIOS) {
+    const server = await startServer(s.latencyMs);
+    try {
+      const plainOut = path.join(dir, `plain-${s.latencyMs}.jsonl`);
+      const plain = await timed(() => spawnNode([path.join(ROOT, 'bench', 'plain-loop.mjs'), input, server.url, String(s.concurrency), plainOut]));
+      await fetch(`${server.admin}/_reset`, { method: 'POST' });
+      const run = `bench-${randomUUID().slice(0, 8)}`;
+      const out = path.join(dir, `${run}.jsonl`);
+      const respool = await timed(() =>
+        spawnNode([BIN, '--prefix', run, '--log-level', 'warn', 'run', '--input', input, '--model', 'bench-model', '--base-url', server.url, '--concurrency', String(s.concurrency), '--name', run, '--out', out], {
+          OPENRESPONSES_API_KEY: 'bench',
+        }),
+      );
+      const stats = (await (await fetch(`${server.admin}/_stats`)).json()) as { requests: number };
+      const lines = (await readFile(out, 'utf8')).split('\n').filter(Boolean).length;
+      const plainRate = ITEMS / plain;
+      const respoolRate = ITEMS / respool;
+      rows.push([s.label, plainRate.toFixed(0), respoolRate.toFixed(0), (respoolRate / plainRate).toFixed(3), String(lines), String(stats.requests)]);
+      await cleanRedisPrefix(run);
+    } finally {
+      server.process.kill('SIGTERM');
+    }
+  }
+  printTable(rows);
+  await rm(dir, { recursive: true, force: true });
+}
+
+async function startServer(latencyMs: number): Promise<{ url: string; admin: string; process: ChildProcess }> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn(process.execPath, [BIN, 'fake-server', '--port', String(port), '--latency-ms', String(latencyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
+    child.once('exit', (code) => reject(new Error(`fake server exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}/v1`, admin: `http://127.0.0.1:${port}`, process: child };
+}
+
+function spawnNode(args: string[], env: Record<string, string> = {}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${path.basename(args[0]!)} exited with ${code}`))));
+  });
+}
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+async function cleanRedisPrefix(prefix: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  await redis.quit();
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,41 @@
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { startFakeServer } from '../../fake-server/index.js';
+import { cleanRun } from '../../queue/clean.js';
+import { formatTotals } from '../../report/summary.js';
+import { configFromFlags } from '../job-flags.js';
+import { Session, type GlobalFlags } from '../session.js';
+import { runPipeline } from './run.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const DEMO_JOBS = ['jobs/label-reviews.yaml', 'jobs/caption-images.yaml'];
+
+export function registerDemo(program: Command, globals: () => GlobalFlags): void {
+  program
+    .command('demo')
+    .description('label fixtures/reviews.csv and caption fixtures/images against a local fake API server (no key needed)')
+    .action(async () => {
+      const fake = await startFakeServer({ latencyMs: 50 });
+      const session = await Session.open(globals());
+      try {
+        session.log.info(`fake OpenResponses server on ${fake.url}; Redis: ${session.target.origin}`);
+        for (const job of DEMO_JOBS) {
+          const config = await configFromFlags(path.join(ROOT, job), { baseUrl: fake.url }, process.cwd());
+          // The demo starts from scratch every time; a real run resumes instead.
+          await cleanRun(session.redis, session.queue(config.name), config.name, session.prefix);
+          await rm(config.out, { force: true });
+          const result = await runPipeline(session, config);
+          const first = (await readFile(result.out, 'utf8')).split('\n')[0] ?? '';
+          process.stdout.write(
+            `\n${config.name}: ${result.outcome}\n  ${formatTotals(result.totals)}\n  results: ${path.relative(process.cwd(), result.out)}\n  first line: ${first.slice(0, 400)}\n`,
+          );
+        }
+        process.stdout.write(`\nTry: npx respool status   |   npx respool run --help\n`);
+      } finally {
+        await session.close();
+        await fake.close();
+      }
+    });
+}

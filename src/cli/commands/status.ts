@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import { ledgerCounts } from '../../queue/ledger.js';
+import { runKeys } from '../../queue/keys.js';
+import { listRuns, loadRun } from '../../queue/run-meta.js';
+import { Session, type GlobalFlags } from '../session.js';
+
+export interface RunReport {
+  run: string;
+  state: string;
+  stop_reason: string | null;
+  enqueue_done: boolean;
+  items: number;
+  written: number;
+  queue: Record<string, number>;
+  out: string;
+  model: string;
+}
+
+export async function runReport(session: Session, run: string): Promise<RunReport | null> {
+  const status = await loadRun(session.redis, run, session.prefix);
+  if (!status) return null;
+  const counts = await session.queue(run).getJobCounts('wait', 'active', 'delayed', 'completed', 'failed', 'prioritized');
+  const { items, written } = await ledgerCounts(session.redis, runKeys(run, session.prefix));
+  return {
+    run,
+    state: status.state,
+    stop_reason: status.stopReason,
+    enqueue_done: status.enqueueDone,
+    items,
+    written,
+    queue: counts,
+    out: status.settings.out,
+    model: status.settings.model,
+  };
+}
+
+export function registerStatus(program: Command, globals: () => GlobalFlags): void {
+  program
+    .command('status')
+    .description('counts per run: items, lines written, queued, active, retrying, waiting to be written')
+    .option('-n, --name <run>', 'only this run')
+    .option('--json', 'print JSON')
+    .action(async (flags: { name?: string; json?: boolean }) => {
+      const session = await Session.open(globals());
+      try {
+        const runs = flags.name ? [flags.name] : await listRuns(session.redis, session.prefix);
+        const reports = (await Promise.all(runs.map((r) => runReport(session, r)))).filter((r): r is RunReport => r !== null);
+        if (flags.name && reports.length === 0) throw new Error(`no run named ${flags.name}`);
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
+          return;
+        }
+        if (reports.length === 0) process.stdout.write('no runs\n');
+        for (const r of reports) {
+          const q = r.queue;
+          const complete = r.enqueue_done && r.written >= r.items;
+          process.stdout.write(
+            `${r.run}  ${complete ? 'complete' : r.state}${r.stop_reason ? ` (${r.stop_reason})` : ''}${r.enqueue_done ? '' : ' (enqueueing)'}\n` +
+              `  items ${r.items}, written ${r.written}, waiting ${(q.wait ?? 0) + (q.prioritized ?? 0)}, active ${q.active ?? 0}, ` +
+              `retrying ${q.delayed ?? 0}, to write ${(q.completed ?? 0) + (q.failed ?? 0)}\n  model ${r.model}, out ${r.out}\n`,
+          );
+        }
+      } finally {
+        await session.close();
+      }
+    });
+}

@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import { listRuns } from '../../queue/run-meta.js';
+import { WorkerSet } from '../../worker/run-worker.js';
+import { EXIT } from '../exit.js';
+import { parsePositiveInt } from '../parse.js';
+import { Session, type GlobalFlags } from '../session.js';
+
+export function registerWorker(program: Command, globals: () => GlobalFlags): void {
+  program
+    .command('worker')
+    .description('work on queued runs (every run in this Redis, or --name); start as many as you like, on any machine')
+    .option('-c, --concurrency <n>', 'API calls in flight in this process, per run', '16')
+    .option('-n, --name <run>', 'only this run')
+    .option('--base-url <url>', 'override the base URL the run was enqueued with (env OPENRESPONSES_BASE_URL)')
+    .option('--grace <seconds>', 'on SIGTERM/SIGINT, how long calls in flight may take to finish', '30')
+    .action(async (flags: { concurrency: string; name?: string; baseUrl?: string; grace: string }) => {
+      const concurrency = parsePositiveInt(flags.concurrency, '--concurrency');
+      const graceMs = parsePositiveInt(flags.grace, '--grace') * 1000;
+      const session = await Session.open(globals());
+      const baseUrl = flags.baseUrl ?? process.env.OPENRESPONSES_BASE_URL;
+      const workers = new WorkerSet({
+        redis: session.redis,
+        log: session.log,
+        concurrency,
+        apiKey: process.env.OPENRESPONSES_API_KEY,
+        ...(baseUrl ? { baseUrl } : {}),
+        prefix: session.prefix,
+      });
+      if (!process.env.OPENRESPONSES_API_KEY) session.log.warn('OPENRESPONSES_API_KEY is not set: calls go out without a key');
+      let stopping = false;
+      const done = new Promise<void>((resolve) => {
+        const onSignal = () => {
+          if (stopping) process.exit(EXIT.interrupted);
+          stopping = true;
+          session.log.info(`stopping: no new jobs; waiting up to ${graceMs / 1000}s for calls in flight (signal again to exit at once)`);
+          resolve();
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      });
+      // Runs are found in Redis, so workers started before `enqueue` pick the run up when it appears.
+      const discover = async () => {
+        const runs = flags.name ? [flags.name] : await listRuns(session.redis, session.prefix);
+        for (const run of runs) {
+          if (!workers.runNames.includes(run)) {
+            await workers.add(run);
+            session.log.info(`working on run ${run} (concurrency ${concurrency})`);
+          }
+        }
+      };
+      await discover();
+      const timer = setInterval(() => discover().catch((err: Error) => session.log.warn(`finding runs: ${err.message}`)), 2000);
+      await done;
+      clearInterval(timer);
+      await workers.close(graceMs);
+      await session.close();
+      session.log.info('worker stopped');
+    });
+}

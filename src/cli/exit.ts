@@ -1,0 +1,18 @@
+/** Exit codes, documented in the README. */
+export const EXIT = {
+  ok: 0,
+  fatal: 1,
+  badConfig: 2,
+  /** The run was stopped (the API refused the key); running again after fixing it resumes. */
+  runStopped: 3,
+  interrupted: 130,
+} as const;
+
+export class ExitError extends Error {
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message);
+  }
+}

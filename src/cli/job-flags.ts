@@ -1,0 +1,34 @@
+import { Option, type Command } from 'commander';
+import { envLayer, flagLayer, readJobFile, resolveConfig, type ConfigLayer } from '../config/load.js';
+import type { JobConfig } from '../config/schema.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** The flags shared by `run`, `enqueue` and `estimate`-like commands; they override the job file. */
+export function addJobFlags(cmd: Command): Command {
+  return cmd
+    .argument('[jobfile]', 'job file (.json, .yaml or .yml); flags override its settings')
+    .option('-i, --input <path-or-glob>', 'input file, folder or glob (repeatable; replaces the job file inputs)', collect, [])
+    .option('-p, --prompt <template>', 'prompt template, e.g. "Label this review: {{text}}"')
+    .option('--image-prompt <template>', 'prompt for image-folder items ({{path}}, {{name}})')
+    .option('--instructions <text>', 'system instructions sent with every item')
+    .option('-m, --model <model>', 'model name')
+    .option('-o, --out <file>', 'results file (JSONL)')
+    .option('-n, --name <run>', 'run name (default: job file name, else derived from inputs, prompt and model)')
+    .option('-c, --concurrency <n>', 'API calls in flight per worker process')
+    .option('--attempts <n>', 'API calls per item at most, retries included')
+    .addOption(new Option('--detail <detail>', 'image detail').choices(['auto', 'low', 'high']))
+    .option('--base-url <url>', 'OpenResponses base URL (env OPENRESPONSES_BASE_URL)')
+    .option('--id-column <column>', 'CSV column / JSONL field that holds custom_id')
+    .option('--timeout-ms <ms>', 'timeout of one API call')
+    .option('--temperature <t>', 'sampling temperature')
+    .option('--max-output-tokens <n>', 'max_output_tokens (at least 16)')
+    .option('--reasoning-effort <effort>', 'reasoning.effort: none, low, medium, high, xhigh');
+}
+
+export async function configFromFlags(jobfile: string | undefined, flags: Record<string, unknown>, cwd = process.cwd()): Promise<JobConfig> {
+  const layers: ConfigLayer[] = [];
+  if (jobfile) layers.push(await readJobFile(jobfile, cwd));
+  layers.push(envLayer(process.env), flagLayer(flags));
+  return resolveConfig(layers);
+}

@@ -1,0 +1,38 @@
+import winston from 'winston';
+
+export type Logger = Pick<winston.Logger, 'error' | 'warn' | 'info' | 'debug'>;
+
+export interface LoggerOptions {
+  level?: string;
+  json?: boolean;
+  /** Values that must never be printed, whatever a message contains (the API key). */
+  secrets?: string[];
+}
+
+/** Logs go to stderr so that stdout stays free for machine-readable output (status --json). */
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const secrets = (opts.secrets ?? []).filter((s) => s.length >= 4);
+  const redact = winston.format((info) => {
+    if (secrets.length === 0) return info;
+    for (const key of Object.keys(info)) {
+      const v = info[key];
+      if (typeof v === 'string') info[key] = secrets.reduce((acc, s) => acc.split(s).join('[redacted]'), v);
+    }
+    return info;
+  });
+  const format = opts.json
+    ? winston.format.combine(redact(), winston.format.timestamp(), winston.format.json())
+    : winston.format.combine(
+        redact(),
+        winston.format.timestamp({ format: 'HH:mm:ss' }),
+        winston.format.printf((info) => `${String(info.timestamp)} ${info.level.padEnd(5)} ${String(info.message)}`),
+      );
+  return winston.createLogger({
+    level: opts.level ?? 'info',
+    format,
+    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug', 'verbose', 'silly'] })],
+  });
+}
+
+/** For library code and tests that do not want output. */
+export const silentLogger: Logger = createLogger({ level: 'error' });

@@ -1,0 +1,61 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/load.js';
+import { registerFakeServerCommand } from '../fake-server/cli.js';
+import { registerCollect } from './commands/collect.js';
+import { registerDemo } from './commands/demo.js';
+import { registerEnqueue } from './commands/enqueue.js';
+import { registerRun } from './commands/run.js';
+import { registerStatus } from './commands/status.js';
+import { registerWorker } from './commands/worker.js';
+import { EXIT, ExitError } from './exit.js';
+import type { GlobalFlags } from './session.js';
+
+export function buildProgram(): Command {
+  const program = new Command('respool')
+    .description('Batch pipeline for OpenResponses APIs: CSV, JSONL and image folders in, one JSONL line per item out.')
+    .option('--log-level <level>', 'error, warn, info or debug', 'info')
+    .option('--log-json', 'log JSON lines')
+    .option('--prefix <prefix>', 'Redis key prefix (separate installations sharing one Redis)', 'respool')
+    .showHelpAfterError()
+    .addHelpText(
+      'after',
+      `
+Environment:
+  OPENRESPONSES_API_KEY   API key (sent as a Bearer token; never logged or stored in Redis)
+  OPENRESPONSES_BASE_URL  API base URL (default https://llm.onerouter.pro/v1)
+  REDIS_URL               Redis to use (default: 127.0.0.1:6379 if it answers, else an embedded redis-server)
+
+Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stopped (key refused); 130 interrupted.`,
+    );
+  const globals = (): GlobalFlags => {
+    const o = program.opts<{ logLevel: string; logJson?: boolean; prefix: string }>();
+    return { logLevel: o.logLevel, logJson: Boolean(o.logJson), prefix: o.prefix };
+  };
+  registerRun(program, globals);
+  registerEnqueue(program, globals);
+  registerWorker(program, globals);
+  registerCollect(program, globals);
+  registerStatus(program, globals);
+  registerDemo(program, globals);
+  registerFakeServerCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram().exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT.badConfig);
+    if (err instanceof ConfigError) {
+      process.stderr.write(`respool: ${err.message}\n`);
+      process.exit(EXIT.badConfig);
+    }
+    if (err instanceof ExitError) {
+      process.stderr.write(`respool: ${err.message}\n`);
+      process.exit(err.code);
+    }
+    process.stderr.write(`respool: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(EXIT.fatal);
+  }
+}

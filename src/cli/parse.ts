@@ -1,0 +1,7 @@
+import { InvalidArgumentError } from 'commander';
+
+export function parsePositiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a whole number of at least 1 (got "${value}")`);
+  return n;
+}

@@ -1,0 +1,26 @@
+/** Every default in one place. The job-file reference (docs/job-file.md) lists the same values. */
+export const DEFAULTS = {
+  base_url: 'https://llm.onerouter.pro/v1',
+  image_prompt: 'Describe this image.',
+  detail: 'auto' as const,
+  concurrency: 16,
+  attempts: 6,
+  timeout_ms: 120_000,
+  backoff_ms: 1_000,
+  max_backoff_ms: 60_000,
+  // A base64 data URL grows by 4/3 and the API takes at most 20,971,520 characters.
+  max_image_bytes: 15 * 1024 * 1024,
+  out_dir: 'out',
+};
+
+/** Redis and BullMQ settings that are not part of a job. */
+export const QUEUE_DEFAULTS = {
+  prefix: 'respool',
+  addBulkChunk: 500,
+  // LLM calls can take minutes; the lock is renewed every lockDuration/2, so this bounds only how
+  // long a dead worker's jobs wait before another worker takes them.
+  lockDurationMs: 60_000,
+  stalledIntervalMs: 30_000,
+  maxStalledCount: 3,
+  collectBatch: 500,
+};

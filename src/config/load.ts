@@ -1,0 +1,184 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import YAML from 'yaml';
+import type { z } from 'zod';
+import { DEFAULTS } from './defaults.js';
+import { jobConfigSchema, RUN_NAME_PATTERN, type JobConfig } from './schema.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** One layer of settings and where it came from, so errors can say "(from --concurrency)". */
+export interface ConfigLayer {
+  origin: string;
+  values: Record<string, unknown>;
+}
+
+/** Flags (camelCase from the CLI parser) mapped to job-file fields. */
+const FLAG_TO_FIELD: Record<string, string> = {
+  input: 'inputs',
+  prompt: 'prompt',
+  imagePrompt: 'image_prompt',
+  instructions: 'instructions',
+  model: 'model',
+  out: 'out',
+  name: 'name',
+  concurrency: 'concurrency',
+  attempts: 'attempts',
+  detail: 'detail',
+  baseUrl: 'base_url',
+  idColumn: 'id_column',
+  timeoutMs: 'timeout_ms',
+  temperature: 'request.temperature',
+  maxOutputTokens: 'request.max_output_tokens',
+  reasoningEffort: 'request.reasoning.effort',
+};
+
+const NUMERIC_FIELDS = new Set([
+  'concurrency',
+  'attempts',
+  'timeout_ms',
+  'backoff_ms',
+  'max_backoff_ms',
+  'max_image_bytes',
+  'request.temperature',
+  'request.max_output_tokens',
+]);
+
+/** Environment variables a deployment can use instead of flags. The API key is not config: see worker. */
+const ENV_TO_FIELD: Record<string, string> = {
+  OPENRESPONSES_BASE_URL: 'base_url',
+  RESPOOL_MODEL: 'model',
+  RESPOOL_CONCURRENCY: 'concurrency',
+  RESPOOL_ATTEMPTS: 'attempts',
+  RESPOOL_TIMEOUT_MS: 'timeout_ms',
+};
+
+export async function readJobFile(file: string, cwd: string): Promise<ConfigLayer> {
+  const abs = path.resolve(cwd, file);
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read job file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = /\.ya?ml$/i.test(file) ? YAML.parse(text) : JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`job file ${file} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`job file ${file} must hold an object of settings`);
+  }
+  const values = { ...(parsed as Record<string, unknown>) };
+  // Paths in a job file are relative to the job file, like docker-compose; the rest of respool works
+  // with paths relative to the current folder, so rebase them here.
+  const base = path.dirname(abs);
+  const rebase = (p: unknown) => (typeof p === 'string' ? path.relative(cwd, path.resolve(base, p)) || '.' : p);
+  if (typeof values.inputs === 'string') values.inputs = [values.inputs];
+  if (Array.isArray(values.inputs)) values.inputs = values.inputs.map(rebase);
+  if (values.out !== undefined) values.out = rebase(values.out);
+  if (values.name === undefined) values.name = runNameFromFile(file);
+  return { origin: file, values };
+}
+
+export function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
+  const values: Record<string, unknown> = {};
+  for (const [name, field] of Object.entries(ENV_TO_FIELD)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') setPath(values, field, NUMERIC_FIELDS.has(field) ? toNumber(v) : v);
+  }
+  return { origin: 'environment', values };
+}
+
+export function flagLayer(flags: Record<string, unknown>): ConfigLayer {
+  const values: Record<string, unknown> = {};
+  for (const [flag, field] of Object.entries(FLAG_TO_FIELD)) {
+    const v = flags[flag];
+    if (v === undefined) continue;
+    if (field === 'inputs' && Array.isArray(v) && v.length === 0) continue;
+    setPath(values, field, NUMERIC_FIELDS.has(field) && typeof v === 'string' ? toNumber(v) : v);
+  }
+  return { origin: 'flags', values };
+}
+
+/**
+ * Merges layers (later wins; `inputs` from a later layer replaces earlier ones) over the defaults and
+ * validates. Throws a ConfigError listing every bad field with where it came from.
+ */
+export function resolveConfig(layers: ConfigLayer[]): JobConfig {
+  const merged: Record<string, unknown> = { base_url: DEFAULTS.base_url };
+  const origins = new Map<string, string>();
+  for (const layer of layers) {
+    deepMerge(merged, layer.values);
+    for (const key of leafPaths(layer.values)) origins.set(key, layer.origin === 'flags' ? flagNameFor(key) : layer.origin);
+  }
+  if (merged.name === undefined) merged.name = derivedRunName(merged);
+  if (merged.out === undefined && typeof merged.name === 'string') merged.out = path.join(DEFAULTS.out_dir, `${merged.name}.jsonl`);
+  const result = jobConfigSchema.safeParse(merged);
+  if (!result.success) throw new ConfigError(formatIssues(result.error.issues, origins));
+  return result.data;
+}
+
+function formatIssues(issues: z.core.$ZodIssue[], origins: Map<string, string>): string {
+  const lines = issues.map((issue) => {
+    const field = issue.path.join('.') || '(job)';
+    const origin = origins.get(field) ?? [...origins.entries()].find(([k]) => field.startsWith(`${k}.`) || k.startsWith(`${field}.`))?.[1];
+    const message = issue.code === 'invalid_type' && /received undefined/.test(issue.message) ? 'is required' : issue.message;
+    return `  - ${field}: ${message}${origin ? ` (from ${origin})` : ''}`;
+  });
+  return `invalid job settings:\n${lines.join('\n')}`;
+}
+
+function flagNameFor(field: string): string {
+  const flag = Object.entries(FLAG_TO_FIELD).find(([, f]) => f === field)?.[0];
+  return flag ? `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : 'flags';
+}
+
+function runNameFromFile(file: string): string {
+  const base = path.basename(file).replace(/\.(json|ya?ml)$/i, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return RUN_NAME_PATTERN.test(base) ? base : derivedRunName({ file });
+}
+
+/** Same inputs, prompt and model give the same name, so re-running a crashed command resumes it. */
+function derivedRunName(merged: Record<string, unknown>): string {
+  const key = JSON.stringify([merged.inputs, merged.prompt, merged.model, merged.file]);
+  return `run-${createHash('sha256').update(key).digest('hex').slice(0, 10)}`;
+}
+
+function toNumber(v: string): number | string {
+  const n = Number(v);
+  // Leave non-numbers as strings so validation names the field and shows what was given.
+  return v.trim() !== '' && Number.isFinite(n) ? n : v;
+}
+
+function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
+  const parts = dotted.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    if (typeof node[part] !== 'object' || node[part] === null) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+function deepMerge(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(source)) {
+    const existing = target[key];
+    if (isPlainObject(value) && isPlainObject(existing)) deepMerge(existing, value);
+    else target[key] = isPlainObject(value) ? structuredClone(value) : value;
+  }
+}
+
+function leafPaths(obj: Record<string, unknown>, prefix = ''): string[] {
+  return Object.entries(obj).flatMap(([k, v]) =>
+    isPlainObject(v) && k !== 'metadata' && k !== 'format' ? leafPaths(v, `${prefix}${k}.`) : [`${prefix}${k}`],
+  );
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

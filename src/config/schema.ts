@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { DEFAULTS } from './defaults.js';
+
+/** Run names become part of Redis keys, queue names and job ids: no `:`, no spaces, no path tricks. */
+export const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+const positiveInt = (max: number) => z.number().int().min(1).max(max);
+
+const jsonSchemaFormat = z.object({
+  type: z.literal('json_schema'),
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of a-z, A-Z, 0-9, _ or -'),
+  description: z.string().optional(),
+  schema: z.record(z.string(), z.unknown()),
+  strict: z.boolean().optional(),
+});
+
+/** Request parameters sent with every item of a run (OpenResponses `CreateResponseBody` fields). */
+export const requestSchema = z
+  .object({
+    temperature: z.number().min(0).max(2).optional(),
+    top_p: z.number().min(0).max(1).optional(),
+    max_output_tokens: z.number().int().min(16, 'the API requires at least 16').optional(),
+    reasoning: z
+      .object({
+        effort: z.enum(['none', 'low', 'medium', 'high', 'xhigh']).optional(),
+        summary: z.enum(['concise', 'detailed', 'auto']).optional(),
+      })
+      .strict()
+      .optional(),
+    text: z
+      .object({
+        format: z.union([z.object({ type: z.literal('text') }).strict(), jsonSchemaFormat]).optional(),
+        verbosity: z.enum(['low', 'medium', 'high']).optional(),
+      })
+      .strict()
+      .optional(),
+    metadata: z
+      .record(z.string().max(64), z.string().max(512))
+      .refine((m) => Object.keys(m).length <= 16, 'at most 16 keys')
+      .optional(),
+    store: z.boolean().optional(),
+    service_tier: z.enum(['auto', 'default', 'flex', 'priority']).optional(),
+  })
+  .strict();
+
+/**
+ * Everything a run needs, after defaults, job file, environment and flags are merged.
+ * Field names are the job file's (snake_case); docs/job-file.md documents each one.
+ */
+export const jobConfigSchema = z
+  .object({
+    name: z.string().regex(RUN_NAME_PATTERN, 'must start with a letter or digit and use only A-Z a-z 0-9 . _ - (at most 64)'),
+    inputs: z.array(z.string().min(1)).min(1, 'give at least one input file, folder or glob'),
+    prompt: z.string().min(1).optional(),
+    image_prompt: z.string().min(1).default(DEFAULTS.image_prompt),
+    instructions: z.string().min(1).optional(),
+    model: z.string().min(1, 'must not be empty'),
+    request: requestSchema.default({}),
+    detail: z.enum(['auto', 'low', 'high']).default(DEFAULTS.detail),
+    id_column: z.string().min(1).optional(),
+    concurrency: positiveInt(1000).default(DEFAULTS.concurrency),
+    attempts: positiveInt(50).default(DEFAULTS.attempts),
+    timeout_ms: z.number().int().min(1000).max(3_600_000).default(DEFAULTS.timeout_ms),
+    backoff_ms: z.number().int().min(1).max(600_000).default(DEFAULTS.backoff_ms),
+    max_backoff_ms: z.number().int().min(1).max(3_600_000).default(DEFAULTS.max_backoff_ms),
+    max_image_bytes: z.number().int().min(1).max(15 * 1024 * 1024).default(DEFAULTS.max_image_bytes),
+    out: z.string().min(1),
+    base_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  })
+  .strict();
+
+export type JobConfig = z.infer<typeof jobConfigSchema>;
+export type RequestParams = z.infer<typeof requestSchema>;

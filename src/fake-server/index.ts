@@ -1,0 +1,2 @@
+export { startFakeServer } from './server.js';
+export type { FakeServer, FakeServerOptions, FakeServerSettings, FakeStats, FaultKind, FaultOptions } from './types.js';

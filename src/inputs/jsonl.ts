@@ -1,0 +1,144 @@
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { ImageRef, ReadOutcome, SourceRef } from '../core/item.js';
+import { errorText, rejected, type InputFile, type ReaderContext } from './context.js';
+import { resolveImageValue } from './images.js';
+import { renderTemplate } from './template.js';
+
+type JsonObject = Record<string, unknown>;
+
+/** Everything a single line needs to become an outcome. */
+interface LineContext {
+  file: InputFile;
+  ctx: ReaderContext;
+  line: number;
+  where: string;
+  source: SourceRef;
+}
+
+/**
+ * Reads a JSONL/NDJSON file line by line through readline, so memory is bounded by the longest line.
+ * Line numbers are physical (1-based, blank lines counted) and blank or whitespace-only lines are skipped.
+ *
+ * Each object line is one of three shapes, tried in this order:
+ *  (a) an OpenAI-Batch-style request (`method`, `url` and `body`): the body is sent as is;
+ *  (b) a line with `input`: that input is sent, plus any `image` refs;
+ *  (c) anything else: the template is rendered with the line's fields.
+ */
+export async function* readJsonl(file: InputFile, ctx: ReaderContext): AsyncGenerator<ReadOutcome> {
+  const stream = createReadStream(file.abs, { encoding: 'utf8' });
+  // crlfDelay: Infinity makes a CRLF one line break even when the CR and LF arrive in different chunks.
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  let line = 0;
+  try {
+    for await (const raw of lines) {
+      line++;
+      // Editors on Windows may save a BOM; it is not part of the JSON.
+      const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw;
+      if (text.trim() === '') continue;
+      const where = `${file.display}:${line}`;
+      yield await readLine(text, { file, ctx, line, where, source: { file: file.display, line } });
+    }
+  } catch (err) {
+    if (line === 0) yield rejected(file.name, { path: file.display }, `${file.display}: cannot read the file: ${errorText(err)}`);
+    else yield rejected(`${file.name}:${line + 1}`, { file: file.display, line: line + 1 }, `${file.display}:${line + 1}: reading failed (${errorText(err)}); the rest of this file was not read`);
+  } finally {
+    lines.close();
+    stream.destroy();
+  }
+}
+
+async function readLine(text: string, lc: LineContext): Promise<ReadOutcome> {
+  const fallbackId = `${lc.file.name}:${lc.line}`;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return rejected(fallbackId, lc.source, `${lc.where}: malformed JSON (${errorText(err)})`);
+  }
+  if (!isObject(value)) return rejected(fallbackId, lc.source, `${lc.where}: expected a JSON object, got ${jsonType(value)}`);
+
+  const id = customIdOf(value, lc.ctx.idColumn ?? 'custom_id');
+  if (!id.ok) return rejected(fallbackId, lc.source, `${lc.where}: ${id.reason}`);
+  const customId = id.value ?? fallbackId;
+
+  if ('method' in value && 'url' in value && 'body' in value) return batchRequest(value, customId, lc);
+  if ('input' in value) return inputRequest(value, customId, lc);
+  return promptRequest(value, customId, lc);
+}
+
+type IdResult = { ok: true; value: string | undefined } | { ok: false; reason: string };
+
+/** An absent (or null) id means "use the file:line fallback"; a present but unusable one is an error. */
+function customIdOf(line: JsonObject, field: string): IdResult {
+  const id = line[field];
+  if (id === undefined || id === null) return { ok: true, value: undefined };
+  if (typeof id === 'number') return { ok: true, value: String(id) };
+  if (typeof id === 'string' && id.trim() !== '') return { ok: true, value: id };
+  return { ok: false, reason: `"${field}" must be a non-empty string or a number` };
+}
+
+function batchRequest(line: JsonObject, customId: string, lc: LineContext): ReadOutcome {
+  const { method, url, body } = line;
+  const problems: string[] = [];
+  if (typeof method !== 'string' || method.toUpperCase() !== 'POST') problems.push(`method must be "POST", got ${JSON.stringify(method)}`);
+  if (typeof url !== 'string' || !isResponsesUrl(url)) problems.push(`url must end in "/responses" (e.g. "/v1/responses"), got ${JSON.stringify(url)}`);
+  if (!isObject(body)) problems.push(`body must be a JSON object, got ${jsonType(body)}`);
+  if (problems.length > 0 || !isObject(body)) return rejected(customId, lc.source, `${lc.where}: batch-style request line: ${problems.join('; ')}`);
+  return { type: 'item', item: { customId, source: lc.source, request: { kind: 'body', body } } };
+}
+
+function isResponsesUrl(url: string): boolean {
+  // Only the path matters; tolerate a query string or a trailing slash.
+  const pathPart = url.replace(/[?#].*$/, '').replace(/\/+$/, '');
+  return pathPart.endsWith('/responses');
+}
+
+async function inputRequest(line: JsonObject, customId: string, lc: LineContext): Promise<ReadOutcome> {
+  const input = line.input;
+  if (typeof input !== 'string' && !Array.isArray(input)) {
+    return rejected(customId, lc.source, `${lc.where}: "input" must be a string or an array, got ${jsonType(input)}`);
+  }
+  const images = await lineImages(line, lc);
+  if (!images.ok) return rejected(customId, lc.source, `${lc.where}: ${images.reason}`);
+  return { type: 'item', item: { customId, source: lc.source, request: { kind: 'input', input, images: images.refs } } };
+}
+
+async function promptRequest(line: JsonObject, customId: string, lc: LineContext): Promise<ReadOutcome> {
+  const prompt = renderTemplate(lc.ctx.template, line);
+  if (!prompt.ok) {
+    return rejected(customId, lc.source, `${lc.where}: the template uses field(s) missing from this line: ${prompt.missing.join(', ')}`);
+  }
+  const images = await lineImages(line, lc);
+  if (!images.ok) return rejected(customId, lc.source, `${lc.where}: ${images.reason}`);
+  return { type: 'item', item: { customId, source: lc.source, request: { kind: 'prompt', text: prompt.text, images: images.refs } } };
+}
+
+type ImagesResult = { ok: true; refs: ImageRef[] } | { ok: false; reason: string };
+
+/** The optional `image` field: one path/URL or an array of them, paths relative to the JSONL file. */
+async function lineImages(line: JsonObject, lc: LineContext): Promise<ImagesResult> {
+  const field = line.image;
+  if (field === undefined || field === null) return { ok: true, refs: [] };
+  const values = Array.isArray(field) ? field : [field];
+  const refs: ImageRef[] = [];
+  for (const value of values) {
+    if (typeof value !== 'string' || value.trim() === '') return { ok: false, reason: '"image" must be a path or URL string, or an array of them' };
+    const image = await resolveImageValue(value, path.dirname(lc.file.abs), lc.ctx.maxImageBytes);
+    if (!image.ok) return { ok: false, reason: image.reason };
+    refs.push(image.ref);
+  }
+  return { ok: true, refs };
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (value === undefined) return 'nothing';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}

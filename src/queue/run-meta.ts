@@ -1,0 +1,86 @@
+import type { Redis } from 'ioredis';
+import type { JobConfig } from '../config/schema.js';
+import { runKeys, runsKey } from './keys.js';
+
+/**
+ * What every worker needs to know about a run, stored once per run in Redis (not in every job).
+ * It holds no secrets: the API key comes from each worker's own environment.
+ */
+export interface RunSettings {
+  run: string;
+  model: string;
+  instructions?: string;
+  request: JobConfig['request'];
+  detail: JobConfig['detail'];
+  baseUrl: string;
+  attempts: number;
+  timeoutMs: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+  maxImageBytes: number;
+  out: string;
+}
+
+export type RunState = 'running' | 'stopped';
+
+export interface RunStatus {
+  settings: RunSettings;
+  state: RunState;
+  stopReason: string | null;
+  enqueueDone: boolean;
+  createdAt: string;
+}
+
+export function settingsFromConfig(config: JobConfig): RunSettings {
+  return {
+    run: config.name,
+    model: config.model,
+    ...(config.instructions === undefined ? {} : { instructions: config.instructions }),
+    request: config.request,
+    detail: config.detail,
+    baseUrl: config.base_url,
+    attempts: config.attempts,
+    timeoutMs: config.timeout_ms,
+    backoffMs: config.backoff_ms,
+    maxBackoffMs: config.max_backoff_ms,
+    maxImageBytes: config.max_image_bytes,
+    out: config.out,
+  };
+}
+
+/** Registers (or updates) a run. Enqueueing again re-opens it: a stopped run is running again. */
+export async function saveRun(redis: Redis, settings: RunSettings, prefix?: string): Promise<void> {
+  const keys = runKeys(settings.run, prefix);
+  await redis
+    .multi()
+    .hset(keys.meta, { settings: JSON.stringify(settings), state: 'running', stop_reason: '', enqueue_done: '0' })
+    .hsetnx(keys.meta, 'created_at', new Date().toISOString())
+    .sadd(runsKey(prefix), settings.run)
+    .exec();
+}
+
+export async function loadRun(redis: Redis, run: string, prefix?: string): Promise<RunStatus | null> {
+  const meta = await redis.hgetall(runKeys(run, prefix).meta);
+  if (!meta.settings) return null;
+  return {
+    settings: JSON.parse(meta.settings) as RunSettings,
+    state: meta.state === 'stopped' ? 'stopped' : 'running',
+    stopReason: meta.stop_reason || null,
+    enqueueDone: meta.enqueue_done === '1',
+    createdAt: meta.created_at ?? '',
+  };
+}
+
+export async function markEnqueueDone(redis: Redis, run: string, prefix?: string): Promise<void> {
+  await redis.hset(runKeys(run, prefix).meta, 'enqueue_done', '1');
+}
+
+export async function markStopped(redis: Redis, run: string, reason: string, prefix?: string): Promise<void> {
+  const keys = runKeys(run, prefix);
+  await redis.hset(keys.meta, { state: 'stopped', stop_reason: reason });
+  await redis.publish(keys.events, 'stopped');
+}
+
+export async function listRuns(redis: Redis, prefix?: string): Promise<string[]> {
+  return (await redis.smembers(runsKey(prefix))).sort();
+}

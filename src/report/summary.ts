@@ -1,0 +1,53 @@
+import type { LineStatus, OutputLine } from '../core/output-line.js';
+
+/** Running totals over output lines: what the end-of-run summary and `status` print. Pure. */
+export interface RunTotals {
+  lines: number;
+  byStatus: Record<LineStatus, number>;
+  tokens: { input: number; cached: number; output: number; reasoning: number; total: number };
+  /** Lines whose usage was missing (the API may send null). */
+  withoutUsage: number;
+  apiCalls: number;
+}
+
+export function emptyTotals(): RunTotals {
+  return {
+    lines: 0,
+    byStatus: { completed: 0, incomplete: 0, failed: 0, rejected: 0 },
+    tokens: { input: 0, cached: 0, output: 0, reasoning: 0, total: 0 },
+    withoutUsage: 0,
+    apiCalls: 0,
+  };
+}
+
+export function addLine(t: RunTotals, line: OutputLine): RunTotals {
+  t.lines++;
+  t.byStatus[line.status] = (t.byStatus[line.status] ?? 0) + 1;
+  t.apiCalls += line.attempts;
+  const u = line.usage;
+  if (!u) {
+    if (line.status === 'completed' || line.status === 'incomplete') t.withoutUsage++;
+    return t;
+  }
+  t.tokens.input += num(u.input_tokens);
+  t.tokens.output += num(u.output_tokens);
+  t.tokens.total += num(u.total_tokens);
+  t.tokens.cached += num(u.input_tokens_details?.cached_tokens);
+  t.tokens.reasoning += num(u.output_tokens_details?.reasoning_tokens);
+  return t;
+}
+
+export function formatTotals(t: RunTotals): string {
+  const s = t.byStatus;
+  const parts = [
+    `${t.lines} lines: ${s.completed} completed, ${s.incomplete} incomplete, ${s.failed} failed, ${s.rejected} rejected`,
+    `tokens: ${t.tokens.input} input (${t.tokens.cached} cached), ${t.tokens.output} output (${t.tokens.reasoning} reasoning), ${t.tokens.total} total`,
+    `API calls: ${t.apiCalls}`,
+  ];
+  if (t.withoutUsage > 0) parts.push(`${t.withoutUsage} answers came without usage`);
+  return parts.join('; ');
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}

@@ -1,0 +1,207 @@
+import os from 'node:os';
+import nodePath from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Job, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUE_DEFAULTS } from '../config/defaults.js';
+import type { JobData } from '../core/item.js';
+import type { OutputLine } from '../core/output-line.js';
+import type { Logger } from '../cli/logger.js';
+import { areWritten, ledgerCounts, markWritten } from '../queue/ledger.js';
+import { runKeys, type RunKeys } from '../queue/keys.js';
+import { loadRun } from '../queue/run-meta.js';
+import { ResultsFile } from './results-file.js';
+import { lineForJob } from './line-for-job.js';
+
+export interface CollectorOptions {
+  redis: Redis;
+  queue: Queue<JobData>;
+  run: string;
+  out: string;
+  log: Logger;
+  prefix?: string;
+  batchSize?: number;
+  /** Called with each batch of lines after they are on disk. */
+  onWritten?: (lines: OutputLine[]) => void;
+}
+
+export class CollectorBusyError extends Error {
+  override name = 'CollectorBusyError';
+}
+
+const LOCK_TTL_MS = 15_000;
+
+/**
+ * The one writer of a run's results file. Workers anywhere leave results in Redis (as BullMQ job
+ * results); the collector appends them, then records them as written and removes the jobs.
+ *
+ * Exactly once: before a batch is written its starting offset is saved in Redis; the "written" marks
+ * and the removal of that record happen in one Lua call after fdatasync. After a crash, a saved offset
+ * means the batch was not recorded, so the file is cut back to it and the batch written again from the
+ * jobs, which are still in Redis.
+ */
+export class Collector {
+  private readonly keys: RunKeys;
+  private readonly token = `${os.hostname()}:${process.pid}:${randomUUID()}`;
+  private file: ResultsFile | null = null;
+  private lockTimer: NodeJS.Timeout | null = null;
+  private readonly batchSize: number;
+
+  constructor(private readonly opts: CollectorOptions) {
+    this.keys = runKeys(opts.run, opts.prefix);
+    this.batchSize = opts.batchSize ?? QUEUE_DEFAULTS.collectBatch;
+  }
+
+  /** Absolute path of the results file. */
+  get path(): string {
+    return this.file?.path ?? nodePath.resolve(this.opts.out);
+  }
+
+  async start(): Promise<void> {
+    await this.acquireLock();
+    this.file = await ResultsFile.open(this.opts.out);
+    await this.recover();
+  }
+
+  /** Writes one batch of finished jobs; returns how many jobs it took off Redis. */
+  async drainOnce(): Promise<number> {
+    const file = this.requireFile();
+    const [completed, failed] = await Promise.all([
+      this.opts.queue.getJobs(['completed'], 0, this.batchSize - 1, true),
+      this.opts.queue.getJobs(['failed'], 0, this.batchSize - 1, true),
+    ]);
+    const jobs: Array<{ job: Job<JobData>; state: 'completed' | 'failed' }> = [
+      ...completed.filter(Boolean).map((job) => ({ job, state: 'completed' as const })),
+      ...failed.filter(Boolean).map((job) => ({ job, state: 'failed' as const })),
+    ];
+    if (jobs.length === 0) return 0;
+    const ids = jobs.map((j) => j.job.id!);
+    const written = await areWritten(this.opts.redis, this.keys, ids);
+    const fresh = jobs.filter((_, i) => !written[i]);
+    if (fresh.length > 0) {
+      const lines = fresh.map(({ job, state }) => lineForJob(job, state));
+      await this.opts.redis.set(this.keys.writing, JSON.stringify({ offset: file.bytes, path: file.path }));
+      await file.append(lines.map((l) => JSON.stringify(l)));
+      await markWritten(this.opts.redis, this.keys, fresh.map((j) => j.job.id!));
+      this.opts.onWritten?.(lines);
+    }
+    await Promise.all(ids.map((id) => this.opts.queue.remove(id)));
+    await this.opts.redis.publish(this.keys.events, 'written');
+    return jobs.length;
+  }
+
+  async isComplete(): Promise<boolean> {
+    const status = await loadRun(this.opts.redis, this.opts.run, this.opts.prefix);
+    if (!status?.enqueueDone) return false;
+    const { items, written } = await ledgerCounts(this.opts.redis, this.keys);
+    return written >= items;
+  }
+
+  /** Drains until the run is complete, `shouldStop` says so, or the signal aborts. */
+  async runUntilComplete(opts: { signal?: AbortSignal; shouldStop?: () => Promise<boolean> | boolean; idleMs?: number } = {}): Promise<'complete' | 'stopped'> {
+    let idle = 10;
+    for (;;) {
+      if (opts.signal?.aborted) return 'stopped';
+      const n = await this.drainOnce();
+      if (n > 0) {
+        idle = 10;
+        continue;
+      }
+      if (await this.isComplete()) return 'complete';
+      if (opts.shouldStop && (await opts.shouldStop())) return 'stopped';
+      await sleep(idle, opts.signal);
+      idle = Math.min(idle * 2, opts.idleMs ?? 250);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.lockTimer) clearInterval(this.lockTimer);
+    this.lockTimer = null;
+    await this.file?.close();
+    this.file = null;
+    // Release only our own lock.
+    await this.opts.redis.eval(
+      "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+      1,
+      this.keys.collectorLock,
+      this.token,
+    );
+  }
+
+  private async recover(): Promise<void> {
+    const file = this.requireFile();
+    const pending = await this.opts.redis.get(this.keys.writing);
+    if (pending) {
+      const { offset, path } = JSON.parse(pending) as { offset: number; path: string };
+      if (path !== file.path) {
+        this.opts.log.warn(`run ${this.opts.run}: an unfinished batch was being written to ${path}, not ${file.path}; leaving that file alone`);
+      } else if (file.bytes >= offset) {
+        const cut = file.bytes - offset;
+        await file.truncate(offset);
+        if (cut > 0) this.opts.log.warn(`run ${this.opts.run}: removed ${cut} bytes of a batch that was not recorded as written; it will be written again`);
+      }
+      await this.opts.redis.del(this.keys.writing);
+    }
+    const dropped = await file.dropTornTail();
+    if (dropped > 0) this.opts.log.warn(`run ${this.opts.run}: dropped a torn last line (${dropped} bytes) from ${file.path}`);
+  }
+
+  /**
+   * One collector per run. A lock left by a process of this machine that no longer exists is taken
+   * over at once (a crashed `respool run` restarted), otherwise it must expire first.
+   */
+  private async acquireLock(): Promise<void> {
+    const deadline = Date.now() + LOCK_TTL_MS + 1000;
+    for (;;) {
+      const ok = await this.opts.redis.set(this.keys.collectorLock, this.token, 'PX', LOCK_TTL_MS, 'NX');
+      if (ok === 'OK') break;
+      const holder = await this.opts.redis.get(this.keys.collectorLock);
+      if (holder && isDeadLocalProcess(holder)) {
+        await this.opts.redis.del(this.keys.collectorLock);
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new CollectorBusyError(`another collector is writing run ${this.opts.run} (${holder?.split(':').slice(0, 2).join(' pid ') ?? 'unknown'}); stop it first`);
+      }
+      await sleep(500);
+    }
+    this.lockTimer = setInterval(() => {
+      this.opts.redis
+        .eval(
+          "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
+          1,
+          this.keys.collectorLock,
+          this.token,
+          String(LOCK_TTL_MS),
+        )
+        .catch(() => {});
+    }, LOCK_TTL_MS / 3);
+    this.lockTimer.unref();
+  }
+
+  private requireFile(): ResultsFile {
+    if (!this.file) throw new Error('collector not started');
+    return this.file;
+  }
+}
+
+function isDeadLocalProcess(holder: string): boolean {
+  const [host, pid] = holder.split(':');
+  if (host !== os.hostname() || !pid) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}

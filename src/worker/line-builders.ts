@@ -1,0 +1,29 @@
+import type { JobData } from '../core/item.js';
+import type { LineError, OutputLine } from '../core/output-line.js';
+
+type ItemJob = Extract<JobData, { type: 'item' }>;
+
+/** Fields every line of an item shares; the status-specific ones are filled by the callers. */
+export function baseLine(data: JobData, model: string | null): OutputLine {
+  return {
+    custom_id: data.customId,
+    status: 'failed',
+    model,
+    output_text: null,
+    usage: null,
+    response_id: null,
+    attempts: 0,
+    latency_ms: null,
+    source: data.source,
+    run: data.run,
+    finished_at: new Date().toISOString(),
+  };
+}
+
+export function rejectedLine(data: Extract<JobData, { type: 'rejected' }>): OutputLine {
+  return { ...baseLine(data, null), status: 'rejected', error: { type: 'rejected_input', message: data.reason, status: null } };
+}
+
+export function failedLine(data: ItemJob, model: string, error: LineError, attempts: number, latencyMs: number | null): OutputLine {
+  return { ...baseLine(data, model), status: 'failed', error, attempts, latency_ms: latencyMs };
+}

@@ -1,0 +1,116 @@
+import type { Job } from 'bullmq';
+import { WaitingError } from 'bullmq';
+import type { ImageRef, JobData } from '../core/item.js';
+import type { OutputLine } from '../core/output-line.js';
+import { loadImageAsDataUri } from '../inputs/image-type.js';
+import type { RunSettings } from '../queue/run-meta.js';
+import { buildRequestBody, wantsJsonOutput } from './build-request.js';
+import { decide, errorFromFailedResponse } from './classify.js';
+import type { OpenResponsesClient } from './client.js';
+import { ApiCallError } from './errors.js';
+import { baseLine, failedLine, rejectedLine } from './line-builders.js';
+import { parseResponse } from './parse-response.js';
+import type { RequestSettings } from './request-settings.js';
+import type { RunCache } from './run-cache.js';
+
+type ItemJob = Extract<JobData, { type: 'item' }>;
+
+export interface ProcessorContext {
+  runs: RunCache;
+  clientFor(settings: RunSettings): OpenResponsesClient;
+  /** Stops the run for every worker (the key was refused); idempotent. */
+  stopRun(run: string, reason: string): Promise<void>;
+  isStopped(run: string): boolean;
+}
+
+/** Thrown when an item is put back in the queue without using an attempt (the run was stopped). */
+export class PutBackError extends WaitingError {}
+
+/**
+ * Turns one job into its output line. Every outcome that is final for the item is returned as a line
+ * (BullMQ stores it with the job's completion, atomically); only errors worth another attempt are
+ * thrown, and BullMQ schedules the retry with respool's backoff strategy.
+ */
+export function createProcessor(ctx: ProcessorContext) {
+  return async function process(job: Job<JobData>, token?: string, signal?: AbortSignal): Promise<OutputLine> {
+    const data = job.data;
+    if (data.type === 'rejected') return rejectedLine(data);
+    const settings = await ctx.runs.get(data.run);
+    if (!settings) {
+      return failedLine(data, '', { type: 'internal', message: `no settings found in Redis for run ${data.run}`, status: null }, 0, null);
+    }
+    if (ctx.isStopped(data.run)) return putBack(job, token);
+
+    let images: string[];
+    try {
+      images = await Promise.all(imageRefs(data).map((ref) => resolveImage(ref, settings.maxImageBytes)));
+    } catch (err) {
+      // The file was fine when it was enqueued; it changed or vanished since. That is bad input too.
+      return { ...baseLine(data, settings.model), status: 'rejected', error: { type: 'rejected_input', message: (err as Error).message, status: null } };
+    }
+
+    const requestSettings = toRequestSettings(settings);
+    const body = buildRequestBody(requestSettings, data.request, images);
+    const attempt = job.attemptsMade + 1;
+    let latencyMs: number | null = null;
+    try {
+      const res = await ctx.clientFor(settings).createResponse(body, { signal, idempotencyKey: job.id });
+      latencyMs = res.latencyMs;
+      const parsed = parseResponse(res.json, wantsJsonOutput(requestSettings, data.request));
+      if (parsed.status === 'failed' || parsed.status === 'other') {
+        const err = errorFromFailedResponse(parsed.error ?? { code: parsed.rawStatus, message: `response status "${parsed.rawStatus}"` });
+        err.latencyMs = latencyMs;
+        throw err;
+      }
+      const line: OutputLine = {
+        ...baseLine(data, parsed.model ?? settings.model),
+        status: parsed.status,
+        output_text: parsed.outputText,
+        usage: parsed.usage,
+        response_id: parsed.responseId,
+        attempts: attempt,
+        latency_ms: latencyMs,
+      };
+      if (parsed.refusal !== null) line.refusal = parsed.refusal;
+      if ('parsed' in parsed) line.parsed = parsed.parsed ?? null;
+      else if (wantsJsonOutput(requestSettings, data.request)) line.parsed = null;
+      if (parsed.status === 'incomplete') {
+        line.error = { type: 'incomplete', message: parsed.incompleteReason ?? 'response incomplete', status: null };
+      }
+      return line;
+    } catch (err) {
+      if (!(err instanceof ApiCallError)) throw err; // a caller abort or a bug: BullMQ retries it
+      switch (decide(err, attempt, settings.attempts)) {
+        case 'stop-run':
+          await ctx.stopRun(data.run, err.message);
+          return putBack(job, token);
+        case 'retry':
+          throw err;
+        case 'give-up':
+          return failedLine(data as ItemJob, settings.model, err.toLineError(), attempt, err.latencyMs ?? latencyMs);
+      }
+    }
+  };
+}
+
+async function putBack(job: Job<JobData>, token: string | undefined): Promise<never> {
+  await job.moveToWait(token);
+  throw new PutBackError();
+}
+
+function imageRefs(data: ItemJob): ImageRef[] {
+  return data.request.kind === 'body' ? [] : data.request.images;
+}
+
+function resolveImage(ref: ImageRef, maxBytes: number): Promise<string> {
+  return ref.kind === 'url' ? Promise.resolve(ref.url) : loadImageAsDataUri(ref.path, maxBytes);
+}
+
+export function toRequestSettings(s: RunSettings): RequestSettings {
+  return {
+    model: s.model,
+    ...(s.instructions === undefined ? {} : { instructions: s.instructions }),
+    ...s.request,
+    detail: s.detail,
+  } as RequestSettings;
+}

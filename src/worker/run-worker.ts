@@ -1,0 +1,123 @@
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUE_DEFAULTS } from '../config/defaults.js';
+import type { JobData } from '../core/item.js';
+import type { OutputLine } from '../core/output-line.js';
+import type { Logger } from '../cli/logger.js';
+import { BACKOFF_TYPE } from '../queue/job-options.js';
+import { bullPrefix } from '../queue/keys.js';
+import { markStopped, type RunSettings } from '../queue/run-meta.js';
+import { backoffDelayMs } from './backoff.js';
+import { OpenResponsesClient } from './client.js';
+import { ApiCallError } from './errors.js';
+import { createProcessor } from './processor.js';
+import { RunCache } from './run-cache.js';
+
+export interface WorkerSetOptions {
+  redis: Redis;
+  log: Logger;
+  concurrency: number;
+  /** From the worker's own environment; never stored in Redis. */
+  apiKey: string | undefined;
+  /** Overrides the base URL the run was enqueued with (this worker's --base-url). */
+  baseUrl?: string;
+  prefix?: string;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
+/**
+ * The BullMQ workers of one process: one Worker per run queue, all sharing the API clients, the run
+ * settings cache and the knowledge of which runs were stopped.
+ */
+export class WorkerSet {
+  private readonly workers = new Map<string, Worker<JobData, OutputLine>>();
+  private readonly clients = new Map<string, OpenResponsesClient>();
+  private readonly stopped = new Set<string>();
+  private readonly runs: RunCache;
+  private readonly processor;
+
+  constructor(private readonly opts: WorkerSetOptions) {
+    this.runs = new RunCache(opts.redis, opts.prefix);
+    this.processor = createProcessor({
+      runs: this.runs,
+      clientFor: (s) => this.clientFor(s),
+      stopRun: (run, reason) => this.stopRun(run, reason),
+      isStopped: (run) => this.stopped.has(run),
+    });
+  }
+
+  get runNames(): string[] {
+    return [...this.workers.keys()];
+  }
+
+  /** Starts working on a run's queue (no-op if already working on it). */
+  async add(run: string): Promise<void> {
+    if (this.workers.has(run)) return;
+    this.stopped.delete(run);
+    this.runs.forget(run);
+    const worker = new Worker<JobData, OutputLine>(run, this.processor, {
+      connection: this.opts.redis,
+      prefix: bullPrefix(this.opts.prefix),
+      concurrency: this.opts.concurrency,
+      lockDuration: this.opts.lockDurationMs ?? QUEUE_DEFAULTS.lockDurationMs,
+      stalledInterval: this.opts.stalledIntervalMs ?? QUEUE_DEFAULTS.stalledIntervalMs,
+      maxStalledCount: QUEUE_DEFAULTS.maxStalledCount,
+      settings: { backoffStrategy: (attemptsMade, type, err, job) => this.backoff(attemptsMade, type, err, job?.data as JobData | undefined) },
+    });
+    worker.on('error', (err) => this.opts.log.warn(`worker (${run}): ${err.message}`));
+    worker.on('failed', (job, err) => {
+      if (err instanceof ApiCallError) this.opts.log.debug(`${job?.data.customId ?? '?'}: attempt ${job?.attemptsMade ?? '?'} failed: ${err.message}`);
+    });
+    this.workers.set(run, worker);
+    await worker.waitUntilReady();
+  }
+
+  /** Stops taking jobs; waits for jobs in flight up to `graceMs`, then abandons them (they re-run). */
+  async close(graceMs = 30_000): Promise<void> {
+    const all = [...this.workers.values()];
+    this.workers.clear();
+    await Promise.all(
+      all.map(async (w) => {
+        const graceful = w.close();
+        const timedOut = await Promise.race([graceful.then(() => false), sleep(graceMs).then(() => true)]);
+        if (timedOut) await w.close(true);
+      }),
+    );
+  }
+
+  private clientFor(settings: RunSettings): OpenResponsesClient {
+    const baseUrl = this.opts.baseUrl ?? settings.baseUrl;
+    const key = `${baseUrl}\0${settings.timeoutMs}`;
+    let client = this.clients.get(key);
+    if (!client) {
+      client = new OpenResponsesClient({ baseUrl, apiKey: this.opts.apiKey, timeoutMs: settings.timeoutMs });
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  private async stopRun(run: string, reason: string): Promise<void> {
+    if (this.stopped.has(run)) return;
+    this.stopped.add(run);
+    this.opts.log.error(`run ${run} stopped: ${reason}`);
+    // Pausing the queue stops every worker on every machine from taking more of its jobs.
+    const queue = new Queue(run, { connection: this.opts.redis, prefix: bullPrefix(this.opts.prefix) });
+    try {
+      await Promise.all([queue.pause(), markStopped(this.opts.redis, run, reason, this.opts.prefix)]);
+    } finally {
+      await queue.close();
+    }
+  }
+
+  private async backoff(attemptsMade: number, type: string | undefined, err: Error | undefined, data: JobData | undefined): Promise<number> {
+    if (type !== BACKOFF_TYPE) return 0;
+    const settings = data ? await this.runs.get(data.run) : null;
+    const retryAfter = err instanceof ApiCallError ? err.retryAfterMs : null;
+    return backoffDelayMs(attemptsMade, { baseMs: settings?.backoffMs ?? 1000, maxMs: settings?.maxBackoffMs ?? 60_000 }, retryAfter);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
