@@ -18,6 +18,7 @@ export interface GlobalFlags {
  */
 export class Session {
   readonly queues = new Map<string, Queue<JobData>>();
+  private readonly extra: Redis[] = [];
   private constructor(
     readonly log: Logger,
     readonly target: RedisTarget,
@@ -30,17 +31,19 @@ export class Session {
     const log = createLogger({ level: flags.logLevel, json: flags.logJson, secrets: apiKey ? [apiKey] : [] });
     const target = await resolveRedis({ env: process.env, stateDir: path.resolve(process.env.RESPOOL_STATE_DIR ?? '.respool'), log });
     const redis = createRedis(target.url);
-    let lastError = '';
-    redis.on('error', (err: Error) => {
-      // ioredis retries by itself; say so once per distinct error instead of once per retry.
-      if (err.message !== lastError) log.warn(`Redis: ${err.message} (reconnecting)`);
-      lastError = err.message;
-    });
-    redis.on('ready', () => {
-      if (lastError) log.info('Redis: connected again');
-      lastError = '';
-    });
+    watchConnection(redis, log, 'Redis');
     return new Session(log, target, redis, flags.prefix);
+  }
+
+  /**
+   * A connection of its own for one part of the process (workers, collector). Sharing one would put
+   * every worker's small commands in line behind the collector's and producer's large ones.
+   */
+  connection(role: string): Redis {
+    const conn = createRedis(this.target.url);
+    watchConnection(conn, this.log, `Redis (${role})`);
+    this.extra.push(conn);
+    return conn;
   }
 
   queue(run: string): Queue<JobData> {
@@ -56,7 +59,21 @@ export class Session {
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    for (const conn of [...this.extra, this.redis]) await conn.quit().catch(() => conn.disconnect());
+    this.extra.length = 0;
     await this.target.stop();
   }
+}
+
+function watchConnection(redis: Redis, log: Logger, label: string): void {
+  let lastError = '';
+  redis.on('error', (err: Error) => {
+    // ioredis reconnects by itself; say so once per distinct error instead of once per retry.
+    if (err.message !== lastError) log.warn(`${label}: ${err.message} (reconnecting)`);
+    lastError = err.message;
+  });
+  redis.on('ready', () => {
+    if (lastError) log.info(`${label}: connected again`);
+    lastError = '';
+  });
 }

@@ -8,8 +8,10 @@ export function jobOptions(jobId: string, attempts: number): JobsOptions {
     jobId,
     attempts,
     backoff: { type: BACKOFF_TYPE },
-    // Results stay in Redis until the collector has written them; it removes them then.
-    removeOnComplete: false,
+    // A completed job has already delivered its line to the run's results stream: drop it. A job that
+    // fails in BullMQ's sense (respool itself could not process it) stays until the collector writes
+    // its failed line.
+    removeOnComplete: true,
     removeOnFail: false,
   };
 }

@@ -8,7 +8,8 @@ import { QUEUE_DEFAULTS } from '../config/defaults.js';
  */
 export interface RunKeys {
   meta: string; // hash: settings and state of the run
-  ledger: string; // hash: job id -> source ("+" prefix once its line is written)
+  ledger: string; // hash: job id -> source; "=" prefix once its result is delivered, "+" once written
+  results: string; // stream: result lines waiting for the collector
   written: string; // counter: lines written
   writing: string; // the batch the collector is writing, for crash recovery
   collectorLock: string;
@@ -24,6 +25,7 @@ export function runKeys(run: string, prefix = QUEUE_DEFAULTS.prefix): RunKeys {
   return {
     meta: `${base}:meta`,
     ledger: `${base}:ledger`,
+    results: `${base}:results`,
     written: `${base}:written`,
     writing: `${base}:writing`,
     collectorLock: `${base}:collector`,

@@ -2,12 +2,14 @@ import type { Redis } from 'ioredis';
 import type { RunKeys } from './keys.js';
 
 /**
- * The run's ledger: one hash field per item (job id -> short source text), prefixed with "+" once the
- * item's line is in the results file. It is what makes enqueueing idempotent across crashes and
- * restarts, finds duplicate custom_ids, and tells when a run is complete (written == items).
+ * The run's ledger: one hash field per item (job id -> short source text). The value gets a "="
+ * prefix when a worker delivers the item's result line to the run's results stream, and "+" when the
+ * collector has written it to the results file. It makes enqueueing idempotent across crashes and
+ * restarts, keeps a re-run job from paying for a second API call, finds duplicate custom_ids, and
+ * tells when a run is complete (written == items).
  */
 
-export type ClaimState = 'new' | 'pending' | 'written' | 'duplicate';
+export type ClaimState = 'new' | 'pending' | 'done' | 'duplicate';
 
 export interface Claim {
   state: ClaimState;
@@ -24,12 +26,13 @@ for i = 1, #ARGV, 2 do
     out[#out + 1] = 'new'
   else
     local v = redis.call('HGET', KEYS[1], id)
-    local written = string.sub(v, 1, 1) == '+'
-    local stored = written and string.sub(v, 2) or v
+    local mark = string.sub(v, 1, 1)
+    local done = mark == '+' or mark == '='
+    local stored = done and string.sub(v, 2) or v
     if stored ~= src then
       out[#out + 1] = 'dup:' .. stored
-    elseif written then
-      out[#out + 1] = 'written'
+    elseif done then
+      out[#out + 1] = 'done'
     else
       out[#out + 1] = 'pending'
     end
@@ -47,9 +50,15 @@ for i = 1, #ARGV do
   if not v then
     redis.call('HSET', KEYS[1], ARGV[i], '+')
     n = n + 1
-  elseif string.sub(v, 1, 1) ~= '+' then
-    redis.call('HSET', KEYS[1], ARGV[i], '+' .. v)
-    n = n + 1
+  else
+    local mark = string.sub(v, 1, 1)
+    if mark == '=' then
+      redis.call('HSET', KEYS[1], ARGV[i], '+' .. string.sub(v, 2))
+      n = n + 1
+    elseif mark ~= '+' then
+      redis.call('HSET', KEYS[1], ARGV[i], '+' .. v)
+      n = n + 1
+    end
   end
 end
 if n > 0 then redis.call('INCRBY', KEYS[2], n) end
@@ -67,7 +76,26 @@ end
 return out
 `;
 
+// Workers hand over items' lines: each is marked delivered and appended to the results stream in one
+// step. A second delivery (a job that ran twice) is dropped here, so the stream holds one line per item.
+const DELIVER_LUA = `
+local out = {}
+for i = 1, #ARGV, 2 do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  local mark = v and string.sub(v, 1, 1) or ''
+  if mark == '+' or mark == '=' then
+    out[#out + 1] = 0
+  else
+    redis.call('HSET', KEYS[1], ARGV[i], '=' .. (v or ''))
+    redis.call('XADD', KEYS[2], '*', 'id', ARGV[i], 'line', ARGV[i + 1])
+    out[#out + 1] = 1
+  end
+end
+return out
+`;
+
 interface LedgerCommands {
+  respoolDeliver(ledger: string, results: string, ...idLinePairs: string[]): Promise<number[]>;
   respoolClaim(ledger: string, ...args: string[]): Promise<string[]>;
   respoolMarkWritten(ledger: string, written: string, writing: string, ...ids: string[]): Promise<number>;
   respoolAreWritten(ledger: string, ...ids: string[]): Promise<number[]>;
@@ -77,6 +105,7 @@ function commands(redis: Redis): LedgerCommands {
   const r = redis as Redis & Partial<LedgerCommands>;
   if (!r.respoolClaim) {
     redis.defineCommand('respoolClaim', { numberOfKeys: 1, lua: CLAIM_LUA });
+    redis.defineCommand('respoolDeliver', { numberOfKeys: 2, lua: DELIVER_LUA });
     redis.defineCommand('respoolMarkWritten', { numberOfKeys: 3, lua: MARK_WRITTEN_LUA });
     redis.defineCommand('respoolAreWritten', { numberOfKeys: 1, lua: ARE_WRITTEN_LUA });
   }
@@ -95,6 +124,20 @@ export async function markWritten(redis: Redis, keys: RunKeys, ids: string[]): P
     return 0;
   }
   return commands(redis).respoolMarkWritten(keys.ledger, keys.written, keys.writing, ...ids);
+}
+
+/** For each line: false when the item's line had already been delivered (its job ran twice). */
+export async function deliver(redis: Redis, keys: RunKeys, lines: Array<{ id: string; line: string }>): Promise<boolean[]> {
+  if (lines.length === 0) return [];
+  const raw = await commands(redis).respoolDeliver(keys.ledger, keys.results, ...lines.flatMap((l) => [l.id, l.line]));
+  return raw.map((v) => v === 1);
+}
+
+/** For each id: true once its line is delivered or written (running it again would pay twice). */
+export async function areDone(redis: Redis, keys: RunKeys, ids: string[]): Promise<boolean[]> {
+  if (ids.length === 0) return [];
+  const values = await redis.hmget(keys.ledger, ...ids);
+  return values.map((v) => v !== null && (v.startsWith('=') || v.startsWith('+')));
 }
 
 export async function areWritten(redis: Redis, keys: RunKeys, ids: string[]): Promise<boolean[]> {

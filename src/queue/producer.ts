@@ -12,8 +12,8 @@ export interface EnqueueStats {
   /** Jobs handed to BullMQ (a job that already exists is not added again). */
   added: number;
   rejected: number;
-  /** Items whose line is already in the results file: skipped on a re-run. */
-  alreadyWritten: number;
+  /** Items whose result is already delivered or written: skipped on a re-run. */
+  alreadyDone: number;
   duplicates: number;
 }
 
@@ -34,7 +34,7 @@ export interface EnqueueOptions {
  * ignores a job id that already exists.
  */
 export async function enqueue(outcomes: AsyncIterable<ReadOutcome>, opts: EnqueueOptions): Promise<EnqueueStats> {
-  const stats: EnqueueStats = { read: 0, added: 0, rejected: 0, alreadyWritten: 0, duplicates: 0 };
+  const stats: EnqueueStats = { read: 0, added: 0, rejected: 0, alreadyDone: 0, duplicates: 0 };
   const chunkSize = opts.chunkSize ?? QUEUE_DEFAULTS.addBulkChunk;
   let chunk: JobData[] = [];
   for await (const outcome of outcomes) {
@@ -76,7 +76,7 @@ async function flush(chunk: JobData[], opts: EnqueueOptions, stats: EnqueueStats
     const retry: JobData[] = [];
     pending.forEach((data, i) => {
       const c = claims[i]!;
-      if (c.state === 'written') stats.alreadyWritten++;
+      if (c.state === 'done') stats.alreadyDone++;
       else if (c.state === 'duplicate') {
         stats.duplicates++;
         const here = describeSource(data.source);

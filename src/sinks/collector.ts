@@ -25,6 +25,15 @@ export interface CollectorOptions {
   onWritten?: (lines: OutputLine[]) => void;
 }
 
+/** A line waiting to be written: from the results stream, or made from a job BullMQ gave up on. */
+interface Delivered {
+  id: string;
+  line: OutputLine;
+  /** The line exactly as delivered, so it is written byte for byte. */
+  text?: string;
+  streamId?: string;
+}
+
 export class CollectorBusyError extends Error {
   override name = 'CollectorBusyError';
 }
@@ -32,8 +41,8 @@ export class CollectorBusyError extends Error {
 const LOCK_TTL_MS = 15_000;
 
 /**
- * The one writer of a run's results file. Workers anywhere leave results in Redis (as BullMQ job
- * results); the collector appends them, then records them as written and removes the jobs.
+ * The one writer of a run's results file. Workers anywhere deliver each item's line to the run's
+ * results stream in Redis; the collector appends them, records them as written, then deletes them.
  *
  * Exactly once: before a batch is written its starting offset is saved in Redis; the "written" marks
  * and the removal of that record happen in one Lua call after fdatasync. After a crash, a saved offset
@@ -63,31 +72,43 @@ export class Collector {
     await this.recover();
   }
 
-  /** Writes one batch of finished jobs; returns how many jobs it took off Redis. */
+  /** Writes one batch of delivered lines; returns how many entries it took off Redis. */
   async drainOnce(): Promise<number> {
     const file = this.requireFile();
-    const [completed, failed] = await Promise.all([
-      this.opts.queue.getJobs(['completed'], 0, this.batchSize - 1, true),
-      this.opts.queue.getJobs(['failed'], 0, this.batchSize - 1, true),
-    ]);
-    const jobs: Array<{ job: Job<JobData>; state: 'completed' | 'failed' }> = [
-      ...completed.filter(Boolean).map((job) => ({ job, state: 'completed' as const })),
-      ...failed.filter(Boolean).map((job) => ({ job, state: 'failed' as const })),
-    ];
-    if (jobs.length === 0) return 0;
-    const ids = jobs.map((j) => j.job.id!);
-    const written = await areWritten(this.opts.redis, this.keys, ids);
-    const fresh = jobs.filter((_, i) => !written[i]);
+    const entries = await this.readResults();
+    // BullMQ's failed set only gets jobs respool could not process at all; looking there on every
+    // round would cost a round trip per batch for nothing, so it is checked when the stream is idle.
+    const failed = entries.length === 0 ? await this.failedJobs() : [];
+    const batch = [...entries, ...failed];
+    if (batch.length === 0) return 0;
+    const written = await areWritten(this.opts.redis, this.keys, batch.map((e) => e.id));
+    const seen = new Set<string>();
+    const fresh = batch.filter((e, i) => !written[i] && !seen.has(e.id) && seen.add(e.id));
     if (fresh.length > 0) {
-      const lines = fresh.map(({ job, state }) => lineForJob(job, state));
+      const lines = fresh.map((e) => e.line);
       await this.opts.redis.set(this.keys.writing, JSON.stringify({ offset: file.bytes, path: file.path }));
-      await file.append(lines.map((l) => JSON.stringify(l)));
-      await markWritten(this.opts.redis, this.keys, fresh.map((j) => j.job.id!));
+      await file.append(fresh.map((e) => e.text ?? JSON.stringify(e.line)));
+      await markWritten(this.opts.redis, this.keys, fresh.map((e) => e.id));
       this.opts.onWritten?.(lines);
     }
-    await Promise.all(ids.map((id) => this.opts.queue.remove(id)));
-    await this.opts.redis.publish(this.keys.events, 'written');
-    return jobs.length;
+    // Only now that the lines are recorded as written may their sources go.
+    if (entries.length > 0) await this.opts.redis.xdel(this.keys.results, ...entries.map((e) => e.streamId!));
+    await Promise.all(failed.map((e) => this.opts.queue.remove(e.id)));
+    return batch.length;
+  }
+
+  private async readResults(): Promise<Delivered[]> {
+    const raw = (await this.opts.redis.xrange(this.keys.results, '-', '+', 'COUNT', this.batchSize)) as Array<[string, string[]]>;
+    return raw.map(([streamId, fields]) => {
+      const id = fields[fields.indexOf('id') + 1]!;
+      const text = fields[fields.indexOf('line') + 1]!;
+      return { id, streamId, text, line: JSON.parse(text) as OutputLine };
+    });
+  }
+
+  private async failedJobs(): Promise<Delivered[]> {
+    const jobs = await this.opts.queue.getJobs(['failed'], 0, this.batchSize - 1, true);
+    return jobs.filter(Boolean).map((job) => ({ id: job.id!, line: lineForJob(job as Job<JobData>) }));
   }
 
   async isComplete(): Promise<boolean> {
@@ -198,10 +219,14 @@ function isDeadLocalProcess(holder: string): boolean {
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(t);
       resolve();
-    }, { once: true });
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

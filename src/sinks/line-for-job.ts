@@ -3,13 +3,11 @@ import type { JobData } from '../core/item.js';
 import type { OutputLine } from '../core/output-line.js';
 
 /**
- * The line for a finished job. Workers return the line as the job's result; a job can only reach
- * BullMQ's failed state when respool itself could not process it (for example its worker died more
- * often than allowed), and that still ends as one `failed` line.
+ * The line for a job in BullMQ's failed state. Workers deliver every final outcome as a line, so a job
+ * only gets there when respool itself could not process it (for example its worker died more often
+ * than allowed); it still ends as one `failed` line.
  */
-export function lineForJob(job: Job<JobData>, state: 'completed' | 'failed'): OutputLine {
-  const value = job.returnvalue as OutputLine | null | undefined;
-  if (state === 'completed' && value && typeof value === 'object' && typeof value.custom_id === 'string') return value;
+export function lineForJob(job: Job<JobData>): OutputLine {
   const data = job.data;
   return {
     custom_id: data.customId,

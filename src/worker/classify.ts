@@ -91,7 +91,7 @@ export function errorFromResponse(status: number, headers: Headers, bodyText: st
   if (status === 429) return new RateLimitedError({ ...init, message: `rate limited (${described})` });
   if (status === 408 || status === 409 || status >= 500) return new ServerError({ ...init, message: described });
   if (status >= 300 && status < 400) {
-    // Redirects are not followed (see client.ts): a redirected POST may silently become a GET.
+    // Only reached by callers that do not refuse redirects themselves.
     const location = headers.get('location');
     const where = location ? ` to ${clean(location, secrets)}` : '';
     return new InvalidRequestError({ ...init, message: `${described}; redirected${where}, check the base URL` });
@@ -147,6 +147,10 @@ export function errorFromException(err: unknown, timedOut: boolean, ctx: Classif
   const name = (err as { name?: unknown } | null)?.name;
   if (codes.some((c) => TIMEOUT_CODES.has(c)) || name === 'TimeoutError') {
     return new RequestTimeoutError({ message: `request timed out (${detail})`, cause: err });
+  }
+  if (messages.includes('unexpected redirect')) {
+    // The client refuses redirects (see client.ts); a redirected POST may silently become a GET.
+    return new InvalidRequestError({ message: 'the server answered with a redirect; check the base URL', cause: err });
   }
   if (messages.includes('terminated')) {
     // undici's way of saying the socket closed while the body was streaming in.

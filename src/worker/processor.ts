@@ -21,18 +21,36 @@ export interface ProcessorContext {
   /** Stops the run for every worker (the key was refused); idempotent. */
   stopRun(run: string, reason: string): Promise<void>;
   isStopped(run: string): boolean;
+  /** True when the item's line was already delivered (the job is running a second time). */
+  isDone(run: string, jobId: string): Promise<boolean>;
+  /** Hands the item's final line to the run's collector (through Redis). */
+  deliver(run: string, jobId: string, line: OutputLine): Promise<void>;
 }
 
 /** Thrown when an item is put back in the queue without using an attempt (the run was stopped). */
 export class PutBackError extends WaitingError {}
 
 /**
- * Turns one job into its output line. Every outcome that is final for the item is returned as a line
- * (BullMQ stores it with the job's completion, atomically); only errors worth another attempt are
- * thrown, and BullMQ schedules the retry with respool's backoff strategy.
+ * Turns one job into its output line and delivers it. Every outcome that is final for the item becomes
+ * a line; only errors worth another attempt are thrown, and BullMQ schedules the retry with respool's
+ * backoff strategy.
  */
 export function createProcessor(ctx: ProcessorContext) {
-  return async function process(job: Job<JobData>, token?: string, signal?: AbortSignal): Promise<OutputLine> {
+  const lineFor = lineMaker(ctx);
+  return async function process(job: Job<JobData>, token?: string, signal?: AbortSignal): Promise<void> {
+    const data = job.data;
+    const jobId = job.id!;
+    // A job that runs again after its line was delivered (its worker died or lost its lock just before
+    // completing it) must not pay for another call. Only a job that started before can be in that
+    // state, so first runs skip the round trip.
+    if (hasStartedBefore(job) && (await ctx.isDone(data.run, jobId))) return;
+    const line = await lineFor(job, token, signal);
+    await ctx.deliver(data.run, jobId, line);
+  };
+}
+
+function lineMaker(ctx: ProcessorContext) {
+  return async function lineFor(job: Job<JobData>, token?: string, signal?: AbortSignal): Promise<OutputLine> {
     const data = job.data;
     if (data.type === 'rejected') return rejectedLine(data);
     const settings = await ctx.runs.get(data.run);
@@ -91,6 +109,10 @@ export function createProcessor(ctx: ProcessorContext) {
       }
     }
   };
+}
+
+function hasStartedBefore(job: Job<JobData>): boolean {
+  return job.attemptsMade > 0 || job.stalledCounter > 0 || (job.attemptsStarted ?? 0) > 1;
 }
 
 async function putBack(job: Job<JobData>, token: string | undefined): Promise<never> {

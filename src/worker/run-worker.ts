@@ -2,10 +2,11 @@ import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUE_DEFAULTS } from '../config/defaults.js';
 import type { JobData } from '../core/item.js';
-import type { OutputLine } from '../core/output-line.js';
 import type { Logger } from '../cli/logger.js';
 import { BACKOFF_TYPE } from '../queue/job-options.js';
-import { bullPrefix } from '../queue/keys.js';
+import { bullPrefix, runKeys } from '../queue/keys.js';
+import { areDone, deliver } from '../queue/ledger.js';
+import { MicroBatcher } from '../queue/micro-batcher.js';
 import { markStopped, type RunSettings } from '../queue/run-meta.js';
 import { backoffDelayMs } from './backoff.js';
 import { OpenResponsesClient } from './client.js';
@@ -31,7 +32,7 @@ export interface WorkerSetOptions {
  * settings cache and the knowledge of which runs were stopped.
  */
 export class WorkerSet {
-  private readonly workers = new Map<string, Worker<JobData, OutputLine>>();
+  private readonly workers = new Map<string, Worker<JobData, void>>();
   private readonly clients = new Map<string, OpenResponsesClient>();
   private readonly stopped = new Set<string>();
   private readonly runs: RunCache;
@@ -44,7 +45,26 @@ export class WorkerSet {
       clientFor: (s) => this.clientFor(s),
       stopRun: (run, reason) => this.stopRun(run, reason),
       isStopped: (run) => this.stopped.has(run),
+      isDone: (run, jobId) => this.batchers(run).isDone.submit(jobId),
+      deliver: async (run, jobId, line) => {
+        await this.batchers(run).deliver.submit({ id: jobId, line: JSON.stringify(line) });
+      },
     });
+  }
+
+  private readonly perRun = new Map<string, { isDone: MicroBatcher<string, boolean>; deliver: MicroBatcher<{ id: string; line: string }, boolean> }>();
+
+  private batchers(run: string) {
+    let b = this.perRun.get(run);
+    if (!b) {
+      const keys = runKeys(run, this.opts.prefix);
+      b = {
+        isDone: new MicroBatcher((ids) => areDone(this.opts.redis, keys, ids)),
+        deliver: new MicroBatcher((lines) => deliver(this.opts.redis, keys, lines), 100),
+      };
+      this.perRun.set(run, b);
+    }
+    return b;
   }
 
   get runNames(): string[] {
@@ -56,7 +76,7 @@ export class WorkerSet {
     if (this.workers.has(run)) return;
     this.stopped.delete(run);
     this.runs.forget(run);
-    const worker = new Worker<JobData, OutputLine>(run, this.processor, {
+    const worker = new Worker<JobData, void>(run, this.processor, {
       connection: this.opts.redis,
       prefix: bullPrefix(this.opts.prefix),
       concurrency: this.opts.concurrency,

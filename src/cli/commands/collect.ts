@@ -31,7 +31,7 @@ export function registerCollect(program: Command, globals: () => GlobalFlags): v
         if (!status) throw new ExitError('interrupted', EXIT.interrupted);
         const totals = emptyTotals();
         collector = new Collector({
-          redis: session.redis,
+          redis: session.connection('collector'),
           queue: session.queue(flags.name),
           run: flags.name,
           out: flags.out ?? status.settings.out,

@@ -11,7 +11,7 @@ export function registerEnqueue(program: Command, globals: () => GlobalFlags): v
       try {
         const stats = await enqueueRun(session, config, (s) => session.log.debug(`enqueue ${config.name}: ${s.read} read`));
         session.log.info(
-          `enqueued run ${config.name}: ${stats.read} read, ${stats.added} queued, ${stats.rejected} rejected, ${stats.alreadyWritten} already written, ${stats.duplicates} duplicate ids`,
+          `enqueued run ${config.name}: ${stats.read} read, ${stats.added} queued, ${stats.rejected} rejected, ${stats.alreadyDone} already written, ${stats.duplicates} duplicate ids`,
         );
         process.stdout.write(`${config.name}\n`);
       } finally {

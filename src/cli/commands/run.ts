@@ -49,7 +49,7 @@ export async function runPipeline(session: Session, config: JobConfig, opts: { s
   await queue.resume();
 
   const collector = new Collector({
-    redis,
+    redis: session.connection('collector'),
     queue,
     run: config.name,
     out: config.out,
@@ -62,13 +62,13 @@ export async function runPipeline(session: Session, config: JobConfig, opts: { s
   });
   await collector.start();
   const writtenBefore = (await ledgerCounts(redis, runKeys(config.name, session.prefix))).written;
-  const workers = new WorkerSet({ redis, log, concurrency: config.concurrency, apiKey: process.env.OPENRESPONSES_API_KEY, prefix: session.prefix });
+  const workers = new WorkerSet({ redis: session.connection('workers'), log, concurrency: config.concurrency, apiKey: process.env.OPENRESPONSES_API_KEY, prefix: session.prefix });
   try {
     await workers.add(config.name);
     const enqueued = enqueueRun(session, config).then(async (stats) => {
       const { items } = await ledgerCounts(redis, runKeys(config.name, session.prefix));
       opts.progress?.setTotal(items - writtenBefore);
-      log.info(`enqueued ${config.name}: ${stats.read} read, ${stats.rejected} rejected, ${stats.alreadyWritten} already in ${config.out}`);
+      log.info(`enqueued ${config.name}: ${stats.read} read, ${stats.rejected} rejected, ${stats.alreadyDone} already in ${config.out}`);
       return stats;
     });
     // If enqueueing fails, stop collecting too instead of waiting forever.

@@ -19,7 +19,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
       const session = await Session.open(globals());
       const baseUrl = flags.baseUrl ?? process.env.OPENRESPONSES_BASE_URL;
       const workers = new WorkerSet({
-        redis: session.redis,
+        redis: session.connection('workers'),
         log: session.log,
         concurrency,
         apiKey: process.env.OPENRESPONSES_API_KEY,
