@@ -21,6 +21,7 @@ export function addJobFlags(cmd: Command): Command {
     .option('--base-url <url>', 'OpenResponses base URL (env OPENRESPONSES_BASE_URL)')
     .option('--id-column <column>', 'CSV column / JSONL field that holds custom_id')
     .option('--timeout-ms <ms>', 'timeout of one API call')
+    .option('--backoff-ms <ms>', 'first retry delay; doubles per attempt (a Retry-After from the API wins)')
     .option('--temperature <t>', 'sampling temperature')
     .option('--max-output-tokens <n>', 'max_output_tokens (at least 16)')
     .option('--reasoning-effort <effort>', 'reasoning.effort: none, low, medium, high, xhigh');

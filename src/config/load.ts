@@ -31,6 +31,7 @@ const FLAG_TO_FIELD: Record<string, string> = {
   baseUrl: 'base_url',
   idColumn: 'id_column',
   timeoutMs: 'timeout_ms',
+  backoffMs: 'backoff_ms',
   temperature: 'request.temperature',
   maxOutputTokens: 'request.max_output_tokens',
   reasoningEffort: 'request.reasoning.effort',

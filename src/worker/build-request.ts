@@ -13,6 +13,18 @@ function imageParts(images: readonly string[], detail: RequestSettings['detail']
 }
 
 /**
+ * OpenAI's Responses API accepts `{role, content}` messages without `type`; the OpenResponses spec
+ * requires `type: "message"`. Items written the short way get it added, so such JSONL works as is.
+ */
+function normaliseItems(input: unknown): unknown {
+  if (!Array.isArray(input)) return input;
+  return input.map((item: unknown) => {
+    if (typeof item !== 'object' || item === null || 'type' in item) return item;
+    return 'role' in item && 'content' in item ? { type: 'message', ...item } : item;
+  });
+}
+
+/**
  * The `input` of an `input` item with its images added. A string becomes one user message (text first,
  * images after, as for prompts); an item list gets one extra user message holding the images.
  */
@@ -43,7 +55,7 @@ export function buildRequestBody(settings: RequestSettings, request: ItemRequest
     request.kind === 'prompt'
       ? // Always the array form, with or without images: one shape for every prompt request.
         [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: request.text }, ...imageParts(images, settings.detail)] }]
-      : withImages(request.input, images, settings.detail);
+      : withImages(normaliseItems(request.input), images, settings.detail);
 
   const body: Record<string, unknown> = { model: settings.model, input };
   for (const key of OPTIONAL_FIELDS) {

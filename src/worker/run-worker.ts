@@ -1,6 +1,6 @@
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUE_DEFAULTS } from '../config/defaults.js';
+import { QUEUE_DEFAULTS, queueTiming } from '../config/defaults.js';
 import type { JobData } from '../core/item.js';
 import type { Logger } from '../cli/logger.js';
 import { BACKOFF_TYPE } from '../queue/job-options.js';
@@ -35,6 +35,8 @@ export class WorkerSet {
   private readonly workers = new Map<string, Worker<JobData, void>>();
   private readonly clients = new Map<string, OpenResponsesClient>();
   private readonly stopped = new Set<string>();
+  /** Lines this process delivered (a second delivery of the same item is not counted). */
+  delivered = 0;
   private readonly runs: RunCache;
   private readonly processor;
 
@@ -47,7 +49,7 @@ export class WorkerSet {
       isStopped: (run) => this.stopped.has(run),
       isDone: (run, jobId) => this.batchers(run).isDone.submit(jobId),
       deliver: async (run, jobId, line) => {
-        await this.batchers(run).deliver.submit({ id: jobId, line: JSON.stringify(line) });
+        if (await this.batchers(run).deliver.submit({ id: jobId, line: JSON.stringify(line) })) this.delivered++;
       },
     });
   }
@@ -74,14 +76,15 @@ export class WorkerSet {
   /** Starts working on a run's queue (no-op if already working on it). */
   async add(run: string): Promise<void> {
     if (this.workers.has(run)) return;
+    const timing = queueTiming(process.env);
     this.stopped.delete(run);
     this.runs.forget(run);
     const worker = new Worker<JobData, void>(run, this.processor, {
       connection: this.opts.redis,
       prefix: bullPrefix(this.opts.prefix),
       concurrency: this.opts.concurrency,
-      lockDuration: this.opts.lockDurationMs ?? QUEUE_DEFAULTS.lockDurationMs,
-      stalledInterval: this.opts.stalledIntervalMs ?? QUEUE_DEFAULTS.stalledIntervalMs,
+      lockDuration: this.opts.lockDurationMs ?? timing.lockDurationMs,
+      stalledInterval: this.opts.stalledIntervalMs ?? timing.stalledIntervalMs,
       maxStalledCount: QUEUE_DEFAULTS.maxStalledCount,
       settings: { backoffStrategy: (attemptsMade, type, err, job) => this.backoff(attemptsMade, type, err, job?.data as JobData | undefined) },
     });

@@ -111,3 +111,10 @@ describe('wantsJsonOutput', () => {
     assert.equal(wantsJsonOutput(base, { kind: 'body', body: { text: 'weird' } }), false);
   });
 });
+
+describe('buildRequestBody: short-form input items', () => {
+  it('adds type "message" to {role, content} items, leaves typed items alone', () => {
+    const body = buildRequestBody({ model: 'm', detail: 'auto' }, { kind: 'input', images: [], input: [{ role: 'user', content: 'Hi' }, { type: 'item_reference', id: 'x' }] }, []);
+    assert.deepEqual(body.input, [{ type: 'message', role: 'user', content: 'Hi' }, { type: 'item_reference', id: 'x' }]);
+  });
+});

@@ -54,6 +54,6 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
       clearInterval(timer);
       await workers.close(graceMs);
       await session.close();
-      session.log.info('worker stopped');
+      session.log.info(`worker stopped; it delivered ${workers.delivered} lines`);
     });
 }

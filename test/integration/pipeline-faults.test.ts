@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import path from 'node:path';
+import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
+import { jobIdFor } from '../../src/queue/keys.js';
+import { countIds, readLines, runCli, tempDir, testPrefix } from '../helpers/cli.js';
+import { deletePrefix } from '../helpers/redis-scan.js';
+
+async function promptsFile(dir: string, name: string, prompts: Array<[string, string]>): Promise<string> {
+  const file = path.join(dir, name);
+  await writeFile(file, prompts.map(([id, p]) => JSON.stringify({ custom_id: id, prompt: p })).join('\n') + '\n');
+  return file;
+}
+
+describe('respool run: API faults', () => {
+  let fake: FakeServer;
+  const prefix = testPrefix();
+  let dir: string;
+
+  before(async () => {
+    fake = await startFakeServer();
+    dir = await tempDir();
+  });
+  after(async () => {
+    await fake.close();
+    await deletePrefix(prefix);
+  });
+
+  const run = (name: string, input: string, extra: string[] = []) =>
+    runCli([
+      '--prefix', prefix, 'run', '--name', name, '--input', input, '--model', 'test-model', '--base-url', fake.url,
+      '--out', path.join(dir, `${name}.jsonl`), '--concurrency', '8', '--backoff-ms', '20', ...extra,
+    ], { env: { OPENRESPONSES_API_KEY: 'sk-test-faults' } });
+
+  it('429 (with Retry-After) then 500 on every item: retried, each item completes with one line', async () => {
+    const ids = Array.from({ length: 30 }, (_, i) => `f${i}`);
+    const input = await promptsFile(dir, 'in-first.jsonl', ids.map((id) => [id, `question ${id}`]));
+    fake.reset();
+    fake.setOptions({ faults: { failFirst: 2, failKinds: ['429', '500'], retryAfterMs: 50 } });
+    // A short backoff base keeps the test quick; Retry-After still decides the wait after a 429.
+    const res = await run('fail-first', input, ['--attempts', '3']);
+    fake.setOptions({ faults: {} });
+    assert.equal(res.code, 0, res.stderr);
+    const lines = await readLines(path.join(dir, 'fail-first.jsonl'));
+    assert.deepEqual([...countIds(lines).keys()].sort(), [...ids].sort());
+    for (const l of lines) {
+      assert.equal(l.status, 'completed', JSON.stringify(l));
+      assert.equal(l.attempts, 3, 'two failed calls, then the successful one');
+    }
+    const stats = fake.stats();
+    assert.equal(stats.byStatus['429'], 30);
+    assert.equal(stats.byStatus['500'], 30);
+    // The Idempotency-Key is the job id: every item was called exactly three times.
+    for (const id of ids) assert.equal(stats.byKey[jobIdFor('fail-first', id)], 3, id);
+  });
+
+  it('random resets, truncated bodies, 429s and 500s: every item ends with exactly one line', async () => {
+    const ids = Array.from({ length: 120 }, (_, i) => `r${i}`);
+    const input = await promptsFile(dir, 'in-random.jsonl', ids.map((id) => [id, `random ${id}`]));
+    fake.reset();
+    fake.setOptions({ faults: { rate429: 0.1, rate500: 0.1, rateReset: 0.1, rateTruncate: 0.1, seed: 7, retryAfterMs: 20 } });
+    const res = await run('random', input, ['--attempts', '10']);
+    fake.setOptions({ faults: {} });
+    assert.equal(res.code, 0, res.stderr);
+    const lines = await readLines(path.join(dir, 'random.jsonl'));
+    const counts = countIds(lines);
+    assert.equal(counts.size, ids.length);
+    assert.ok([...counts.values()].every((n) => n === 1));
+    const stats = fake.stats();
+    assert.ok(stats.resets > 0 && stats.truncated > 0, `faults were injected: ${JSON.stringify({ resets: stats.resets, truncated: stats.truncated })}`);
+    // With 40% faults and 10 attempts an item failing every time is (0.4)^10: all should complete.
+    assert.ok(lines.every((l) => l.status === 'completed'), JSON.stringify(lines.filter((l) => l.status !== 'completed')));
+    const retried = lines.filter((l) => l.attempts > 1);
+    assert.ok(retried.length > 0);
+  });
+
+  it('a 400 is not retried; a 500 on every attempt ends as failed with the last error', async () => {
+    const input = await promptsFile(dir, 'in-hard.jsonl', [
+      ['bad', 'this one is refused [[status:400]]'],
+      ['down', 'this one always fails [[status:500]]'],
+      ['ok', 'this one works'],
+      ['cut', 'this one is cut short [[incomplete]]'],
+      ['no', 'this one is refused by the model [[refuse]]'],
+    ]);
+    fake.reset();
+    const res = await run('hard', input, ['--attempts', '3']);
+    assert.equal(res.code, 0, res.stderr);
+    const byId = new Map((await readLines(path.join(dir, 'hard.jsonl'))).map((l) => [l.custom_id, l]));
+    assert.equal(byId.get('bad')?.status, 'failed');
+    assert.equal(byId.get('bad')?.error?.type, 'invalid_request');
+    assert.equal(byId.get('bad')?.error?.status, 400);
+    assert.equal(byId.get('bad')?.attempts, 1);
+    assert.equal(fake.stats().byKey[jobIdFor('hard', 'bad')], 1);
+    assert.equal(byId.get('down')?.status, 'failed');
+    assert.equal(byId.get('down')?.error?.type, 'server_error');
+    assert.equal(byId.get('down')?.attempts, 3);
+    assert.equal(fake.stats().byKey[jobIdFor('hard', 'down')], 3);
+    assert.equal(byId.get('ok')?.status, 'completed');
+    assert.equal(byId.get('cut')?.status, 'incomplete');
+    assert.equal(byId.get('cut')?.error?.message, 'max_output_tokens');
+    assert.ok(byId.get('cut')?.output_text, 'partial text kept');
+    assert.equal(byId.get('no')?.status, 'completed');
+    assert.ok(byId.get('no')?.refusal);
+  });
+});
