@@ -126,7 +126,9 @@ export function resolveConfig(layers: ConfigLayer[]): JobConfig {
 
 function formatIssues(issues: z.core.$ZodIssue[], origins: Map<string, string>): string {
   const lines = issues.map((issue) => {
-    const field = issue.path.join('.') || '(job)';
+    // An unknown key is reported on the object that holds it: name the key itself.
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+    const field = [...issue.path, ...(keys.length === 1 ? keys : [])].join('.') || '(job)';
     const origin = origins.get(field) ?? [...origins.entries()].find(([k]) => field.startsWith(`${k}.`) || k.startsWith(`${field}.`))?.[1];
     const message = issue.code === 'invalid_type' && /received undefined/.test(issue.message) ? 'is required' : issue.message;
     return `  - ${field}: ${message}${origin ? ` (from ${origin})` : ''}`;

@@ -1,6 +1,5 @@
 /** `respool fake-server`: runs the fake OpenResponses server in the foreground until a signal. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { startFakeServer } from './server.js';
 import type { FaultKind, FaultOptions } from './types.js';
 
 interface FakeServerFlags {
@@ -83,6 +82,8 @@ export function registerFakeServerCommand(program: Command): void {
         failKinds: flags.failKinds,
         seed: flags.seed,
       };
+      // Loaded here, not at start-up: every other command would pay for ajv and the spec otherwise.
+      const { startFakeServer } = await import('./server.js');
       const server = await startFakeServer({
         host: flags.host,
         port: flags.port,

@@ -2,9 +2,10 @@ import type { Redis } from 'ioredis';
 import type { RunKeys } from './keys.js';
 
 /**
- * The run's ledger: one hash field per item (job id -> short source text). The value gets a "="
- * prefix when a worker delivers the item's result line to the run's results stream, and "+" when the
- * collector has written it to the results file. It makes enqueueing idempotent across crashes and
+ * The run's ledger: one hash field per item, job id -> a state mark followed by the item's source
+ * text: "-" claimed, "=" its line delivered to the run's results stream by a worker, "+" its line
+ * written to the results file by the collector. (The mark is always there, so a source that itself
+ * starts with one of these characters, like a file named "=prices.csv", cannot be misread.) It makes enqueueing idempotent across crashes and
  * restarts, keeps a re-run job from paying for a second API call, finds duplicate custom_ids, and
  * tells when a run is complete (written == items).
  */
@@ -22,13 +23,13 @@ const CLAIM_LUA = `
 local out = {}
 for i = 1, #ARGV, 2 do
   local id, src = ARGV[i], ARGV[i + 1]
-  if redis.call('HSETNX', KEYS[1], id, src) == 1 then
+  if redis.call('HSETNX', KEYS[1], id, '-' .. src) == 1 then
     out[#out + 1] = 'new'
   else
     local v = redis.call('HGET', KEYS[1], id)
     local mark = string.sub(v, 1, 1)
     local done = mark == '+' or mark == '='
-    local stored = done and string.sub(v, 2) or v
+    local stored = string.sub(v, 2)
     if stored ~= src then
       out[#out + 1] = 'dup:' .. stored
     elseif done then
@@ -51,12 +52,8 @@ for i = 1, #ARGV do
     redis.call('HSET', KEYS[1], ARGV[i], '+')
     n = n + 1
   else
-    local mark = string.sub(v, 1, 1)
-    if mark == '=' then
+    if string.sub(v, 1, 1) ~= '+' then
       redis.call('HSET', KEYS[1], ARGV[i], '+' .. string.sub(v, 2))
-      n = n + 1
-    elseif mark ~= '+' then
-      redis.call('HSET', KEYS[1], ARGV[i], '+' .. v)
       n = n + 1
     end
   end
@@ -86,7 +83,7 @@ for i = 1, #ARGV, 2 do
   if mark == '+' or mark == '=' then
     out[#out + 1] = 0
   else
-    redis.call('HSET', KEYS[1], ARGV[i], '=' .. (v or ''))
+    redis.call('HSET', KEYS[1], ARGV[i], '=' .. (v and string.sub(v, 2) or ''))
     redis.call('XADD', KEYS[2], '*', 'id', ARGV[i], 'line', ARGV[i + 1])
     out[#out + 1] = 1
   end

@@ -112,14 +112,12 @@ describe('OpenResponsesClient', () => {
   });
 
   it('turns a hanging server into RequestTimeoutError', async () => {
-    const started = Date.now();
     await assert.rejects(client(150).createResponse({ scenario: 'hang' }), (err: unknown) => {
       assert.ok(err instanceof RequestTimeoutError, String(err));
       assert.match(err.message, /150 ms/);
       assert.ok(err.latencyMs !== null && err.latencyMs >= 140);
       return true;
     });
-    assert.ok(Date.now() - started < 1500);
   });
 
   it('maps non-2xx replies to the right class, keeping the key out of the message', async () => {

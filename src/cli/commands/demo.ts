@@ -2,7 +2,6 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { startFakeServer } from '../../fake-server/index.js';
 import { cleanRun } from '../../queue/clean.js';
 import { formatTotals } from '../../report/summary.js';
 import { configFromFlags } from '../job-flags.js';
@@ -17,6 +16,7 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
     .command('demo')
     .description('label fixtures/reviews.csv and caption fixtures/images against a local fake API server (no key needed)')
     .action(async () => {
+      const { startFakeServer } = await import('../../fake-server/index.js');
       const fake = await startFakeServer({ latencyMs: 50 });
       const session = await Session.open(globals());
       try {

@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import type { Redis } from 'ioredis';
+import { createRedis } from '../../src/queue/connection.js';
+import { runKeys, type RunKeys } from '../../src/queue/keys.js';
+import { areDone, areWritten, claim, deliver, ledgerCounts, markWritten } from '../../src/queue/ledger.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+describe('ledger (real Redis)', () => {
+  let redis: Redis;
+  let prefix: string;
+  let keys: RunKeys;
+
+  before(async () => {
+    redis = createRedis(REDIS_URL);
+    prefix = `rtest-${randomUUID().slice(0, 8)}`;
+  });
+
+  beforeEach(async () => {
+    // A fresh run for every test, all under this file's prefix.
+    keys = runKeys(`run-${randomUUID().slice(0, 8)}`, prefix);
+  });
+
+  after(async () => {
+    await deleteByPrefix(redis, prefix);
+    const left = await redis.scan('0', 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    assert.deepEqual(left[1], []);
+    await redis.quit();
+  });
+
+  describe('claim', () => {
+    it('new, then pending for the same source, duplicate (with firstSource) for another', async () => {
+      assert.deepEqual(await claim(redis, keys, [{ id: 'j1', source: 'a.csv:1' }, { id: 'j2', source: 'a.csv:2' }]), [{ state: 'new' }, { state: 'new' }]);
+      assert.deepEqual(await claim(redis, keys, [{ id: 'j1', source: 'a.csv:1' }, { id: 'j2', source: 'b.csv:9' }, { id: 'j3', source: 'a.csv:3' }]), [
+        { state: 'pending' },
+        { state: 'duplicate', firstSource: 'a.csv:2' },
+        { state: 'new' },
+      ]);
+      assert.equal(await redis.hget(keys.ledger, 'j1'), '-a.csv:1', 'claimed: the "-" mark, then the source');
+      assert.equal(await redis.hget(keys.ledger, 'j2'), '-a.csv:2', 'a duplicate does not overwrite the first claim');
+    });
+
+    it('sees duplicates inside one call', async () => {
+      assert.deepEqual(
+        await claim(redis, keys, [
+          { id: 'x', source: 's:1' },
+          { id: 'x', source: 's:2' },
+          { id: 'x', source: 's:1' },
+        ]),
+        [{ state: 'new' }, { state: 'duplicate', firstSource: 's:1' }, { state: 'pending' }],
+      );
+    });
+
+    it('done once delivered or written, for the same source; duplicate (source without its mark) for another', async () => {
+      await claim(redis, keys, [{ id: 'd', source: 'f.jsonl:1' }, { id: 'w', source: 'f.jsonl:2' }]);
+      await deliver(redis, keys, [{ id: 'd', line: '{"x":1}' }, { id: 'w', line: '{"x":2}' }]);
+      await markWritten(redis, keys, ['w']);
+      assert.deepEqual(
+        await claim(redis, keys, [
+          { id: 'd', source: 'f.jsonl:1' },
+          { id: 'w', source: 'f.jsonl:2' },
+          { id: 'd', source: 'g.jsonl:1' },
+          { id: 'w', source: 'g.jsonl:2' },
+        ]),
+        [{ state: 'done' }, { state: 'done' }, { state: 'duplicate', firstSource: 'f.jsonl:1' }, { state: 'duplicate', firstSource: 'f.jsonl:2' }],
+      );
+    });
+
+    it('an empty call sends nothing and returns nothing', async () => {
+      assert.deepEqual(await claim(redis, keys, []), []);
+      assert.equal(await redis.exists(keys.ledger), 0);
+    });
+  });
+
+  describe('deliver', () => {
+    it('first delivery is true, second false; the stream holds one entry per id', async () => {
+      await claim(redis, keys, [{ id: 'a', source: 's:1' }, { id: 'b', source: 's:2' }]);
+      assert.deepEqual(await deliver(redis, keys, [{ id: 'a', line: 'line-a-1' }]), [true]);
+      assert.deepEqual(await deliver(redis, keys, [{ id: 'a', line: 'line-a-2' }, { id: 'b', line: 'line-b' }, { id: 'b', line: 'line-b-again' }]), [false, true, false]);
+      const entries = (await redis.xrange(keys.results, '-', '+')) as Array<[string, string[]]>;
+      assert.deepEqual(
+        entries.map(([, fields]) => fields),
+        [
+          ['id', 'a', 'line', 'line-a-1'],
+          ['id', 'b', 'line', 'line-b'],
+        ],
+      );
+      assert.equal(await redis.hget(keys.ledger, 'a'), '=s:1');
+    });
+
+    it('nothing is delivered again once written', async () => {
+      await claim(redis, keys, [{ id: 'a', source: 's:1' }]);
+      await deliver(redis, keys, [{ id: 'a', line: 'L' }]);
+      await markWritten(redis, keys, ['a']);
+      await redis.del(keys.results);
+      assert.deepEqual(await deliver(redis, keys, [{ id: 'a', line: 'L2' }]), [false]);
+      assert.equal(await redis.xlen(keys.results), 0);
+    });
+
+    it('keeps a line byte for byte (unicode, newlines escaped in JSON, large)', async () => {
+      const line = JSON.stringify({ custom_id: 'ü', output_text: 'a\nb\u2028c', pad: 'x'.repeat(100_000) });
+      await claim(redis, keys, [{ id: 'u', source: 's:1' }]);
+      await deliver(redis, keys, [{ id: 'u', line }]);
+      const entries = (await redis.xrange(keys.results, '-', '+')) as Array<[string, string[]]>;
+      assert.equal(entries.length, 1);
+      assert.equal(entries[0]?.[1][3], line);
+    });
+
+    it('an empty call returns nothing', async () => {
+      assert.deepEqual(await deliver(redis, keys, []), []);
+      assert.equal(await redis.exists(keys.results), 0);
+    });
+
+    it(
+      'an item whose source text starts with "=" or "+" is delivered like any other',
+      async () => {
+        const sources = ['=prices.csv:1', '+new/cat.png'];
+        assert.deepEqual(
+          await claim(redis, keys, sources.map((source, i) => ({ id: `odd${i}`, source }))),
+          [{ state: 'new' }, { state: 'new' }],
+        );
+        assert.deepEqual(await areDone(redis, keys, ['odd0', 'odd1']), [false, false], 'not done before any delivery');
+        assert.deepEqual(
+          await claim(redis, keys, sources.map((source, i) => ({ id: `odd${i}`, source }))),
+          [{ state: 'pending' }, { state: 'pending' }],
+          're-enqueueing the same source is not a duplicate',
+        );
+        assert.deepEqual(await deliver(redis, keys, [{ id: 'odd0', line: 'L0' }, { id: 'odd1', line: 'L1' }]), [true, true]);
+        assert.equal(await redis.xlen(keys.results), 2);
+      },
+    );
+  });
+
+  describe('areDone', () => {
+    it('false for unknown and only-claimed ids, true once delivered or written', async () => {
+      await claim(redis, keys, [{ id: 'c', source: 's:1' }, { id: 'd', source: 's:2' }, { id: 'w', source: 's:3' }]);
+      await deliver(redis, keys, [{ id: 'd', line: 'D' }, { id: 'w', line: 'W' }]);
+      await markWritten(redis, keys, ['w']);
+      assert.deepEqual(await areDone(redis, keys, ['unknown', 'c', 'd', 'w']), [false, false, true, true]);
+      assert.deepEqual(await areDone(redis, keys, []), []);
+    });
+  });
+
+  describe('markWritten', () => {
+    it("turns '=' (delivered) and plain (claimed) values into '+', counts each id once", async () => {
+      await claim(redis, keys, [{ id: 'p', source: 'src:1' }, { id: 'd', source: 'src:2' }]);
+      await deliver(redis, keys, [{ id: 'd', line: 'D' }]);
+      assert.equal(await markWritten(redis, keys, ['p', 'd', 'd']), 2);
+      assert.deepEqual(await redis.hmget(keys.ledger, 'p', 'd'), ['+src:1', '+src:2']);
+      assert.equal(await redis.get(keys.written), '2');
+    });
+
+    it('is idempotent: a second call counts nothing and changes nothing', async () => {
+      await claim(redis, keys, [{ id: 'a', source: 's:1' }]);
+      await deliver(redis, keys, [{ id: 'a', line: 'A' }]);
+      assert.equal(await markWritten(redis, keys, ['a']), 1);
+      assert.equal(await markWritten(redis, keys, ['a']), 0);
+      assert.equal(await redis.hget(keys.ledger, 'a'), '+s:1');
+      assert.equal(await redis.get(keys.written), '1');
+    });
+
+    it('counts an id that was never claimed (a line made from a failed job) and adds it', async () => {
+      assert.equal(await markWritten(redis, keys, ['ghost']), 1);
+      assert.equal(await redis.hget(keys.ledger, 'ghost'), '+');
+      assert.deepEqual(await ledgerCounts(redis, keys), { items: 1, written: 1 });
+    });
+
+    it('deletes the writing key in the same step, also when nothing was new, also for an empty list', async () => {
+      await claim(redis, keys, [{ id: 'a', source: 's:1' }]);
+      await redis.set(keys.writing, JSON.stringify({ offset: 0, path: '/tmp/x' }));
+      await markWritten(redis, keys, ['a']);
+      assert.equal(await redis.exists(keys.writing), 0);
+
+      await redis.set(keys.writing, JSON.stringify({ offset: 10, path: '/tmp/x' }));
+      assert.equal(await markWritten(redis, keys, ['a']), 0);
+      assert.equal(await redis.exists(keys.writing), 0);
+
+      await redis.set(keys.writing, JSON.stringify({ offset: 20, path: '/tmp/x' }));
+      assert.equal(await markWritten(redis, keys, []), 0);
+      assert.equal(await redis.exists(keys.writing), 0);
+      assert.equal(await redis.get(keys.written), '1');
+    });
+  });
+
+  describe('areWritten and ledgerCounts', () => {
+    it('areWritten is true only for written ids', async () => {
+      await claim(redis, keys, [{ id: 'c', source: 's:1' }, { id: 'd', source: 's:2' }, { id: 'w', source: 's:3' }]);
+      await deliver(redis, keys, [{ id: 'd', line: 'D' }, { id: 'w', line: 'W' }]);
+      await markWritten(redis, keys, ['w']);
+      assert.deepEqual(await areWritten(redis, keys, ['c', 'd', 'w', 'unknown', 'w']), [false, false, true, false, true]);
+      assert.deepEqual(await areWritten(redis, keys, []), []);
+    });
+
+    it('ledgerCounts gives items claimed and lines written', async () => {
+      assert.deepEqual(await ledgerCounts(redis, keys), { items: 0, written: 0 });
+      await claim(redis, keys, [1, 2, 3, 4, 5].map((i) => ({ id: `j${i}`, source: `s:${i}` })));
+      await claim(redis, keys, [{ id: 'j1', source: 'dup:9' }]);
+      assert.deepEqual(await ledgerCounts(redis, keys), { items: 5, written: 0 });
+      await deliver(redis, keys, [{ id: 'j1', line: '1' }, { id: 'j2', line: '2' }, { id: 'j3', line: '3' }]);
+      await markWritten(redis, keys, ['j1', 'j2']);
+      await markWritten(redis, keys, ['j2', 'j3']);
+      assert.deepEqual(await ledgerCounts(redis, keys), { items: 5, written: 3 });
+    });
+  });
+
+  it('runs stay apart: the same job id in two runs has two ledger entries', async () => {
+    const other = runKeys(`other-${randomUUID().slice(0, 8)}`, prefix);
+    await claim(redis, keys, [{ id: 'same', source: 's:1' }]);
+    assert.deepEqual(await claim(redis, other, [{ id: 'same', source: 't:1' }]), [{ state: 'new' }]);
+    await deliver(redis, keys, [{ id: 'same', line: 'L' }]);
+    assert.deepEqual(await areDone(redis, other, ['same']), [false]);
+    assert.equal(await redis.xlen(other.results), 0);
+  });
+});
