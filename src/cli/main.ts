@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { registerFakeServerCommand } from '../fake-server/cli.js';
+import { registerClean } from './commands/clean.js';
 import { registerCollect } from './commands/collect.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEnqueue } from './commands/enqueue.js';
@@ -27,6 +28,8 @@ Environment:
 
 Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stopped (key refused); 130 interrupted.`,
     );
+  // Before the commands are added, so that they inherit it: parse errors anywhere exit with 2.
+  program.exitOverride();
   const globals = (): GlobalFlags => {
     const o = program.opts<{ logLevel: string; logJson?: boolean; prefix: string }>();
     return { logLevel: o.logLevel, logJson: Boolean(o.logJson), prefix: o.prefix };
@@ -36,13 +39,14 @@ Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stop
   registerWorker(program, globals);
   registerCollect(program, globals);
   registerStatus(program, globals);
+  registerClean(program, globals);
   registerDemo(program, globals);
   registerFakeServerCommand(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram().exitOverride();
+  const program = buildProgram();
   try {
     await program.parseAsync(argv);
   } catch (err) {

@@ -1,7 +1,7 @@
-import { InvalidArgumentError } from 'commander';
+import { ConfigError } from '../config/load.js';
 
 export function parsePositiveInt(value: string, flag: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a whole number of at least 1 (got "${value}")`);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${flag} must be a whole number of at least 1 (got "${value}")`);
   return n;
 }

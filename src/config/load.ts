@@ -121,6 +121,11 @@ export function resolveConfig(layers: ConfigLayer[]): JobConfig {
   if (merged.out === undefined && typeof merged.name === 'string') merged.out = path.join(DEFAULTS.out_dir, `${merged.name}.jsonl`);
   const result = jobConfigSchema.safeParse(merged);
   if (!result.success) throw new ConfigError(formatIssues(result.error.issues, origins));
+  // Appending results to a file that is being read as input would feed the results back in.
+  const out = path.resolve(result.data.out);
+  if (result.data.inputs.some((i) => path.resolve(i) === out)) {
+    throw new ConfigError(`invalid job settings:\n  - out: ${result.data.out} is also an input${origins.get('out') ? ` (from ${origins.get('out')})` : ''}`);
+  }
   return result.data;
 }
 

@@ -12,7 +12,7 @@ const jsonSchemaFormat = z.object({
   description: z.string().optional(),
   schema: z.record(z.string(), z.unknown()),
   strict: z.boolean().optional(),
-});
+}).strict();
 
 /** Request parameters sent with every item of a run (OpenResponses `CreateResponseBody` fields). */
 export const requestSchema = z
@@ -65,7 +65,9 @@ export const jobConfigSchema = z
     max_backoff_ms: z.number().int().min(1).max(3_600_000).default(DEFAULTS.max_backoff_ms),
     max_image_bytes: z.number().int().min(1).max(15 * 1024 * 1024).default(DEFAULTS.max_image_bytes),
     out: z.string().min(1),
-    base_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    base_url: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .refine((u) => !/^https?:\/\/[^/]*@/.test(u), 'must not contain a user or password (the key comes from OPENRESPONSES_API_KEY)'),
   })
   .strict();
 

@@ -13,7 +13,6 @@ export interface RunKeys {
   written: string; // counter: lines written
   writing: string; // the batch the collector is writing, for crash recovery
   collectorLock: string;
-  events: string; // pub/sub channel: wakes the collector and progress
 }
 
 export function bullPrefix(prefix = QUEUE_DEFAULTS.prefix): string {
@@ -29,7 +28,6 @@ export function runKeys(run: string, prefix = QUEUE_DEFAULTS.prefix): RunKeys {
     written: `${base}:written`,
     writing: `${base}:writing`,
     collectorLock: `${base}:collector`,
-    events: `${base}:events`,
   };
 }
 

@@ -1,6 +1,8 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { describeSource, type JobData, type ReadOutcome, type Rejection } from '../core/item.js';
+import path from 'node:path';
+import pLimit from 'p-limit';
+import { describeSource, type JobData, type ReadOutcome, type Rejection, type SourceRef } from '../core/item.js';
 import { QUEUE_DEFAULTS } from '../config/defaults.js';
 import { claim } from './ledger.js';
 import { jobOptions } from './job-options.js';
@@ -26,7 +28,18 @@ export interface EnqueueOptions {
   chunkSize?: number;
   /** Called after each chunk, for progress. */
   onChunk?: (stats: EnqueueStats) => void;
+  /**
+   * Backpressure: wait while more than this many jobs are waiting to be taken. Keeps a huge input
+   * from sitting in Redis all at once, and leaves the machine to the workers when they share it.
+   */
+  maxQueued?: number;
+  /** Folder that relative sources are resolved against when they are compared (default: cwd). */
+  cwd?: string;
+  signal?: AbortSignal;
 }
+
+/** Chunks being added at once: reading the next chunk overlaps the Redis round trips of the last. */
+const CHUNKS_IN_FLIGHT = 2;
 
 /**
  * Streams reader outcomes into the run's queue in chunks. Safe to run again after a crash or next to
@@ -36,17 +49,50 @@ export interface EnqueueOptions {
 export async function enqueue(outcomes: AsyncIterable<ReadOutcome>, opts: EnqueueOptions): Promise<EnqueueStats> {
   const stats: EnqueueStats = { read: 0, added: 0, rejected: 0, alreadyDone: 0, duplicates: 0 };
   const chunkSize = opts.chunkSize ?? QUEUE_DEFAULTS.addBulkChunk;
+  const limit = pLimit(CHUNKS_IN_FLIGHT);
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown = null;
+  const submit = async (chunk: JobData[]) => {
+    // Waiting while a chunk is still queued behind the busy ones bounds the memory of a streamed input.
+    while (limit.pendingCount > 0) await Promise.race(inFlight);
+    if (failure) throw failure;
+    if (opts.maxQueued !== undefined) await waitForRoom(opts.queue, opts.maxQueued, opts.signal);
+    const p = limit(() => flush(chunk, opts, stats)).catch((err: unknown) => {
+      failure ??= err;
+    });
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  };
   let chunk: JobData[] = [];
   for await (const outcome of outcomes) {
+    if (opts.signal?.aborted) break;
     stats.read++;
     chunk.push(toJobData(outcome, opts.run));
     if (chunk.length >= chunkSize) {
-      await flush(chunk, opts, stats);
+      await submit(chunk);
       chunk = [];
     }
   }
-  if (chunk.length > 0) await flush(chunk, opts, stats);
+  if (chunk.length > 0) await submit(chunk);
+  await Promise.all(inFlight);
+  if (failure) throw failure;
   return stats;
+}
+
+/**
+ * How the ledger names where an item came from: with absolute paths, so that the same line read from
+ * another folder (a resumed run started elsewhere) is still recognised as the same item.
+ */
+function ledgerSource(source: SourceRef, cwd: string): string {
+  return 'path' in source ? path.resolve(cwd, source.path) : `${path.resolve(cwd, source.file)}:${source.line}`;
+}
+
+async function waitForRoom(queue: Queue<JobData>, maxQueued: number, signal?: AbortSignal): Promise<void> {
+  for (let wait = 10; !signal?.aborted; wait = Math.min(wait * 2, 100)) {
+    const counts = await queue.getJobCounts('wait', 'prioritized');
+    if ((counts.wait ?? 0) + (counts.prioritized ?? 0) <= maxQueued) return;
+    await new Promise((r) => setTimeout(r, wait));
+  }
 }
 
 function toJobData(outcome: ReadOutcome, run: string): JobData {
@@ -70,7 +116,7 @@ async function flush(chunk: JobData[], opts: EnqueueOptions, stats: EnqueueStats
     const claims = await claim(
       opts.redis,
       keys,
-      pending.map((d) => ({ id: jobIdFor(opts.run, d.customId), source: describeSource(d.source) })),
+      pending.map((d) => ({ id: jobIdFor(opts.run, d.customId), source: ledgerSource(d.source, opts.cwd ?? process.cwd()) })),
     );
     const toAdd: JobData[] = [];
     const retry: JobData[] = [];

@@ -76,9 +76,7 @@ export async function markEnqueueDone(redis: Redis, run: string, prefix?: string
 }
 
 export async function markStopped(redis: Redis, run: string, reason: string, prefix?: string): Promise<void> {
-  const keys = runKeys(run, prefix);
-  await redis.hset(keys.meta, { state: 'stopped', stop_reason: reason });
-  await redis.publish(keys.events, 'stopped');
+  await redis.hset(runKeys(run, prefix).meta, { state: 'stopped', stop_reason: reason });
 }
 
 export async function listRuns(redis: Redis, prefix?: string): Promise<string[]> {

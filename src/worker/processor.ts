@@ -9,7 +9,7 @@ import { decide, errorFromFailedResponse } from './classify.js';
 import type { OpenResponsesClient } from './client.js';
 import { ApiCallError } from './errors.js';
 import { baseLine, failedLine, rejectedLine } from './line-builders.js';
-import { parseResponse } from './parse-response.js';
+import { parseResponse, type ParsedResponse } from './parse-response.js';
 import type { RequestSettings } from './request-settings.js';
 import type { RunCache } from './run-cache.js';
 
@@ -71,11 +71,14 @@ function lineMaker(ctx: ProcessorContext) {
     const body = buildRequestBody(requestSettings, data.request, images);
     const attempt = job.attemptsMade + 1;
     let latencyMs: number | null = null;
+    // A 200 whose status is "failed" still has an id and may have usage: a failed line keeps them.
+    let failedResponse: ParsedResponse | null = null;
     try {
       const res = await ctx.clientFor(settings).createResponse(body, { signal, idempotencyKey: job.id });
       latencyMs = res.latencyMs;
       const parsed = parseResponse(res.json, wantsJsonOutput(requestSettings, data.request));
       if (parsed.status === 'failed' || parsed.status === 'other') {
+        failedResponse = parsed;
         const err = errorFromFailedResponse(parsed.error ?? { code: parsed.rawStatus, message: `response status "${parsed.rawStatus}"` });
         err.latencyMs = latencyMs;
         throw err;
@@ -104,8 +107,14 @@ function lineMaker(ctx: ProcessorContext) {
           return putBack(job, token);
         case 'retry':
           throw err;
-        case 'give-up':
-          return failedLine(data as ItemJob, settings.model, err.toLineError(), attempt, err.latencyMs ?? latencyMs);
+        case 'give-up': {
+          const line = failedLine(data as ItemJob, failedResponse?.model ?? settings.model, err.toLineError(), attempt, err.latencyMs ?? latencyMs);
+          if (failedResponse) {
+            line.response_id = failedResponse.responseId;
+            line.usage = failedResponse.usage;
+          }
+          return line;
+        }
       }
     }
   };

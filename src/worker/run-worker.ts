@@ -7,7 +7,7 @@ import { BACKOFF_TYPE } from '../queue/job-options.js';
 import { bullPrefix, runKeys } from '../queue/keys.js';
 import { areDone, deliver } from '../queue/ledger.js';
 import { MicroBatcher } from '../queue/micro-batcher.js';
-import { markStopped, type RunSettings } from '../queue/run-meta.js';
+import { loadRun, markStopped, type RunSettings } from '../queue/run-meta.js';
 import { backoffDelayMs } from './backoff.js';
 import { OpenResponsesClient } from './client.js';
 import { ApiCallError } from './errors.js';
@@ -71,6 +71,20 @@ export class WorkerSet {
 
   get runNames(): string[] {
     return [...this.workers.keys()];
+  }
+
+  /**
+   * A run stopped here (key refused) stays stopped in this process until its state in Redis says it
+   * runs again (it was enqueued again); long-lived workers call this now and then.
+   */
+  async refreshStopped(): Promise<void> {
+    for (const run of [...this.stopped]) {
+      const status = await loadRun(this.opts.redis, run, this.opts.prefix);
+      if (status?.state === 'running') {
+        this.stopped.delete(run);
+        this.opts.log.info(`run ${run} is running again`);
+      }
+    }
   }
 
   /** Starts working on a run's queue (no-op if already working on it). */

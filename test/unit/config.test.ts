@@ -289,3 +289,12 @@ describe('config: run names and the default results path', () => {
     for (const good of ['x'.repeat(64), 'a.b_c-d', '0run']) assert.equal(resolveConfig(layers({ input: ['a.csv'], model: 'm', name: good })).name, good);
   });
 });
+
+describe('config: the results file is not an input', () => {
+  it('refuses an out path that is also one of the inputs', () => {
+    assert.throws(
+      () => resolveConfig([{ origin: 'flags', values: { inputs: ['data/a.jsonl'], model: 'm', out: 'data/a.jsonl' } }]),
+      (err: unknown) => err instanceof ConfigError && /out: data\/a\.jsonl is also an input/.test(err.message),
+    );
+  });
+});

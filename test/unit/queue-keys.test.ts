@@ -74,7 +74,6 @@ describe('runKeys and bullPrefix', () => {
       written: `${prefix}:run:r1:written`,
       writing: `${prefix}:run:r1:writing`,
       collectorLock: `${prefix}:run:r1:collector`,
-      events: `${prefix}:run:r1:events`,
     });
     assert.equal(runKeys('r1').meta, `${QUEUE_DEFAULTS.prefix}:run:r1:meta`);
   });
@@ -100,7 +99,7 @@ describe('runKeys and bullPrefix', () => {
   it('keys of different runs are all distinct, and distinct within a run', () => {
     const all = runs.flatMap((run) => Object.values(runKeys(run, prefix)));
     assert.equal(new Set(all).size, all.length);
-    assert.equal(new Set(Object.values(runKeys('a', prefix))).size, 7);
+    assert.equal(new Set(Object.values(runKeys('a', prefix))).size, Object.keys(runKeys('a', prefix)).length);
     // The set of runs does not live under any run's keys.
     for (const key of all) assert.notEqual(key, runsKey(prefix));
   });

@@ -1,15 +1,21 @@
 import type { Command } from 'commander';
 import { addJobFlags, configFromFlags } from '../job-flags.js';
+import { parsePositiveInt } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
 import { enqueueRun } from './run.js';
 
 export function registerEnqueue(program: Command, globals: () => GlobalFlags): void {
   addJobFlags(program.command('enqueue').description('read the inputs and put every item in the run queue (workers and a collector do the rest)'))
+    .option('--max-queued <n>', 'wait while more than this many items wait for a worker (default: no limit)')
     .action(async (jobfile: string | undefined, flags: Record<string, unknown>) => {
       const config = await configFromFlags(jobfile, flags);
+      const maxQueued = typeof flags.maxQueued === 'string' ? parsePositiveInt(flags.maxQueued, '--max-queued') : undefined;
       const session = await Session.open(globals());
       try {
-        const stats = await enqueueRun(session, config, (s) => session.log.debug(`enqueue ${config.name}: ${s.read} read`));
+        const stats = await enqueueRun(session, config, {
+          onChunk: (s) => session.log.debug(`enqueue ${config.name}: ${s.read} read`),
+          ...(maxQueued === undefined ? {} : { maxQueued }),
+        });
         session.log.info(
           `enqueued run ${config.name}: ${stats.read} read, ${stats.added} queued, ${stats.rejected} rejected, ${stats.alreadyDone} already written, ${stats.duplicates} duplicate ids`,
         );

@@ -23,7 +23,11 @@ export interface PipelineResult {
 }
 
 /** Registers the run (again), puts its items in the queue. Shared by `run` and `enqueue`. */
-export async function enqueueRun(session: Session, config: JobConfig, onChunk?: (s: EnqueueStats) => void): Promise<EnqueueStats> {
+export async function enqueueRun(
+  session: Session,
+  config: JobConfig,
+  opts: { onChunk?: (s: EnqueueStats) => void; maxQueued?: number; signal?: AbortSignal } = {},
+): Promise<EnqueueStats> {
   const queue = session.queue(config.name);
   await saveRun(session.redis, settingsFromConfig(config), session.prefix);
   // A run stopped earlier (key refused) is paused; enqueueing it again means "go on".
@@ -35,8 +39,8 @@ export async function enqueueRun(session: Session, config: JobConfig, onChunk?: 
     ...(config.id_column === undefined ? {} : { idColumn: config.id_column }),
     maxImageBytes: config.max_image_bytes,
   });
-  const stats = await enqueue(outcomes, { redis: session.redis, queue, run: config.name, attempts: config.attempts, prefix: session.prefix, ...(onChunk ? { onChunk } : {}) });
-  await markEnqueueDone(session.redis, config.name, session.prefix);
+  const stats = await enqueue(outcomes, { redis: session.redis, queue, run: config.name, attempts: config.attempts, prefix: session.prefix, ...opts });
+  if (!opts.signal?.aborted) await markEnqueueDone(session.redis, config.name, session.prefix);
   return stats;
 }
 
@@ -65,7 +69,10 @@ export async function runPipeline(session: Session, config: JobConfig, opts: { s
   const workers = new WorkerSet({ redis: session.connection('workers'), log, concurrency: config.concurrency, apiKey: process.env.OPENRESPONSES_API_KEY, prefix: session.prefix });
   try {
     await workers.add(config.name);
-    const enqueued = enqueueRun(session, config).then(async (stats) => {
+    // Stay a little ahead of the workers instead of loading the whole input into Redis first: the
+    // workers share this process, and memory follows what is in flight, not the size of the input.
+    const maxQueued = Math.max(2000, config.concurrency * 20);
+    const enqueued = enqueueRun(session, config, { maxQueued, ...(opts.signal ? { signal: opts.signal } : {}) }).then(async (stats) => {
       const { items } = await ledgerCounts(redis, runKeys(config.name, session.prefix));
       opts.progress?.setTotal(items - writtenBefore);
       log.info(`enqueued ${config.name}: ${stats.read} read, ${stats.rejected} rejected, ${stats.alreadyDone} already in ${config.out}`);
@@ -109,6 +116,7 @@ export function registerRun(program: Command, globals: () => GlobalFlags): void 
       const progress = new Progress(session.log);
       try {
         session.log.info(`run ${config.name}: model ${config.model}, concurrency ${config.concurrency}, writing ${config.out} (Redis: ${session.target.origin})`);
+        if (!process.env.OPENRESPONSES_API_KEY) session.log.warn('OPENRESPONSES_API_KEY is not set: calls go out without a key');
         progress.start();
         const result = await runPipeline(session, config, { signal: abort.signal, progress });
         progress.stop();

@@ -12,6 +12,8 @@ export interface RunReport {
   items: number;
   written: number;
   queue: Record<string, number>;
+  /** Lines delivered by workers and not yet written by the collector. */
+  to_write: number;
   out: string;
   model: string;
 }
@@ -20,15 +22,18 @@ export async function runReport(session: Session, run: string): Promise<RunRepor
   const status = await loadRun(session.redis, run, session.prefix);
   if (!status) return null;
   const counts = await session.queue(run).getJobCounts('wait', 'active', 'delayed', 'completed', 'failed', 'prioritized');
-  const { items, written } = await ledgerCounts(session.redis, runKeys(run, session.prefix));
+  const keys = runKeys(run, session.prefix);
+  const [{ items, written }, streamed] = await Promise.all([ledgerCounts(session.redis, keys), session.redis.xlen(keys.results)]);
+  const complete = status.enqueueDone && written >= items;
   return {
     run,
-    state: status.state,
+    state: complete ? 'complete' : status.state,
     stop_reason: status.stopReason,
     enqueue_done: status.enqueueDone,
     items,
     written,
     queue: counts,
+    to_write: streamed + (counts.failed ?? 0),
     out: status.settings.out,
     model: status.settings.model,
   };
@@ -53,11 +58,10 @@ export function registerStatus(program: Command, globals: () => GlobalFlags): vo
         if (reports.length === 0) process.stdout.write('no runs\n');
         for (const r of reports) {
           const q = r.queue;
-          const complete = r.enqueue_done && r.written >= r.items;
           process.stdout.write(
-            `${r.run}  ${complete ? 'complete' : r.state}${r.stop_reason ? ` (${r.stop_reason})` : ''}${r.enqueue_done ? '' : ' (enqueueing)'}\n` +
+            `${r.run}  ${r.state}${r.stop_reason ? ` (${r.stop_reason})` : ''}${r.enqueue_done ? '' : ' (enqueueing)'}\n` +
               `  items ${r.items}, written ${r.written}, waiting ${(q.wait ?? 0) + (q.prioritized ?? 0)}, active ${q.active ?? 0}, ` +
-              `retrying ${q.delayed ?? 0}, to write ${(q.completed ?? 0) + (q.failed ?? 0)}\n  model ${r.model}, out ${r.out}\n`,
+              `retrying ${q.delayed ?? 0}, to write ${r.to_write}\n  model ${r.model}, out ${r.out}\n`,
           );
         }
       } finally {

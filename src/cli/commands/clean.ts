@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import { cleanRun } from '../../queue/clean.js';
+import { listRuns } from '../../queue/run-meta.js';
+import { ConfigError } from '../../config/load.js';
+import { Session, type GlobalFlags } from '../session.js';
+
+export function registerClean(program: Command, globals: () => GlobalFlags): void {
+  program
+    .command('clean')
+    .description('forget a run: delete its queue, ledger and settings from Redis (the results file stays); running it again starts over')
+    .option('-n, --name <run>', 'the run to forget')
+    .option('--all', 'forget every run')
+    .action(async (flags: { name?: string; all?: boolean }) => {
+      if (!flags.name && !flags.all) throw new ConfigError('clean needs --name RUN or --all');
+      const session = await Session.open(globals());
+      try {
+        const runs = flags.all ? await listRuns(session.redis, session.prefix) : [flags.name!];
+        for (const run of runs) {
+          await cleanRun(session.redis, session.queue(run), run, session.prefix);
+          session.log.info(`forgot run ${run}`);
+        }
+      } finally {
+        await session.close();
+      }
+    });
+}
