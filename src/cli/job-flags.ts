@@ -24,7 +24,11 @@ export function addJobFlags(cmd: Command): Command {
     .option('--backoff-ms <ms>', 'first retry delay; doubles per attempt (a Retry-After from the API wins)')
     .option('--temperature <t>', 'sampling temperature')
     .option('--max-output-tokens <n>', 'max_output_tokens (at least 16)')
-    .option('--reasoning-effort <effort>', 'reasoning.effort: none, low, medium, high, xhigh');
+    .option('--reasoning-effort <effort>', 'reasoning.effort: none, low, medium, high, xhigh')
+    .option('--rpm <n>', "the API key's requests per minute, shared by every worker (default: learn it from 429s)")
+    .option('--tpm <n>', "the API key's tokens per minute, shared by every worker")
+    .option('--max-in-flight <n>', 'calls in flight at once across every worker on this key')
+    .option('--expected-output-tokens <n>', 'output tokens to reserve per call when max_output_tokens is not set');
 }
 
 export async function configFromFlags(jobfile: string | undefined, flags: Record<string, unknown>, cwd = process.cwd()): Promise<JobConfig> {

@@ -28,6 +28,13 @@ export class Progress {
     this.timer.unref();
   }
 
+  private rateLimited: () => number = () => 0;
+
+  /** Where to read how many calls were answered 429 so far. */
+  countRateLimited(source: () => number): void {
+    this.rateLimited = source;
+  }
+
   setTotal(total: number): void {
     this.total = total;
   }
@@ -55,7 +62,8 @@ export class Progress {
     const rate = span > 0 ? (this.done - first.done) / span : this.done / Math.max(0.001, (now - this.started) / 1000);
     const total = this.total === null ? '?' : String(this.total);
     const eta = this.total !== null && rate > 0 ? ` ETA ${formatDuration((this.total - this.done) / rate)}` : '';
-    return `done ${this.done}/${total} (failed ${this.failed}, rejected ${this.rejected}) ${rate.toFixed(1)} items/s${eta}`;
+    const limited = this.rateLimited();
+    return `done ${this.done}/${total} (failed ${this.failed}, rejected ${this.rejected}${limited ? `, ${limited} answered 429` : ''}) ${rate.toFixed(1)} items/s${eta}`;
   }
 
   private print(): void {

@@ -32,12 +32,20 @@ const FLAG_TO_FIELD: Record<string, string> = {
   idColumn: 'id_column',
   timeoutMs: 'timeout_ms',
   backoffMs: 'backoff_ms',
+  rpm: 'rpm',
+  tpm: 'tpm',
+  maxInFlight: 'max_in_flight',
+  expectedOutputTokens: 'expected_output_tokens',
   temperature: 'request.temperature',
   maxOutputTokens: 'request.max_output_tokens',
   reasoningEffort: 'request.reasoning.effort',
 };
 
 const NUMERIC_FIELDS = new Set([
+  'rpm',
+  'tpm',
+  'max_in_flight',
+  'expected_output_tokens',
   'concurrency',
   'attempts',
   'timeout_ms',
@@ -55,6 +63,9 @@ const ENV_TO_FIELD: Record<string, string> = {
   RESPOOL_CONCURRENCY: 'concurrency',
   RESPOOL_ATTEMPTS: 'attempts',
   RESPOOL_TIMEOUT_MS: 'timeout_ms',
+  RESPOOL_RPM: 'rpm',
+  RESPOOL_TPM: 'tpm',
+  RESPOOL_MAX_IN_FLIGHT: 'max_in_flight',
 };
 
 export async function readJobFile(file: string, cwd: string): Promise<ConfigLayer> {
@@ -183,7 +194,7 @@ function deepMerge(target: Record<string, unknown>, source: Record<string, unkno
 
 function leafPaths(obj: Record<string, unknown>, prefix = ''): string[] {
   return Object.entries(obj).flatMap(([k, v]) =>
-    isPlainObject(v) && k !== 'metadata' && k !== 'format' ? leafPaths(v, `${prefix}${k}.`) : [`${prefix}${k}`],
+    isPlainObject(v) && k !== 'metadata' && k !== 'format' && k !== 'limits' ? leafPaths(v, `${prefix}${k}.`) : [`${prefix}${k}`],
   );
 }
 

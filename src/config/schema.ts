@@ -43,6 +43,14 @@ export const requestSchema = z
   })
   .strict();
 
+/** Provider limits of one API key (per model). Every value must be a positive whole number. */
+const limitFields = {
+  rpm: z.number().int().positive('must be a positive whole number (requests per minute)').optional(),
+  tpm: z.number().int().positive('must be a positive whole number (tokens per minute)').optional(),
+  max_in_flight: z.number().int().positive('must be a positive whole number').optional(),
+};
+export const limitsSchema = z.object(limitFields).strict();
+
 /**
  * Everything a run needs, after defaults, job file, environment and flags are merged.
  * Field names are the job file's (snake_case); docs/job-file.md documents each one.
@@ -64,6 +72,10 @@ export const jobConfigSchema = z
     backoff_ms: z.number().int().min(1).max(600_000).default(DEFAULTS.backoff_ms),
     max_backoff_ms: z.number().int().min(1).max(3_600_000).default(DEFAULTS.max_backoff_ms),
     max_image_bytes: z.number().int().min(1).max(15 * 1024 * 1024).default(DEFAULTS.max_image_bytes),
+    ...limitFields,
+    /** Per-model overrides of rpm / tpm / max_in_flight. */
+    limits: z.record(z.string().min(1), limitsSchema).default({}),
+    expected_output_tokens: z.number().int().positive().optional(),
     out: z.string().min(1),
     base_url: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })

@@ -52,8 +52,10 @@ export interface OutputLine {
   refusal?: string;
   usage: Usage | null;
   response_id: string | null;
-  /** API calls made for this item (0 for rejected input). */
+  /** API calls made for this item that counted as attempts (0 for rejected input). */
   attempts: number;
+  /** Calls answered 429 (rate limited). They do not count as attempts; present only when > 0. */
+  rate_limited?: number;
   /** Duration of the last API call. */
   latency_ms: number | null;
   error?: LineError;

@@ -1,6 +1,7 @@
 /** `respool fake-server`: runs the fake OpenResponses server in the foreground until a signal. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import type { FaultKind, FaultOptions } from './types.js';
+import { checkLimitOptions } from './limits.js';
+import type { FaultKind, FaultOptions, LimitOptions } from './types.js';
 
 interface FakeServerFlags {
   port: number;
@@ -16,6 +17,12 @@ interface FakeServerFlags {
   failFirst?: number;
   failKinds?: FaultKind[];
   seed?: number;
+  rpm?: number;
+  tpm?: number;
+  limitWindowMs?: number;
+  maxConcurrent?: number;
+  /** False with --no-ratelimit-headers. */
+  ratelimitHeaders: boolean;
 }
 
 const FAULT_KINDS: readonly FaultKind[] = ['429', '500', '503', 'reset', 'truncate'];
@@ -31,6 +38,32 @@ function nonNegativeInt(value: string): number {
   if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer.');
   return n;
 }
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number.');
+  return n;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer.');
+  return n;
+}
+
+/** The limits the flags ask for, or undefined when none of the limit flags was given. */
+function limitsFromFlags(flags: FakeServerFlags): LimitOptions | undefined {
+  if (flags.rpm === undefined && flags.tpm === undefined && flags.limitWindowMs === undefined && flags.maxConcurrent === undefined) return undefined;
+  return { rpm: flags.rpm, tpm: flags.tpm, windowMs: flags.limitWindowMs, maxConcurrent: flags.maxConcurrent, headers: flags.ratelimitHeaders };
+}
+
+/** The option names in a limits error, spelled as the flags that set them. */
+const LIMIT_FLAGS: ReadonlyArray<[RegExp, string]> = [
+  [/limits\.rpm/g, '--rpm'],
+  [/limits\.tpm/g, '--tpm'],
+  [/limits\.windowMs/g, '--limit-window-ms'],
+  [/limits\.maxConcurrent/g, '--max-concurrent'],
+];
 
 function port(value: string): number {
   const n = Number(value);
@@ -68,6 +101,11 @@ export function registerFakeServerCommand(program: Command): void {
     .option('--fail-first <n>', 'fail the first N calls of every Idempotency-Key', nonNegativeInt)
     .option('--fail-kinds <list>', `how --fail-first calls fail, cycling (${FAULT_KINDS.join(',')}; default 429,500)`, faultKinds)
     .option('--seed <n>', 'seed of the fault PRNG, for repeatable runs', integer)
+    .option('--rpm <n>', 'requests per minute; over it calls get 429', positiveNumber)
+    .option('--tpm <n>', 'tokens per minute (usage total_tokens); over it calls get 429', positiveNumber)
+    .option('--limit-window-ms <ms>', 'sliding window for --rpm/--tpm; it allows rpm*ms/60000 calls (default 60000)', positiveInt)
+    .option('--max-concurrent <n>', 'calls handled at once; over it calls get 429', positiveInt)
+    .option('--no-ratelimit-headers', 'do not send x-ratelimit-* headers')
     .action(async (flags: FakeServerFlags, command: Command) => {
       const rateSum = (flags.rate429 ?? 0) + (flags.rate500 ?? 0) + (flags.rateReset ?? 0) + (flags.rateTruncate ?? 0);
       if (rateSum > 1) command.error('error: --rate-429, --rate-500, --rate-reset and --rate-truncate must add up to at most 1.');
@@ -82,6 +120,15 @@ export function registerFakeServerCommand(program: Command): void {
         failKinds: flags.failKinds,
         seed: flags.seed,
       };
+      const limits = limitsFromFlags(flags);
+      if (limits) {
+        try {
+          checkLimitOptions(limits);
+        } catch (e) {
+          const message = LIMIT_FLAGS.reduce((m, [pattern, flag]) => m.replace(pattern, flag), (e as Error).message);
+          command.error(`error: ${message}.`);
+        }
+      }
       // Loaded here, not at start-up: every other command would pay for ajv and the spec otherwise.
       const { startFakeServer } = await import('./server.js');
       const server = await startFakeServer({
@@ -90,6 +137,7 @@ export function registerFakeServerCommand(program: Command): void {
         apiKey: flags.apiKey,
         latencyMs: flags.latencyMs,
         faults,
+        limits,
       });
       process.stdout.write(`fake OpenResponses server listening on ${server.url}\n`);
       await new Promise<void>((resolve) => {

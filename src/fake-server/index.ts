@@ -1,2 +1,2 @@
 export { startFakeServer } from './server.js';
-export type { FakeServer, FakeServerOptions, FakeServerSettings, FakeStats, FaultKind, FaultOptions } from './types.js';
+export type { FakeServer, FakeServerOptions, FakeServerSettings, FakeStats, FaultKind, FaultOptions, LimitOptions } from './types.js';

@@ -66,8 +66,28 @@ const ECHO_CHARS = 60;
 
 type Body = Record<string, unknown>;
 
-export function buildResponse(body: Body, magic: Magic, ctx: RespondContext): ResponseResource {
+/**
+ * What a reply will say, worked out before the reply is built: the rate limiter needs the token
+ * cost when the call arrives, and taking it from the same plan the reply uses keeps the cost and
+ * the reported `usage` equal.
+ */
+export interface ResponsePlan {
+  /** The answer text as sent (after any `[[incomplete]]` cut); null for `[[failed]]` and refusals. */
+  text: string | null;
+  usage: UsageBody | null;
+}
+
+export function planResponse(body: Body, magic: Magic): ResponsePlan {
+  if (magic.failed) return { text: null, usage: null };
   const digest = digestInput(body.instructions, body.input);
+  const input = inputTokens(digest);
+  if (magic.refuse) return { text: null, usage: buildUsage(input, REFUSAL_TEXT.length) };
+  const full = answerText(body, digest.lastUserText, magic);
+  const text = magic.incomplete ? safeSlice(full, Math.ceil(full.length / 2)) : full;
+  return { text, usage: buildUsage(input, text.length) };
+}
+
+export function buildResponse(body: Body, magic: Magic, ctx: RespondContext, plan: ResponsePlan = planResponse(body, magic)): ResponseResource {
   const base = echoFields(body);
   const resource = (fields: Pick<ResponseResource, 'status' | 'completed_at' | 'incomplete_details' | 'output' | 'error' | 'usage'>): ResponseResource => ({
     id: ctx.id('resp_'),
@@ -89,7 +109,6 @@ export function buildResponse(body: Body, magic: Magic, ctx: RespondContext): Re
   }
 
   const reasoning: OutputItem = { type: 'reasoning', id: ctx.id('rs_'), summary: [] };
-  const input = inputTokens(digest);
 
   if (magic.refuse) {
     return resource({
@@ -98,13 +117,11 @@ export function buildResponse(body: Body, magic: Magic, ctx: RespondContext): Re
       incomplete_details: null,
       output: [reasoning, message(ctx.id('msg_'), 'completed', [{ type: 'refusal', refusal: REFUSAL_TEXT }])],
       error: null,
-      usage: buildUsage(input, REFUSAL_TEXT.length),
+      usage: plan.usage,
     });
   }
 
-  const full = answerText(body, digest.lastUserText, magic);
-  const text = magic.incomplete ? safeSlice(full, Math.ceil(full.length / 2)) : full;
-  const [first, second] = splitInTwo(text);
+  const [first, second] = splitInTwo(plan.text ?? '');
   return resource({
     status: magic.incomplete ? 'incomplete' : 'completed',
     completed_at: magic.incomplete ? null : ctx.completedAt,
@@ -114,7 +131,7 @@ export function buildResponse(body: Body, magic: Magic, ctx: RespondContext): Re
       message(ctx.id('msg_'), magic.incomplete ? 'incomplete' : 'completed', [outputText(first), outputText(second)]),
     ],
     error: null,
-    usage: buildUsage(input, text.length),
+    usage: plan.usage,
   });
 }
 

@@ -1,17 +1,19 @@
 /**
- * HTTP side of the fake OpenResponses server: routing, auth, body reading, fault injection and
- * bookkeeping. Everything that decides *what* to answer lives in the pure modules next to it.
- * The hot path does one JSON.parse, one schema validation and one JSON.stringify per call, and
+ * HTTP side of the fake OpenResponses server: routing, auth, body reading, rate limits, fault
+ * injection and bookkeeping. Everything that decides *what* to answer lives in the pure modules next
+ * to it. The hot path does one JSON.parse, one schema validation and one JSON.stringify per call, and
  * never logs, because benchmarks push thousands of calls per second through it.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { errorBody, errorForStatus, type ErrorBody } from './errors.js';
 import { checkFaultOptions, createRng, decideFault, retryHeaders } from './faults.js';
+import { checkLimitOptions, RateLimiter } from './limits.js';
 import { findMagic, mayHaveMagic, NO_MAGIC, type Magic } from './magic.js';
-import { buildResponse } from './respond.js';
-import type { FakeServer, FakeServerOptions, FakeServerSettings, FakeStats, FaultOptions } from './types.js';
+import { buildResponse, planResponse, type ResponsePlan } from './respond.js';
+import type { FakeServer, FakeServerOptions, FakeServerSettings, FakeStats, FaultOptions, LimitOptions } from './types.js';
 import { checkCreateBody, specValidator } from './validate.js';
 
 /** Large enough for several 20 MB data-URI images, small enough to stop a runaway client. */
@@ -19,15 +21,31 @@ const MAX_BODY_BYTES = 128 * 1024 * 1024;
 /** Longer than client pools keep idle sockets, so a reused socket is not closed under a request. */
 const KEEP_ALIVE_MS = 30_000;
 const DEFAULT_SEED = 1;
+/** Stands in for the plan of a `[[status:NNN]]` call, which never builds a reply. */
+const NO_PLAN: ResponsePlan = Object.freeze({ text: null, usage: null });
 
 interface Settings {
   latencyMs: number;
   faults: FaultOptions | undefined;
   apiKey: string | undefined;
+  limits: LimitOptions | undefined;
 }
 
 function emptyStats(): FakeStats {
-  return { requests: 0, byStatus: {}, byKey: {}, resets: 0, truncated: 0, maxInFlight: 0, inputTokens: 0, outputTokens: 0 };
+  return {
+    requests: 0,
+    byStatus: {},
+    byKey: {},
+    resets: 0,
+    truncated: 0,
+    maxInFlight: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    limited: 0,
+    admitted: 0,
+    tokensAdmitted: 0,
+    windowPeak: { requests: 0, tokens: 0 },
+  };
 }
 
 /** Throws a RangeError naming the bad field. */
@@ -40,12 +58,19 @@ export function checkSettings(p: FakeServerSettings): void {
     if (typeof p.faults !== 'object' || p.faults === null || Array.isArray(p.faults)) throw new RangeError('faults must be an object');
     checkFaultOptions(p.faults);
   }
+  if (p.limits !== undefined) checkLimitOptions(p.limits);
 }
 
 export async function startFakeServer(opts: FakeServerOptions = {}): Promise<FakeServer> {
   checkSettings(opts);
   const host = opts.host ?? '127.0.0.1';
-  const settings: Settings = { latencyMs: opts.latencyMs ?? 0, faults: opts.faults, apiKey: opts.apiKey || undefined };
+  const settings: Settings = {
+    latencyMs: opts.latencyMs ?? 0,
+    faults: opts.faults,
+    apiKey: opts.apiKey || undefined,
+    limits: opts.limits && { ...opts.limits },
+  };
+  const limiter = new RateLimiter(settings.limits);
   const validate = specValidator('CreateResponseBody');
 
   let stats = emptyStats();
@@ -68,6 +93,10 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
       settings.faults = p.faults;
       rng = createRng(p.faults?.seed ?? DEFAULT_SEED);
     }
+    if ('limits' in p) {
+      settings.limits = p.limits && { ...p.limits };
+      limiter.configure(settings.limits);
+    }
   }
 
   function reset(): void {
@@ -75,10 +104,12 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
     callsByKey = new Map();
     faultCallsByKey = new Map();
     rng = createRng(settings.faults?.seed ?? DEFAULT_SEED);
+    // A fresh start for tests: calls from before the reset must not hold back the ones after it.
+    limiter.clearWindow();
   }
 
   function snapshot(): FakeStats {
-    return { ...stats, byStatus: { ...stats.byStatus }, byKey: Object.fromEntries(callsByKey) };
+    return { ...stats, byStatus: { ...stats.byStatus }, byKey: Object.fromEntries(callsByKey), windowPeak: { ...stats.windowPeak } };
   }
 
   function later(ms: number, fn: () => void): void {
@@ -90,7 +121,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
     timers.add(t);
   }
 
-  function send(res: ServerResponse, status: number, payload: unknown, headers: Record<string, string> = {}): void {
+  function send(res: ServerResponse, status: number, payload: unknown, headers: Readonly<Record<string, string>> = {}): void {
     if (res.destroyed || res.headersSent) return;
     const body = JSON.stringify(payload);
     res.writeHead(status, {
@@ -101,14 +132,16 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
     res.end(body);
   }
 
-  function sendCounted(res: ServerResponse, status: number, payload: unknown, headers?: Record<string, string>): void {
+  function sendCounted(res: ServerResponse, status: number, payload: unknown, headers?: Readonly<Record<string, string>>): void {
     if (res.destroyed) return;
     stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1;
     send(res, status, payload, headers);
   }
 
-  function sendError(res: ServerResponse, status: number, error: ErrorBody): void {
-    sendCounted(res, status, error, retryHeaders(status, settings.faults));
+  /** `limitHeaders`: the `x-ratelimit-*` state of an admitted call; injected retry hints win over it. */
+  function sendError(res: ServerResponse, status: number, error: ErrorBody, limitHeaders?: Readonly<Record<string, string>>): void {
+    const hints = retryHeaders(status, settings.faults);
+    sendCounted(res, status, error, limitHeaders ? { ...limitHeaders, ...hints } : hints);
   }
 
   function handleResponses(req: IncomingMessage, res: ServerResponse): void {
@@ -116,7 +149,11 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
     stats.requests++;
     inFlight++;
     if (inFlight > stats.maxInFlight) stats.maxInFlight = inFlight;
-    res.once('close', () => inFlight--);
+    let closed = false;
+    res.once('close', () => {
+      inFlight--;
+      closed = true;
+    });
 
     const keyHeader = req.headers['idempotency-key'];
     const key = typeof keyHeader === 'string' && keyHeader !== '' ? keyHeader : '-';
@@ -158,10 +195,29 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
       const request = body as Record<string, unknown>;
       const magic: Magic = mayHaveMagic(raw) ? findMagic(JSON.stringify(request.input)) : NO_MAGIC;
       const delay = settings.latencyMs + magic.latencyMs;
+      // A client that hung up while its body was read would never release a concurrency slot.
+      if (closed) return;
 
-      if (magic.status !== null) {
-        const status = magic.status;
-        later(delay, () => sendError(res, status, errorForStatus(status)));
+      // The reply's usage is settled now, so that the token cost the limiter charges is exactly the
+      // `total_tokens` the reply reports. Forced error statuses report no usage and cost nothing.
+      const plan = magic.status === null ? planResponse(request, magic) : NO_PLAN;
+      const cost = plan.usage?.total_tokens ?? 0;
+      const admission = limiter.admit(performance.now(), cost, delay);
+      if (!admission.ok) {
+        stats.limited++;
+        sendCounted(res, 429, errorBody(admission.message, 'too_many_requests', null, 'rate_limit_exceeded'), admission.headers);
+        return;
+      }
+      stats.admitted++;
+      stats.tokensAdmitted += cost;
+      if (admission.windowRequests > stats.windowPeak.requests) stats.windowPeak.requests = admission.windowRequests;
+      if (admission.windowTokens > stats.windowPeak.tokens) stats.windowPeak.tokens = admission.windowTokens;
+      res.once('close', () => limiter.release(admission.ticket));
+      const limitHeaders = admission.headers;
+
+      const forced = magic.status;
+      if (forced !== null) {
+        later(delay, () => sendError(res, forced, errorForStatus(forced), limitHeaders));
         return;
       }
 
@@ -172,7 +228,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
         case '429':
         case '500':
         case '503':
-          sendError(res, Number(fault), errorForStatus(Number(fault)));
+          sendError(res, Number(fault), errorForStatus(Number(fault)), limitHeaders);
           return;
         case 'reset':
           stats.resets++;
@@ -184,17 +240,17 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
 
       later(delay, () => {
         if (res.destroyed) return;
-        const response = buildResponse(request, magic, { id, createdAt: arrivedAt, completedAt: Math.floor(Date.now() / 1000) });
+        const response = buildResponse(request, magic, { id, createdAt: arrivedAt, completedAt: Math.floor(Date.now() / 1000) }, plan);
         if (fault === 'truncate') {
           stats.truncated++;
-          sendTruncated(res, JSON.stringify(response));
+          sendTruncated(res, JSON.stringify(response), limitHeaders);
           return;
         }
         if (response.usage) {
           stats.inputTokens += response.usage.input_tokens;
           stats.outputTokens += response.usage.output_tokens;
         }
-        sendCounted(res, 200, response);
+        sendCounted(res, 200, response, limitHeaders);
       });
     });
   }
@@ -216,7 +272,13 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
           return send(res, 400, errorBody(`Invalid options: ${(e as Error).message}`, 'invalid_request_error'));
         }
         // The key itself is never sent back, only whether one is set.
-        send(res, 200, { ok: true, latencyMs: settings.latencyMs, faults: settings.faults ?? null, auth: settings.apiKey !== undefined });
+        send(res, 200, {
+          ok: true,
+          latencyMs: settings.latencyMs,
+          faults: settings.faults ?? null,
+          limits: settings.limits ?? null,
+          auth: settings.apiKey !== undefined,
+        });
       });
       return;
     }
@@ -293,17 +355,25 @@ function readBody(req: IncomingMessage, done: (err: Error | null, body: string) 
 }
 
 /** Announces the full length, writes half, then drops the connection: a body cut off in transit. */
-function sendTruncated(res: ServerResponse, payload: string): void {
+function sendTruncated(res: ServerResponse, payload: string, headers: Readonly<Record<string, string>>): void {
   const bytes = Buffer.from(payload);
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(bytes.length) });
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(bytes.length), ...headers });
   res.write(bytes.subarray(0, Math.floor(bytes.length / 2)), () => res.socket?.destroy());
 }
 
-/** JSON has no `undefined`; in `/_options`, null means "unset" (for example `{"apiKey": null}`). */
+/**
+ * JSON has no `undefined`; in `/_options`, null means "unset" (for example `{"apiKey": null}` or
+ * `{"limits": null}`), and so does a null field inside `limits` (`{"limits": {"tpm": null}}`).
+ */
 function nullsToUndefined(o: Record<string, unknown>): FakeServerSettings {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
     if (k === 'latencyMs' || k === 'faults' || k === 'apiKey') out[k] = v === null ? undefined : v;
+    if (k === 'limits') out[k] = typeof v === 'object' && v !== null && !Array.isArray(v) ? dropNulls(v as Record<string, unknown>) : v ?? undefined;
   }
   return out as FakeServerSettings;
+}
+
+function dropNulls(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null));
 }

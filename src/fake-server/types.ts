@@ -22,6 +22,27 @@ export interface FaultOptions {
   failKinds?: FaultKind[];
 }
 
+/**
+ * Server-enforced rate limits, like a hosted provider's. Every limit is checked when a call arrives
+ * (after auth and body validation, before fault injection and latency) against a sliding window.
+ * The allowance per window is `rpm * windowMs / 60000` requests and `tpm * windowMs / 60000` tokens,
+ * rounded down; a short window keeps tests and benchmarks short while the configured numbers stay
+ * per-minute figures. Refused calls get 429 and are not counted in the window, as with OpenAI.
+ * An empty object limits nothing but still measures `windowPeak`, for watching a client's own pacing.
+ */
+export interface LimitOptions {
+  /** Requests per minute. */
+  rpm?: number;
+  /** Tokens per minute; a call costs the `usage.total_tokens` its reply reports (0 when it reports none). */
+  tpm?: number;
+  /** Length of the sliding window in ms. Default 60000. */
+  windowMs?: number;
+  /** Admitted calls being handled at once; a call over it gets 429 too. */
+  maxConcurrent?: number;
+  /** Default true: send `x-ratelimit-*` headers with the replies of admitted calls and with limit 429s. */
+  headers?: boolean;
+}
+
 export interface FakeServerOptions {
   /** Default 127.0.0.1. */
   host?: string;
@@ -35,9 +56,11 @@ export interface FakeServerOptions {
    */
   latencyMs?: number;
   faults?: FaultOptions;
+  /** Unset: no limits. Setting (or clearing) limits starts a fresh window. */
+  limits?: LimitOptions;
 }
 
-export type FakeServerSettings = Partial<Pick<FakeServerOptions, 'latencyMs' | 'faults' | 'apiKey'>>;
+export type FakeServerSettings = Partial<Pick<FakeServerOptions, 'latencyMs' | 'faults' | 'apiKey' | 'limits'>>;
 
 export interface FakeStats {
   requests: number;
@@ -49,6 +72,17 @@ export interface FakeStats {
   maxInFlight: number;
   inputTokens: number;
   outputTokens: number;
+  /** 429s from the configured limits. They are in `byStatus` too, together with injected 429s. */
+  limited: number;
+  /** Valid calls that passed the limits (all valid calls when none are set). */
+  admitted: number;
+  /** Sum of the token costs of the admitted calls. */
+  tokensAdmitted: number;
+  /**
+   * The most requests and tokens admitted within any one window while limits were set; a client
+   * that respected the limits never pushes these over the allowance. Zero while no limits are set.
+   */
+  windowPeak: { requests: number; tokens: number };
 }
 
 export interface FakeServer {

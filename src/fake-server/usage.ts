@@ -4,7 +4,7 @@
  * against numbers that behave like a real vision model's.
  */
 import type { ImageInput, InputDigest } from './input.js';
-import { imageSizeFromDataUri, type ImageSize } from './image-size.js';
+import { imageSizeFromDataUri, type ImageSize } from '../core/image-size.js';
 
 export const REASONING_TOKENS = 8;
 export const LOW_DETAIL_TOKENS = 85;

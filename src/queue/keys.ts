@@ -13,6 +13,7 @@ export interface RunKeys {
   written: string; // counter: lines written
   writing: string; // the batch the collector is writing, for crash recovery
   collectorLock: string;
+  budgets: string; // set: ids of the rate-limit budgets the run's workers use
 }
 
 export function bullPrefix(prefix = QUEUE_DEFAULTS.prefix): string {
@@ -28,6 +29,7 @@ export function runKeys(run: string, prefix = QUEUE_DEFAULTS.prefix): RunKeys {
     written: `${base}:written`,
     writing: `${base}:writing`,
     collectorLock: `${base}:collector`,
+    budgets: `${base}:budgets`,
   };
 }
 

@@ -19,6 +19,10 @@ export interface RunSettings {
   maxBackoffMs: number;
   maxImageBytes: number;
   out: string;
+  /** Provider limits for the run's key: defaults, and per model. */
+  limits: { rpm?: number; tpm?: number; maxInFlight?: number };
+  modelLimits: Record<string, { rpm?: number; tpm?: number; maxInFlight?: number }>;
+  expectedOutputTokens?: number;
 }
 
 export type RunState = 'running' | 'stopped';
@@ -45,7 +49,23 @@ export function settingsFromConfig(config: JobConfig): RunSettings {
     maxBackoffMs: config.max_backoff_ms,
     maxImageBytes: config.max_image_bytes,
     out: config.out,
+    limits: limitsOf(config),
+    modelLimits: Object.fromEntries(Object.entries(config.limits).map(([model, l]) => [model, limitsOf(l)])),
+    ...(config.expected_output_tokens === undefined ? {} : { expectedOutputTokens: config.expected_output_tokens }),
   };
+}
+
+function limitsOf(l: { rpm?: number | undefined; tpm?: number | undefined; max_in_flight?: number | undefined }) {
+  return {
+    ...(l.rpm === undefined ? {} : { rpm: l.rpm }),
+    ...(l.tpm === undefined ? {} : { tpm: l.tpm }),
+    ...(l.max_in_flight === undefined ? {} : { maxInFlight: l.max_in_flight }),
+  };
+}
+
+/** The limits that apply to calls for `model`: the per-model entry over the run's defaults. */
+export function limitsFor(settings: RunSettings, model: string): { rpm?: number; tpm?: number; maxInFlight?: number } {
+  return { ...(settings.limits ?? {}), ...(settings.modelLimits?.[model] ?? {}) };
 }
 
 /** Registers (or updates) a run. Enqueueing again re-opens it: a stopped run is running again. */

@@ -7,7 +7,10 @@ import type { RunSettings } from '../queue/run-meta.js';
 import { buildRequestBody, wantsJsonOutput } from './build-request.js';
 import { decide, errorFromFailedResponse } from './classify.js';
 import type { OpenResponsesClient } from './client.js';
-import { ApiCallError } from './errors.js';
+import { ApiCallError, RateLimitedError } from './errors.js';
+import type { Budget } from './limits/budget.js';
+import { estimateRequestTokens } from './limits/estimate.js';
+import type { RateLimiter } from './limits/rate-limiter.js';
 import { baseLine, failedLine, rejectedLine } from './line-builders.js';
 import { parseResponse, type ParsedResponse } from './parse-response.js';
 import type { RequestSettings } from './request-settings.js';
@@ -25,7 +28,13 @@ export interface ProcessorContext {
   isDone(run: string, jobId: string): Promise<boolean>;
   /** Hands the item's final line to the run's collector (through Redis). */
   deliver(run: string, jobId: string, line: OutputLine): Promise<void>;
+  limiter: RateLimiter;
+  /** The shared budget of the API key this worker uses, for `model`. */
+  budgetFor(settings: RunSettings, model: string): Budget;
 }
+
+/** 429s answered for one attempt before it counts as a failed attempt after all. */
+const MAX_RATE_LIMITED_PER_ATTEMPT = 100;
 
 /** Thrown when an item is put back in the queue without using an attempt (the run was stopped). */
 export class PutBackError extends WaitingError {}
@@ -73,8 +82,38 @@ function lineMaker(ctx: ProcessorContext) {
     let latencyMs: number | null = null;
     // A 200 whose status is "failed" still has an id and may have usage: a failed line keeps them.
     let failedResponse: ParsedResponse | null = null;
+    const model = typeof body.model === 'string' ? body.model : settings.model;
+    const budget = ctx.budgetFor(settings, model);
+    const estimate = estimateRequestTokens(body, settings.expectedOutputTokens === undefined ? {} : { expectedOutputTokens: settings.expectedOutputTokens }).total;
+    // 429s of earlier attempts travel in the job's progress, so the line counts them all.
+    let rateLimited = rateLimitedSoFar(job);
+    const runSettings: RunSettings = settings;
+
+    // Waits for the shared budget, calls, and settles the budget with what the call really cost. A 429
+    // pauses every worker of this key, then the call is made again without using an attempt.
+    async function callWithinBudget() {
+      for (;;) {
+        const lease = await ctx.limiter.acquire(budget, estimate, job.id!, signal);
+        try {
+          const res = await ctx.clientFor(runSettings).createResponse(body, { signal, idempotencyKey: job.id });
+          const usage = (res.json as { usage?: { total_tokens?: unknown } } | null)?.usage;
+          const actual = typeof usage?.total_tokens === 'number' ? usage.total_tokens : null;
+          await ctx.limiter.settle(budget, lease, estimate, actual, res.headers);
+          return res;
+        } catch (err) {
+          if (err instanceof RateLimitedError && rateLimited < MAX_RATE_LIMITED_PER_ATTEMPT) {
+            rateLimited++;
+            await ctx.limiter.onRateLimited(budget, lease, err.retryAfterMs);
+            continue;
+          }
+          // A refused call costs no tokens; an unanswered one may have (the estimate stays charged).
+          await ctx.limiter.settle(budget, lease, estimate, err instanceof ApiCallError && err.status !== null ? 0 : null, null);
+          throw err;
+        }
+      }
+    }
     try {
-      const res = await ctx.clientFor(settings).createResponse(body, { signal, idempotencyKey: job.id });
+      const res = await callWithinBudget();
       latencyMs = res.latencyMs;
       const parsed = parseResponse(res.json, wantsJsonOutput(requestSettings, data.request));
       if (parsed.status === 'failed' || parsed.status === 'other') {
@@ -92,6 +131,7 @@ function lineMaker(ctx: ProcessorContext) {
         attempts: attempt,
         latency_ms: latencyMs,
       };
+      if (rateLimited > 0) line.rate_limited = rateLimited;
       if (parsed.refusal !== null) line.refusal = parsed.refusal;
       if ('parsed' in parsed) line.parsed = parsed.parsed ?? null;
       else if (wantsJsonOutput(requestSettings, data.request)) line.parsed = null;
@@ -106,9 +146,11 @@ function lineMaker(ctx: ProcessorContext) {
           await ctx.stopRun(data.run, err.message);
           return putBack(job, token);
         case 'retry':
+          if (rateLimited > rateLimitedSoFar(job)) await job.updateProgress({ rate_limited: rateLimited });
           throw err;
         case 'give-up': {
           const line = failedLine(data as ItemJob, failedResponse?.model ?? settings.model, err.toLineError(), attempt, err.latencyMs ?? latencyMs);
+          if (rateLimited > 0) line.rate_limited = rateLimited;
           if (failedResponse) {
             line.response_id = failedResponse.responseId;
             line.usage = failedResponse.usage;
@@ -118,6 +160,11 @@ function lineMaker(ctx: ProcessorContext) {
       }
     }
   };
+}
+
+function rateLimitedSoFar(job: Job<JobData>): number {
+  const p = job.progress as { rate_limited?: unknown } | number | undefined;
+  return typeof p === 'object' && p !== null && typeof p.rate_limited === 'number' ? p.rate_limited : 0;
 }
 
 function hasStartedBefore(job: Job<JobData>): boolean {

@@ -7,7 +7,8 @@ import { BACKOFF_TYPE } from '../queue/job-options.js';
 import { bullPrefix, runKeys } from '../queue/keys.js';
 import { areDone, deliver } from '../queue/ledger.js';
 import { MicroBatcher } from '../queue/micro-batcher.js';
-import { loadRun, markStopped, type RunSettings } from '../queue/run-meta.js';
+import { limitsFor, loadRun, markStopped, type RunSettings } from '../queue/run-meta.js';
+import { RateLimiter } from './limits/rate-limiter.js';
 import { backoffDelayMs } from './backoff.js';
 import { OpenResponsesClient } from './client.js';
 import { ApiCallError } from './errors.js';
@@ -38,16 +39,24 @@ export class WorkerSet {
   /** Lines this process delivered (a second delivery of the same item is not counted). */
   delivered = 0;
   private readonly runs: RunCache;
+  readonly limiter: RateLimiter;
   private readonly processor;
 
   constructor(private readonly opts: WorkerSetOptions) {
     this.runs = new RunCache(opts.redis, opts.prefix);
+    this.limiter = new RateLimiter(opts.redis, opts.prefix ?? QUEUE_DEFAULTS.prefix);
     this.processor = createProcessor({
       runs: this.runs,
       clientFor: (s) => this.clientFor(s),
       stopRun: (run, reason) => this.stopRun(run, reason),
       isStopped: (run) => this.stopped.has(run),
       isDone: (run, jobId) => this.batchers(run).isDone.submit(jobId),
+      limiter: this.limiter,
+      budgetFor: (settings, model) => {
+        const budget = this.limiter.budgetFor(this.opts.baseUrl ?? settings.baseUrl, this.opts.apiKey, model, limitsFor(settings, model));
+        this.recordBudget(settings.run, budget.id);
+        return budget;
+      },
       deliver: async (run, jobId, line) => {
         if (await this.batchers(run).deliver.submit({ id: jobId, line: JSON.stringify(line) })) this.delivered++;
       },
@@ -121,6 +130,16 @@ export class WorkerSet {
         if (timedOut) await w.close(true);
       }),
     );
+  }
+
+  private readonly recorded = new Set<string>();
+
+  /** Lets `respool status` find the budgets a run uses (their ids, never the key). */
+  private recordBudget(run: string, id: string): void {
+    const k = `${run}\0${id}`;
+    if (this.recorded.has(k)) return;
+    this.recorded.add(k);
+    this.opts.redis.sadd(runKeys(run, this.opts.prefix).budgets, id).catch(() => this.recorded.delete(k));
   }
 
   private clientFor(settings: RunSettings): OpenResponsesClient {

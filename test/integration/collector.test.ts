@@ -52,6 +52,8 @@ function settingsFor(run: string, out: string): RunSettings {
     model: 'test-model',
     request: {},
     detail: 'auto',
+    limits: {},
+    modelLimits: {},
     baseUrl: 'http://127.0.0.1:1/v1',
     attempts: 1,
     timeoutMs: 5000,

@@ -30,23 +30,27 @@ describe('respool run: API faults', () => {
   const run = (name: string, input: string, extra: string[] = []) =>
     runCli([
       '--prefix', prefix, 'run', '--name', name, '--input', input, '--model', 'test-model', '--base-url', fake.url,
-      '--out', path.join(dir, `${name}.jsonl`), '--concurrency', '8', '--backoff-ms', '20', ...extra,
+      '--out', path.join(dir, `${name}.jsonl`), '--concurrency', '8', '--backoff-ms', '20',
+      // A known (high) limit: these 429s are injected faults, not a rate to learn (see pipeline-limits).
+      '--rpm', '100000', ...extra,
     ], { env: { OPENRESPONSES_API_KEY: 'sk-test-faults' } });
 
-  it('429 (with Retry-After) then 500 on every item: retried, each item completes with one line', async () => {
+  it('429 (with Retry-After) then 500 on every item: retried, the 429 does not use an attempt, one line each', async () => {
     const ids = Array.from({ length: 30 }, (_, i) => `f${i}`);
     const input = await promptsFile(dir, 'in-first.jsonl', ids.map((id) => [id, `question ${id}`]));
     fake.reset();
     fake.setOptions({ faults: { failFirst: 2, failKinds: ['429', '500'], retryAfterMs: 50 } });
     // A short backoff base keeps the test quick; Retry-After still decides the wait after a 429.
-    const res = await run('fail-first', input, ['--attempts', '3']);
+    // Two attempts are enough: with a third call per item, this proves the 429 did not use one.
+    const res = await run('fail-first', input, ['--attempts', '2']);
     fake.setOptions({ faults: {} });
     assert.equal(res.code, 0, res.stderr);
     const lines = await readLines(path.join(dir, 'fail-first.jsonl'));
     assert.deepEqual([...countIds(lines).keys()].sort(), [...ids].sort());
     for (const l of lines) {
       assert.equal(l.status, 'completed', JSON.stringify(l));
-      assert.equal(l.attempts, 3, 'two failed calls, then the successful one');
+      assert.equal(l.attempts, 2, 'the 500, then the successful call; the 429 is not an attempt');
+      assert.equal(l.rate_limited, 1);
     }
     const stats = fake.stats();
     assert.equal(stats.byStatus['429'], 30);

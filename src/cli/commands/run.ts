@@ -67,6 +67,7 @@ export async function runPipeline(session: Session, config: JobConfig, opts: { s
   await collector.start();
   const writtenBefore = (await ledgerCounts(redis, runKeys(config.name, session.prefix))).written;
   const workers = new WorkerSet({ redis: session.connection('workers'), log, concurrency: config.concurrency, apiKey: process.env.OPENRESPONSES_API_KEY, prefix: session.prefix });
+  opts.progress?.countRateLimited(() => workers.limiter.rateLimited);
   try {
     await workers.add(config.name);
     // Stay a little ahead of the workers instead of loading the whole input into Redis first: the

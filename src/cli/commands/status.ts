@@ -3,6 +3,8 @@ import { ledgerCounts } from '../../queue/ledger.js';
 import { runKeys } from '../../queue/keys.js';
 import { listRuns, loadRun } from '../../queue/run-meta.js';
 import { Session, type GlobalFlags } from '../session.js';
+import { budgetKeys, readSnapshot, type BudgetSnapshot } from '../../worker/limits/budget.js';
+import { QUEUE_DEFAULTS } from '../../config/defaults.js';
 
 export interface RunReport {
   run: string;
@@ -14,6 +16,8 @@ export interface RunReport {
   queue: Record<string, number>;
   /** Lines delivered by workers and not yet written by the collector. */
   to_write: number;
+  /** The rate-limit budgets the run's workers use (shared with other runs on the same key). */
+  budgets: BudgetSnapshot[];
   out: string;
   model: string;
 }
@@ -25,6 +29,8 @@ export async function runReport(session: Session, run: string): Promise<RunRepor
   const keys = runKeys(run, session.prefix);
   const [{ items, written }, streamed] = await Promise.all([ledgerCounts(session.redis, keys), session.redis.xlen(keys.results)]);
   const complete = status.enqueueDone && written >= items;
+  const budgetIds = await session.redis.smembers(keys.budgets);
+  const budgets = await Promise.all(budgetIds.map((id) => readSnapshot(session.redis, budgetKeys(session.prefix ?? QUEUE_DEFAULTS.prefix, id), id)));
   return {
     run,
     state: complete ? 'complete' : status.state,
@@ -34,9 +40,20 @@ export async function runReport(session: Session, run: string): Promise<RunRepor
     written,
     queue: counts,
     to_write: streamed + (counts.failed ?? 0),
+    budgets,
     out: status.settings.out,
     model: status.settings.model,
   };
+}
+
+function formatBudget(b: BudgetSnapshot): string {
+  const limit = (v: number | null, unit: string) => (v === null ? `no ${unit} limit` : `${unit} limit ${v}`);
+  const rpm = b.rpm === null && b.adaptiveRpm !== null ? `learned rpm ${b.adaptiveRpm}` : limit(b.rpm, 'rpm');
+  const paused = b.pausedForMs > 0 ? `, paused for ${(b.pausedForMs / 1000).toFixed(1)}s` : '';
+  return (
+    `budget ${b.key.slice(0, 8)}: ${b.recentRpm} req/min (${rpm}), ${b.recentTpm} tok/min (${limit(b.tpm, 'tpm')}), ` +
+    `${b.inFlight} in flight${b.maxInFlight ? ` of ${b.maxInFlight}` : ''}, ${b.rateLimited} answered 429${paused}`
+  );
 }
 
 export function registerStatus(program: Command, globals: () => GlobalFlags): void {
@@ -63,6 +80,7 @@ export function registerStatus(program: Command, globals: () => GlobalFlags): vo
               `  items ${r.items}, written ${r.written}, waiting ${(q.wait ?? 0) + (q.prioritized ?? 0)}, active ${q.active ?? 0}, ` +
               `retrying ${q.delayed ?? 0}, to write ${r.to_write}\n  model ${r.model}, out ${r.out}\n`,
           );
+          for (const b of r.budgets) process.stdout.write(`  ${formatBudget(b)}\n`);
         }
       } finally {
         await session.close();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { imageSizeFromBytes, imageSizeFromDataUri } from '../../src/fake-server/image-size.js';
+import { imageSizeFromBytes, imageSizeFromDataUri } from '../../src/core/image-size.js';
 
 function png(width: number, height: number): Buffer {
   const b = Buffer.alloc(33);

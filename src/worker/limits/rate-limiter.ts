@@ -1,0 +1,88 @@
+import type { Redis } from 'ioredis';
+import { parseDuration } from '../retry-after.js';
+import { Budget, budgetId, type Limits } from './budget.js';
+
+/**
+ * What a worker does around each API call to stay within the provider's limits: wait for budget
+ * before, give back what the estimate over-counted after, and on a 429 stop every worker of the same
+ * key until the provider's reset time. One RateLimiter per process serves all runs and models.
+ */
+export class RateLimiter {
+  private readonly budgets = new Map<string, Budget>();
+  private calls = 0;
+  /** 429 answers seen by this process (for the progress line). */
+  rateLimited = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  budgetFor(baseUrl: string, apiKey: string | undefined, model: string, limits: Limits): Budget {
+    const id = budgetId(baseUrl, apiKey, model);
+    const cacheKey = `${id}\0${limits.rpm ?? 0}\0${limits.tpm ?? 0}\0${limits.maxInFlight ?? 0}`;
+    let budget = this.budgets.get(cacheKey);
+    if (!budget) {
+      budget = new Budget(this.redis, id, limits, limits.rpm === undefined, this.prefix);
+      this.budgets.set(cacheKey, budget);
+    }
+    return budget;
+  }
+
+  /** Waits until the budget admits a call of `estimatedTokens`; returns the lease to settle. */
+  async acquire(budget: Budget, estimatedTokens: number, jobId: string, signal?: AbortSignal): Promise<string> {
+    const lease = `${jobId}.${process.pid}.${++this.calls}`;
+    for (;;) {
+      signal?.throwIfAborted();
+      const r = await budget.acquire(estimatedTokens, lease);
+      if (r.granted) return lease;
+      // A little jitter so that the workers told the same time do not all come back at once.
+      await sleep(r.waitMs + Math.floor(Math.random() * Math.min(20, r.waitMs / 4 + 1)), signal);
+    }
+  }
+
+  /** After an answer (2xx or an error other than 429): settle tokens, heed "nothing left" headers. */
+  async settle(budget: Budget, lease: string, estimatedTokens: number, actualTokens: number | null, headers: Headers | null): Promise<void> {
+    await budget.settle(lease, estimatedTokens, actualTokens);
+    const exhaustedFor = exhaustedForMs(headers);
+    if (exhaustedFor !== null) await budget.limited(`${lease}.x`, exhaustedFor, false);
+  }
+
+  /** A 429: pause every worker of the budget until the provider says, and cut the adaptive rate. */
+  async onRateLimited(budget: Budget, lease: string, retryAfterMs: number | null): Promise<number> {
+    this.rateLimited++;
+    const pause = retryAfterMs ?? 1000;
+    await budget.limited(lease, pause, true);
+    return pause;
+  }
+}
+
+/**
+ * When the provider says no requests (or tokens) are left in its window, the time until its reset,
+ * so that workers wait instead of collecting 429s. Null when the headers are absent or say there is room.
+ */
+export function exhaustedForMs(headers: Headers | null): number | null {
+  if (!headers) return null;
+  let wait: number | null = null;
+  for (const kind of ['requests', 'tokens']) {
+    const remaining = headers.get(`x-ratelimit-remaining-${kind}`);
+    if (remaining === null || Number(remaining) > 0) continue;
+    const reset = parseDuration(headers.get(`x-ratelimit-reset-${kind}`));
+    if (reset !== null && reset > 0) wait = Math.max(wait ?? 0, reset);
+  }
+  return wait;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
