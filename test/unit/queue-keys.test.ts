@@ -74,6 +74,7 @@ describe('runKeys and bullPrefix', () => {
       written: `${prefix}:run:r1:written`,
       writing: `${prefix}:run:r1:writing`,
       collectorLock: `${prefix}:run:r1:collector`,
+      budgets: `${prefix}:run:r1:budgets`,
     });
     assert.equal(runKeys('r1').meta, `${QUEUE_DEFAULTS.prefix}:run:r1:meta`);
   });
