@@ -45,8 +45,12 @@ function emptyStats(): FakeStats {
     admitted: 0,
     tokensAdmitted: 0,
     windowPeak: { requests: 0, tokens: 0 },
+    arrivals: [],
   };
 }
+
+/** Kept for tests that need to see when calls came (a pause shows as a gap). */
+const MAX_ARRIVALS = 10_000;
 
 /** Throws a RangeError naming the bad field. */
 export function checkSettings(p: FakeServerSettings): void {
@@ -109,7 +113,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   }
 
   function snapshot(): FakeStats {
-    return { ...stats, byStatus: { ...stats.byStatus }, byKey: Object.fromEntries(callsByKey), windowPeak: { ...stats.windowPeak } };
+    return { ...stats, byStatus: { ...stats.byStatus }, byKey: Object.fromEntries(callsByKey), windowPeak: { ...stats.windowPeak }, arrivals: stats.arrivals.slice(-MAX_ARRIVALS) };
   }
 
   function later(ms: number, fn: () => void): void {
@@ -147,6 +151,8 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   function handleResponses(req: IncomingMessage, res: ServerResponse): void {
     const arrivedAt = Math.floor(Date.now() / 1000);
     stats.requests++;
+    stats.arrivals.push(Date.now());
+    if (stats.arrivals.length > MAX_ARRIVALS * 2) stats.arrivals = stats.arrivals.slice(-MAX_ARRIVALS);
     inFlight++;
     if (inFlight > stats.maxInFlight) stats.maxInFlight = inFlight;
     let closed = false;

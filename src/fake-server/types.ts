@@ -83,6 +83,8 @@ export interface FakeStats {
    * that respected the limits never pushes these over the allowance. Zero while no limits are set.
    */
   windowPeak: { requests: number; tokens: number };
+  /** Arrival times (ms since the epoch) of the most recent calls, at most 10,000, oldest first. */
+  arrivals: number[];
 }
 
 export interface FakeServer {

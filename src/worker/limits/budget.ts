@@ -39,8 +39,8 @@ export interface BudgetSnapshot {
 }
 
 /** Room above a limit's exact pace, so that the "+1" of a sliding window never tips it over. */
-export const REQUEST_MARGIN = 0.01;
-export const TOKEN_MARGIN = 0.03;
+export const REQUEST_MARGIN = 0.03;
+export const TOKEN_MARGIN = 0.05;
 /** An in-flight lease expires on its own after this long, so a dead worker cannot hold slots forever. */
 const LEASE_MS = 15 * 60_000;
 /** Adaptive mode: how fast the allowed rate grows while no 429 comes back, and how hard a 429 cuts it. */
@@ -71,16 +71,17 @@ end
 `;
 
 // KEYS: budget hash, in-flight zset. ARGV: rpm, tpm, maxInFlight (0 = none), token cost, lease id,
-// lease ms, adaptive (1/0). Returns {0} when admitted, else {wait ms, reason}.
+// lease ms, adaptive (1/0). Returns {1, 0, 'ok'} when admitted, else {0, wait ms, reason}. (Redis
+// truncates Lua numbers to integers in replies: a wait of 0.4 ms would read as 0, hence the flag.)
 const ACQUIRE_LUA = `${PRELUDE}
 local rpm, tpm, maxf, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local adaptive = ARGV[7] == '1'
 roll()
 local pause = num('pause_until', 0)
-if pause > now then return {pause - now, 'paused'} end
+if pause > now then return {0, math.ceil(pause - now), 'paused'} end
 if maxf > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-  if redis.call('ZCARD', KEYS[2]) >= maxf then return {20, 'in_flight'} end
+  if redis.call('ZCARD', KEYS[2]) >= maxf then return {0, 20, 'in_flight'} end
 end
 if rpm <= 0 and adaptive then
   local a = num('arpm', 0)
@@ -96,15 +97,15 @@ if rpm <= 0 and adaptive then
 end
 local tat_r = math.max(num('tat_r', now), now)
 local tat_t = math.max(num('tat_t', now), now)
-if rpm > 0 and tat_r > now then return {tat_r - now, 'rpm'} end
-if tpm > 0 and tat_t > now then return {tat_t - now, 'tpm'} end
+if rpm > 0 and tat_r > now then return {0, math.ceil(tat_r - now), 'rpm'} end
+if tpm > 0 and tat_t > now then return {0, math.ceil(tat_t - now), 'tpm'} end
 if rpm > 0 then redis.call('HSET', KEYS[1], 'tat_r', tat_r + (60000 / rpm) * (1 + ${REQUEST_MARGIN})) end
 if tpm > 0 then redis.call('HSET', KEYS[1], 'tat_t', tat_t + cost * (60000 / tpm) * (1 + ${TOKEN_MARGIN})) end
 if maxf > 0 then redis.call('ZADD', KEYS[2], now + tonumber(ARGV[6]), ARGV[5]) end
 redis.call('HINCRBY', KEYS[1], 'n_req', 1)
 redis.call('HINCRBY', KEYS[1], 'win_req', 1)
 redis.call('PEXPIRE', KEYS[1], 86400000)
-return {0, 'ok'}
+return {1, 0, 'ok'}
 `;
 
 // After the answer: release the lease and replace the estimate by what the call really cost.
@@ -162,7 +163,7 @@ return {now, redis.call('ZCARD', KEYS[2]), redis.call('HGETALL', KEYS[1])}
 `;
 
 interface BudgetCommands {
-  respoolAcquire(budget: string, inFlight: string, ...args: string[]): Promise<[number, string]>;
+  respoolAcquire(budget: string, inFlight: string, ...args: string[]): Promise<[number, number, string]>;
   respoolSettle(budget: string, inFlight: string, ...args: string[]): Promise<number>;
   respoolLimited(budget: string, inFlight: string, ...args: string[]): Promise<number>;
   respoolBudgetSnapshot(budget: string, inFlight: string): Promise<[number, number, string[]]>;
@@ -273,7 +274,7 @@ export class Budget {
     }
     const fast = await this.fastPath();
     if (fast) return fast;
-    const [wait, reason] = await commands(this.redis).respoolAcquire(
+    const [granted, wait, reason] = await commands(this.redis).respoolAcquire(
       this.keys.hash,
       this.keys.inFlight,
       String(this.limits.rpm ?? 0),
@@ -284,7 +285,7 @@ export class Budget {
       String(LEASE_MS),
       this.adaptive ? '1' : '0',
     );
-    return wait === 0 ? { granted: true } : { granted: false, waitMs: Number(wait), reason: reason as Exclude<AcquireResult, { granted: true }>['reason'] };
+    return granted === 1 ? { granted: true } : { granted: false, waitMs: Math.max(1, Number(wait)), reason: reason as Exclude<AcquireResult, { granted: true }>['reason'] };
   }
 
   async settle(leaseId: string, estimatedTokens: number, actualTokens: number | null): Promise<void> {
