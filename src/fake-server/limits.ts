@@ -237,21 +237,20 @@ export class RateLimiter {
   }
 
   /**
-   * OpenAI's header names. `limit` is the allowance per window and `remaining` what is left of it, so
-   * with the default 60000 ms window they are the configured RPM/TPM exactly as a real provider
-   * reports them; with a shorter window they describe that window, which is what a client pacing
-   * itself against the headers needs. `reset` is the time until the window has room for another
-   * call like this one (one request; this call's token cost), "0s" when it already has.
+   * OpenAI's header names and meanings: `limit` is the configured per-minute limit (RPM/TPM),
+   * `remaining` what is left of the current window's allowance, `reset` the time until the window
+   * has room for another call like this one (one request; this call's token cost), "0s" when it
+   * already has. With the default 60000 ms window this is exactly what a real provider sends.
    */
   private rateHeaders(l: Resolved, requests: number, tokens: number, requestWait: number, tokenWait: number): Record<string, string> {
     const h: Record<string, string> = {};
     if (l.requests !== null) {
-      h['x-ratelimit-limit-requests'] = String(l.requests);
+      h['x-ratelimit-limit-requests'] = String(l.rpm);
       h['x-ratelimit-remaining-requests'] = String(Math.max(0, l.requests - requests));
       h['x-ratelimit-reset-requests'] = formatDuration(announce(requestWait));
     }
     if (l.tokens !== null) {
-      h['x-ratelimit-limit-tokens'] = String(l.tokens);
+      h['x-ratelimit-limit-tokens'] = String(l.tpm);
       h['x-ratelimit-remaining-tokens'] = String(Math.max(0, l.tokens - tokens));
       h['x-ratelimit-reset-tokens'] = formatDuration(announce(tokenWait));
     }

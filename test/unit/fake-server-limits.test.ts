@@ -66,7 +66,7 @@ test('rpm: the window admits its allowance, refuses the rest and frees up as ent
   for (let t = 0; t < 10; t++) {
     const d = admitted(l.admit(t, 1, 0));
     assert.equal(d.windowRequests, t + 1);
-    assert.equal(d.headers['x-ratelimit-limit-requests'], '10');
+    assert.equal(d.headers['x-ratelimit-limit-requests'], '600', 'limit: the per-minute value, as OpenAI sends it');
     assert.equal(d.headers['x-ratelimit-remaining-requests'], String(9 - t));
     // Room for another call until the tenth; then the wait for the oldest entry (at 0) to leave.
     assert.equal(d.headers['x-ratelimit-reset-requests'], t < 9 ? '0s' : '992ms');

@@ -49,9 +49,10 @@ export async function runReport(session: Session, run: string): Promise<RunRepor
 function formatBudget(b: BudgetSnapshot): string {
   const limit = (v: number | null, unit: string) => (v === null ? `no ${unit} limit` : `${unit} limit ${v}`);
   const rpm = b.rpm === null && b.adaptiveRpm !== null ? `learned rpm ${b.adaptiveRpm}` : limit(b.rpm, 'rpm');
+  const tpm = b.tpm === null && b.announcedTpm !== null ? `announced tpm ${b.announcedTpm}` : limit(b.tpm, 'tpm');
   const paused = b.pausedForMs > 0 ? `, paused for ${(b.pausedForMs / 1000).toFixed(1)}s` : '';
   return (
-    `budget ${b.key.slice(0, 8)}: ${b.recentRpm} req/min (${rpm}), ${b.recentTpm} tok/min (${limit(b.tpm, 'tpm')}), ` +
+    `budget ${b.key.slice(0, 8)}: ${b.recentRpm} req/min (${rpm}), ${b.recentTpm} tok/min (${tpm}), ` +
     `${b.inFlight} in flight${b.maxInFlight ? ` of ${b.maxInFlight}` : ''}, ${b.rateLimited} answered 429${paused}`
   );
 }

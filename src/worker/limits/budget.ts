@@ -28,6 +28,9 @@ export interface BudgetSnapshot {
   maxInFlight: number | null;
   /** Requests per minute the adaptive mode currently allows (no rpm configured), or null. */
   adaptiveRpm: number | null;
+  /** Per-minute limits the provider announced in its headers, or null. */
+  announcedRpm: number | null;
+  announcedTpm: number | null;
   inFlight: number;
   pausedForMs: number;
   requests: number;
@@ -83,6 +86,9 @@ if maxf > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
   if redis.call('ZCARD', KEYS[2]) >= maxf then return {0, 20, 'in_flight'} end
 end
+-- Limits the provider announced (x-ratelimit-limit-*) stand in for the ones not configured.
+if rpm <= 0 then rpm = num('hdr_rpm', 0) end
+if tpm <= 0 then tpm = num('hdr_tpm', 0) end
 if rpm <= 0 and adaptive then
   local a = num('arpm', 0)
   if a > 0 then
@@ -113,6 +119,7 @@ return {1, 0, 'ok'}
 const SETTLE_LUA = `${PRELUDE}
 redis.call('ZREM', KEYS[2], ARGV[1])
 local est, actual, tpm = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if tpm <= 0 then tpm = num('hdr_tpm', 0) end
 if actual < 0 then actual = est end
 if tpm > 0 and actual ~= est then
   local tat_t = num('tat_t', now)
@@ -232,14 +239,18 @@ export class Budget {
   }
 
   private async refreshView(): Promise<void> {
-    const [now, pauseUntil, arpm] = (await this.redis
+    const [now, pauseUntil, arpm, hdrRpm, hdrTpm] = (await this.redis
       .multi()
       .time()
       .hget(this.keys.hash, 'pause_until')
       .hget(this.keys.hash, 'arpm')
-      .exec())!.map(([, v]) => v) as [[string, string], string | null, string | null];
+      .hget(this.keys.hash, 'hdr_rpm')
+      .hget(this.keys.hash, 'hdr_tpm')
+      .exec())!.map(([, v]) => v) as [[string, string], string | null, string | null, string | null, string | null];
     const redisNow = Number(now[0]) * 1000 + Math.floor(Number(now[1]) / 1000);
-    this.view = { at: Date.now(), pausedUntil: Date.now() + (Number(pauseUntil ?? 0) - redisNow), learnedRpm: Number(arpm ?? 0) };
+    // Any learned or announced limit means pacing in Redis from now on.
+    const learned = Math.max(Number(arpm ?? 0), Number(hdrRpm ?? 0), Number(hdrTpm ?? 0));
+    this.view = { at: Date.now(), pausedUntil: Date.now() + (Number(pauseUntil ?? 0) - redisNow), learnedRpm: learned };
   }
 
   /** Counters for `status`, sent once a second instead of once per call. */
@@ -304,6 +315,22 @@ export class Budget {
     );
   }
 
+  private announced = { rpm: 0, tpm: 0 };
+
+  /**
+   * The provider's own per-minute limits (x-ratelimit-limit-requests/-tokens, OpenAI's meaning), used
+   * for whatever the job did not configure. Written to Redis only when they change.
+   */
+  async announce(rpm: number | null, tpm: number | null): Promise<void> {
+    const r = !this.limits.rpm && rpm !== null && rpm > 0 && rpm !== this.announced.rpm ? rpm : null;
+    const t = !this.limits.tpm && tpm !== null && tpm > 0 && tpm !== this.announced.tpm ? tpm : null;
+    if (r === null && t === null) return;
+    if (r !== null) this.announced.rpm = r;
+    if (t !== null) this.announced.tpm = t;
+    await this.redis.hset(this.keys.hash, { ...(r === null ? {} : { hdr_rpm: r }), ...(t === null ? {} : { hdr_tpm: t }) });
+    this.view.at = 0;
+  }
+
   /** Pauses every worker of this budget for `pauseMs`; `was429` counts it as a rate-limited answer. */
   async limited(leaseId: string, pauseMs: number, was429: boolean): Promise<void> {
     const unflushed = this.unflushed.requests;
@@ -336,6 +363,8 @@ export async function readSnapshot(redis: Redis, keys: { hash: string; inFlight:
     tpm: h.tpm || null,
     maxInFlight: h.max_in_flight || null,
     adaptiveRpm: h.arpm ? Math.round(h.arpm) : null,
+    announcedRpm: h.hdr_rpm || null,
+    announcedTpm: h.hdr_tpm || null,
     inFlight: Number(inFlight),
     pausedForMs: Math.max(0, (h.pause_until ?? 0) - Number(now)),
     requests: h.n_req ?? 0,

@@ -44,6 +44,7 @@ export class RateLimiter {
   /** After an answer (2xx or an error other than 429): settle tokens, heed "nothing left" headers. */
   async settle(budget: Budget, lease: string, estimatedTokens: number, actualTokens: number | null, headers: Headers | null): Promise<void> {
     await budget.settle(lease, estimatedTokens, actualTokens);
+    if (headers) await budget.announce(headerNumber(headers, 'x-ratelimit-limit-requests'), headerNumber(headers, 'x-ratelimit-limit-tokens'));
     const exhaustedFor = exhaustedForMs(headers);
     if (exhaustedFor !== null) await budget.limited(`${lease}.x`, exhaustedFor, false);
   }
@@ -71,6 +72,12 @@ export function exhaustedForMs(headers: Headers | null): number | null {
     if (reset !== null && reset > 0) wait = Math.max(wait ?? 0, reset);
   }
   return wait;
+}
+
+function headerNumber(headers: Headers, name: string): number | null {
+  const v = headers.get(name);
+  const n = v === null ? NaN : Number(v);
+  return Number.isFinite(n) && n > 0 ? n : null;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
