@@ -42,8 +42,8 @@ export interface BudgetSnapshot {
 }
 
 /** Room above a limit's exact pace, so that the "+1" of a sliding window never tips it over. */
-export const REQUEST_MARGIN = 0.03;
-export const TOKEN_MARGIN = 0.05;
+export const REQUEST_MARGIN = 0.02;
+export const TOKEN_MARGIN = 0.03;
 /** An in-flight lease expires on its own after this long, so a dead worker cannot hold slots forever. */
 const LEASE_MS = 15 * 60_000;
 /** Adaptive mode: how fast the allowed rate grows while no 429 comes back, and how hard a 429 cuts it. */
@@ -106,7 +106,12 @@ local tat_t = math.max(num('tat_t', now), now)
 if rpm > 0 and tat_r > now then return {0, math.ceil(tat_r - now), 'rpm'} end
 if tpm > 0 and tat_t > now then return {0, math.ceil(tat_t - now), 'tpm'} end
 if rpm > 0 then redis.call('HSET', KEYS[1], 'tat_r', tat_r + (60000 / rpm) * (1 + ${REQUEST_MARGIN})) end
-if tpm > 0 then redis.call('HSET', KEYS[1], 'tat_t', tat_t + cost * (60000 / tpm) * (1 + ${TOKEN_MARGIN})) end
+if tpm > 0 then
+  -- Tokens reserved earlier and not used (estimates are on the high side) pay for part of this call.
+  local credit = num('credit_t', 0)
+  local charged = math.max(0, cost - credit)
+  redis.call('HSET', KEYS[1], 'credit_t', credit - (cost - charged), 'tat_t', tat_t + charged * (60000 / tpm) * (1 + ${TOKEN_MARGIN}))
+end
 if maxf > 0 then redis.call('ZADD', KEYS[2], now + tonumber(ARGV[6]), ARGV[5]) end
 redis.call('HINCRBY', KEYS[1], 'n_req', 1)
 redis.call('HINCRBY', KEYS[1], 'win_req', 1)
@@ -122,8 +127,17 @@ local est, actual, tpm = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 if tpm <= 0 then tpm = num('hdr_tpm', 0) end
 if actual < 0 then actual = est end
 if tpm > 0 and actual ~= est then
-  local tat_t = num('tat_t', now)
-  redis.call('HSET', KEYS[1], 'tat_t', tat_t + (actual - est) * (60000 / tpm) * (1 + ${TOKEN_MARGIN}))
+  local per_token = (60000 / tpm) * (1 + ${TOKEN_MARGIN})
+  local tat_t = num('tat_t', now) + (actual - est) * per_token
+  if tat_t < now then
+    -- The schedule cannot move into the past (that would allow a burst), so what the estimate
+    -- over-counted becomes credit for the next calls instead of being lost. Bounded, so that an idle
+    -- budget does not save up a burst either.
+    local credit = math.min(num('credit_t', 0) + (now - tat_t) / per_token, est * 4)
+    redis.call('HSET', KEYS[1], 'credit_t', credit)
+    tat_t = now
+  end
+  redis.call('HSET', KEYS[1], 'tat_t', tat_t)
 end
 roll()
 redis.call('HINCRBY', KEYS[1], 'n_tok', actual)
