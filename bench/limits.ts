@@ -8,10 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { BIN, cleanRedisPrefix, startServer } from './common.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = path.join(ROOT, 'bin', 'respool.js');
 const WINDOW_MS = 10_000;
 
 interface Stats {
@@ -97,17 +95,6 @@ async function main(): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-async function startServer(args: string[]): Promise<{ url: string; admin: string; process: ChildProcess }> {
-  const child = spawn(process.execPath, [BIN, 'fake-server', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      const m = /listening on (\S+)/.exec(d.toString());
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`fake server exited with ${code}`)));
-  });
-  return { url, admin: new URL(url).origin, process: child };
-}
 
 function spawnNode(args: string[], stdout: 'inherit' | 'ignore' = 'inherit'): ChildProcess {
   return spawn(process.execPath, args, { stdio: ['ignore', stdout, 'inherit'], env: { ...process.env, OPENRESPONSES_API_KEY: 'bench-limits' } });
@@ -119,17 +106,6 @@ function exited(child: ChildProcess): Promise<void> {
   });
 }
 
-async function cleanRedisPrefix(prefix: string): Promise<void> {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  await redis.quit();
-}
 
 main().catch((err) => {
   console.error(err);

@@ -3,15 +3,13 @@
  * at the same concurrency, against the project's fake server running in its own process. Prints
  * items/s for both and their ratio; nothing here asserts a threshold.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { BIN, ROOT, cleanRedisPrefix, startServer } from './common.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = path.join(ROOT, 'bin', 'respool.js');
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 20_000);
 // Each scenario runs this many rounds, plain and respool alternating, so that a noisy moment on a
 // shared machine does not decide the ratio; the table shows every round and the median ratio.
@@ -39,7 +37,7 @@ async function main(): Promise<void> {
   const rows: string[][] = [['scenario', 'round', 'plain loop items/s', 'respool items/s', 'ratio', 'respool lines', 'server calls']];
   const summary: string[][] = [['scenario', 'median ratio']];
   for (const s of SCENARIOS) {
-    const server = await startServer(s.latencyMs);
+    const server = await startServer(['--latency-ms', String(s.latencyMs)]);
     const ratios: number[] = [];
     try {
       for (let round = 1; round <= ROUNDS; round++) {
@@ -75,17 +73,6 @@ async function main(): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-async function startServer(latencyMs: number): Promise<{ url: string; admin: string; process: ChildProcess }> {
-  const child = spawn(process.execPath, [BIN, 'fake-server', '--port', '0', '--latency-ms', String(latencyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      const m = /listening on (\S+)/.exec(d.toString());
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`fake server exited with ${code}`)));
-  });
-  return { url, admin: new URL(url).origin, process: child };
-}
 
 function spawnNode(args: string[], env: Record<string, string> = {}): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -100,17 +87,6 @@ async function timed(fn: () => Promise<void>): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-async function cleanRedisPrefix(prefix: string): Promise<void> {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  await redis.quit();
-}
 
 function median(xs: number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
