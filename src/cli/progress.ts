@@ -48,7 +48,8 @@ export class Progress {
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (!this.timer) return;
+    clearInterval(this.timer);
     this.timer = null;
     if (this.tty) (this.opts.stream ?? process.stderr).write('\n');
   }

@@ -8,7 +8,7 @@ import { QUEUE_DEFAULTS } from '../config/defaults.js';
  */
 export interface RunKeys {
   meta: string; // hash: settings and state of the run
-  ledger: string; // hash: job id -> source; "=" prefix once its result is delivered, "+" once written
+  ledger: string; // hash: job id -> mark + source; "-" claimed, "=" delivered, "+" written
   results: string; // stream: result lines waiting for the collector
   written: string; // counter: lines written
   writing: string; // the batch the collector is writing, for crash recovery

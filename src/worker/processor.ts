@@ -92,6 +92,7 @@ function lineMaker(ctx: ProcessorContext) {
     // Waits for the shared budget, calls, and settles the budget with what the call really cost. A 429
     // pauses every worker of this key, then the call is made again without using an attempt.
     async function callWithinBudget() {
+      let rateLimitedThisAttempt = 0;
       for (;;) {
         const lease = await ctx.limiter.acquire(budget, estimate, job.id!, signal);
         try {
@@ -101,10 +102,13 @@ function lineMaker(ctx: ProcessorContext) {
           await ctx.limiter.settle(budget, lease, estimate, actual, res.headers);
           return res;
         } catch (err) {
-          if (err instanceof RateLimitedError && rateLimited < MAX_RATE_LIMITED_PER_ATTEMPT) {
+          if (err instanceof RateLimitedError) {
             rateLimited++;
-            await ctx.limiter.onRateLimited(budget, lease, err.retryAfterMs);
-            continue;
+            rateLimitedThisAttempt++;
+            await ctx.limiter.onRateLimited(budget, lease, estimate, err.retryAfterMs);
+            // Past the cap (a quota that never comes back answers 429 too), the 429 uses an attempt.
+            if (rateLimitedThisAttempt < MAX_RATE_LIMITED_PER_ATTEMPT) continue;
+            throw err;
           }
           // A refused call costs no tokens; an unanswered one may have (the estimate stays charged).
           await ctx.limiter.settle(budget, lease, estimate, err instanceof ApiCallError && err.status !== null ? 0 : null, null);

@@ -14,7 +14,9 @@ export function registerClean(program: Command, globals: () => GlobalFlags): voi
       if (!flags.name && !flags.all) throw new ConfigError('clean needs --name RUN or --all');
       const session = await Session.open(globals());
       try {
-        const runs = flags.all ? await listRuns(session.redis, session.prefix) : [flags.name!];
+        const known = await listRuns(session.redis, session.prefix);
+        if (flags.name && !known.includes(flags.name)) throw new ConfigError(`no run named ${flags.name}`);
+        const runs = flags.all ? known : [flags.name!];
         for (const run of runs) {
           await cleanRun(session.redis, session.queue(run), run, session.prefix);
           session.log.info(`forgot run ${run}`);

@@ -9,7 +9,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
   program
     .command('worker')
     .description('work on queued runs (every run in this Redis, or --name); start as many as you like, on any machine')
-    .option('-c, --concurrency <n>', 'API calls in flight in this process, per run (env RESPOOL_CONCURRENCY)', process.env.RESPOOL_CONCURRENCY ?? '16')
+    .option('-c, --concurrency <n>', 'API calls in flight in this process, per run (env RESPOOL_CONCURRENCY)', process.env.RESPOOL_CONCURRENCY || '16')
     .option('-n, --name <run>', 'only this run')
     .option('--base-url <url>', 'override the base URL the run was enqueued with (env OPENRESPONSES_BASE_URL)')
     .option('--grace <seconds>', 'on SIGTERM/SIGINT, how long calls in flight may take to finish', '30')

@@ -92,7 +92,7 @@ if tpm <= 0 then tpm = num('hdr_tpm', 0) end
 if rpm <= 0 and adaptive then
   local a = num('arpm', 0)
   if a > 0 then
-    -- Additive-ish increase: the allowed rate grows a little for every second without a 429.
+    -- The allowed rate grows by a fixed share for every whole second without a 429 (compounding).
     local last = num('arpm_at', now)
     if now - last >= 1000 then
       a = a * (1 + ${ADAPTIVE_GROWTH_PER_S} * math.floor((now - last) / 1000))
@@ -206,7 +206,8 @@ function commands(redis: Redis): BudgetCommands {
  * reaches Redis, and two runs on the same key share one budget, as the provider counts them.
  */
 export function budgetId(baseUrl: string, apiKey: string | undefined, model: string): string {
-  return createHash('sha256').update(baseUrl).update('\0').update(apiKey ?? '').update('\0').update(model).digest('hex').slice(0, 24);
+  // The client drops trailing slashes; so does the budget, or `/v1` and `/v1/` would be two budgets.
+  return createHash('sha256').update(baseUrl.replace(/\/+$/, '')).update('\0').update(apiKey ?? '').update('\0').update(model).digest('hex').slice(0, 24);
 }
 
 export function budgetKeys(prefix: string, id: string): { hash: string; inFlight: string } {

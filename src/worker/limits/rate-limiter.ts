@@ -7,6 +7,9 @@ import { Budget, budgetId, type Limits } from './budget.js';
  * before, give back what the estimate over-counted after, and on a 429 stop every worker of the same
  * key until the provider's reset time. One RateLimiter per process serves all runs and models.
  */
+/** No pause the provider asks for is taken longer than this (as for Retry-After). */
+const MAX_PAUSE_MS = 10 * 60_000;
+
 export class RateLimiter {
   private readonly budgets = new Map<string, Budget>();
   private calls = 0;
@@ -49,10 +52,14 @@ export class RateLimiter {
     if (exhaustedFor !== null) await budget.limited(`${lease}.x`, exhaustedFor, false);
   }
 
-  /** A 429: pause every worker of the budget until the provider says, and cut the adaptive rate. */
-  async onRateLimited(budget: Budget, lease: string, retryAfterMs: number | null): Promise<number> {
+  /**
+   * A 429: the refused call cost no tokens; pause every worker of the budget until the provider says,
+   * and cut the adaptive rate.
+   */
+  async onRateLimited(budget: Budget, lease: string, estimatedTokens: number, retryAfterMs: number | null): Promise<number> {
     this.rateLimited++;
-    const pause = retryAfterMs ?? 1000;
+    const pause = Math.min(retryAfterMs ?? 1000, MAX_PAUSE_MS);
+    await budget.settle(lease, estimatedTokens, 0);
     await budget.limited(lease, pause, true);
     return pause;
   }
@@ -66,10 +73,10 @@ export function exhaustedForMs(headers: Headers | null): number | null {
   if (!headers) return null;
   let wait: number | null = null;
   for (const kind of ['requests', 'tokens']) {
-    const remaining = headers.get(`x-ratelimit-remaining-${kind}`);
-    if (remaining === null || Number(remaining) > 0) continue;
+    const remaining = Number(headers.get(`x-ratelimit-remaining-${kind}`) ?? NaN);
+    if (!Number.isFinite(remaining) || remaining > 0) continue;
     const reset = parseDuration(headers.get(`x-ratelimit-reset-${kind}`));
-    if (reset !== null && reset > 0) wait = Math.max(wait ?? 0, reset);
+    if (reset !== null && reset > 0) wait = Math.min(Math.max(wait ?? 0, reset), MAX_PAUSE_MS);
   }
   return wait;
 }
