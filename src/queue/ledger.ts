@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RunKeys } from './keys.js';
+import { luaCommands } from './lua-commands.js';
 
 /**
  * The run's ledger: one hash field per item, job id -> a state mark followed by the item's source
@@ -99,14 +100,12 @@ interface LedgerCommands {
 }
 
 function commands(redis: Redis): LedgerCommands {
-  const r = redis as Redis & Partial<LedgerCommands>;
-  if (!r.respoolClaim) {
-    redis.defineCommand('respoolClaim', { numberOfKeys: 1, lua: CLAIM_LUA });
-    redis.defineCommand('respoolDeliver', { numberOfKeys: 2, lua: DELIVER_LUA });
-    redis.defineCommand('respoolMarkWritten', { numberOfKeys: 3, lua: MARK_WRITTEN_LUA });
-    redis.defineCommand('respoolAreWritten', { numberOfKeys: 1, lua: ARE_WRITTEN_LUA });
-  }
-  return r as Redis & LedgerCommands;
+  return luaCommands<LedgerCommands>(redis, {
+    respoolClaim: { keys: 1, lua: CLAIM_LUA },
+    respoolDeliver: { keys: 2, lua: DELIVER_LUA },
+    respoolMarkWritten: { keys: 3, lua: MARK_WRITTEN_LUA },
+    respoolAreWritten: { keys: 1, lua: ARE_WRITTEN_LUA },
+  });
 }
 
 export async function claim(redis: Redis, keys: RunKeys, entries: Array<{ id: string; source: string }>): Promise<Claim[]> {

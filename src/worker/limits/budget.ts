@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { luaCommands } from '../../queue/lua-commands.js';
 
 /**
  * The request and token budget of one API key (with one base URL and model), shared by every worker
@@ -191,14 +192,12 @@ interface BudgetCommands {
 }
 
 function commands(redis: Redis): BudgetCommands {
-  const r = redis as Redis & Partial<BudgetCommands>;
-  if (!r.respoolAcquire) {
-    redis.defineCommand('respoolAcquire', { numberOfKeys: 2, lua: ACQUIRE_LUA });
-    redis.defineCommand('respoolSettle', { numberOfKeys: 2, lua: SETTLE_LUA });
-    redis.defineCommand('respoolLimited', { numberOfKeys: 2, lua: LIMITED_LUA });
-    redis.defineCommand('respoolBudgetSnapshot', { numberOfKeys: 2, lua: SNAPSHOT_LUA });
-  }
-  return r as Redis & BudgetCommands;
+  return luaCommands<BudgetCommands>(redis, {
+    respoolAcquire: { keys: 2, lua: ACQUIRE_LUA },
+    respoolSettle: { keys: 2, lua: SETTLE_LUA },
+    respoolLimited: { keys: 2, lua: LIMITED_LUA },
+    respoolBudgetSnapshot: { keys: 2, lua: SNAPSHOT_LUA },
+  });
 }
 
 /**
