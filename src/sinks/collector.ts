@@ -12,6 +12,7 @@ import { runKeys, type RunKeys } from '../queue/keys.js';
 import { loadRun } from '../queue/run-meta.js';
 import { ResultsFile } from './results-file.js';
 import { lineForJob } from './line-for-job.js';
+import { sleep } from '../core/sleep.js';
 
 export interface CollectorOptions {
   redis: Redis;
@@ -215,18 +216,4 @@ function isDeadLocalProcess(holder: string): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

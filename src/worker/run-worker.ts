@@ -1,6 +1,7 @@
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUE_DEFAULTS, queueTiming } from '../config/defaults.js';
+import { sleep } from '../core/sleep.js';
 import type { JobData } from '../core/item.js';
 import type { Logger } from '../cli/logger.js';
 import { BACKOFF_TYPE } from '../queue/job-options.js';
@@ -126,7 +127,7 @@ export class WorkerSet {
     await Promise.all(
       all.map(async (w) => {
         const graceful = w.close();
-        const timedOut = await Promise.race([graceful.then(() => false), sleep(graceMs).then(() => true)]);
+        const timedOut = await Promise.race([graceful.then(() => false), sleep(graceMs, undefined, { unref: true }).then(() => true)]);
         if (timedOut) await w.close(true);
       }),
     );
@@ -172,8 +173,4 @@ export class WorkerSet {
     const retryAfter = err instanceof ApiCallError ? err.retryAfterMs : null;
     return backoffDelayMs(attemptsMade, { baseMs: settings?.backoffMs ?? 1000, maxMs: settings?.maxBackoffMs ?? 60_000 }, retryAfter);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
 }

@@ -10,6 +10,7 @@ import {
 } from '../../src/worker/limits/estimate.js';
 import { imageTiles, imageTokens, MAX_IMAGE_TOKENS } from '../../src/worker/limits/image-tokens.js';
 // The fake server is imported by this test only, as the reference the estimate must never fall below.
+import { createRng } from '../../src/fake-server/faults.js';
 import { digestInput } from '../../src/fake-server/input.js';
 import * as fakeUsage from '../../src/fake-server/usage.js';
 
@@ -32,17 +33,6 @@ function pngHeaderUri(width: number, height: number): string {
   return dataUri('image/png', b);
 }
 
-/** Small deterministic PRNG (mulberry32), so a failing random case can be reproduced. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Code units drawn from every UTF-8 length class, including surrogate pairs and lone surrogates. */
 function randomText(rand: () => number, maxLen: number): string {
@@ -72,7 +62,7 @@ function fakeInputTokens(body: Record<string, unknown>): number {
 test('UTF-8 byte length matches Buffer.byteLength for ASCII, CJK, emoji and broken surrogates', () => {
   const fixed = ['', 'a', 'hello world', 'é', 'ß€', '日本語のテキスト', '👍', '👨‍👩‍👧', 'a😀b', '\ud800', '\udc00x', 'x\ud83d', '\ud83d\ud83d\ude00'];
   for (const s of fixed) assert.equal(utf8ByteLength(s), Buffer.byteLength(s, 'utf8'), JSON.stringify(s));
-  const rand = rng(42);
+  const rand = createRng(42);
   for (let i = 0; i < 2000; i++) {
     const s = randomText(rand, 200);
     assert.equal(utf8ByteLength(s), Buffer.byteLength(s, 'utf8'), JSON.stringify(s));
@@ -123,7 +113,7 @@ test('image tiles agree with the fake server on many sizes', () => {
     [1, 1], [64, 48], [512, 512], [513, 512], [768, 768], [769, 769], [1024, 1024], [1024, 768], [1536, 768],
     [2048, 768], [2048, 2048], [2048, 4096], [4096, 8192], [3000, 1500], [4032, 3024], [1, 5000], [16383, 1000],
   ];
-  const rand = rng(7);
+  const rand = createRng(7);
   for (let i = 0; i < 500; i++) sizes.push([1 + Math.floor(rand() * 10000), 1 + Math.floor(rand() * 10000)]);
   for (const [w, h] of sizes) {
     assert.equal(imageTiles(w, h), fakeUsage.imageTiles(w, h), `${w}x${h}`);
@@ -177,7 +167,7 @@ test('the estimate is never below the fake server input_tokens', () => {
       ],
     },
   ];
-  const rand = rng(1234);
+  const rand = createRng(1234);
   for (let i = 0; i < 200; i++) {
     const content: Record<string, unknown>[] = [{ type: 'input_text', text: randomText(rand, 500) }];
     if (rand() < 0.5) content.push({ type: 'input_image', image_url: [gradientPng, checkerJpeg, circlePng][i % 3], detail: rand() < 0.3 ? 'low' : 'auto' });

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { sleep } from '../../core/sleep.js';
 import { parseDuration } from '../retry-after.js';
 import { Budget, budgetId, type Limits } from './budget.js';
 
@@ -41,6 +42,7 @@ export class RateLimiter {
       if (r.granted) return lease;
       // A little jitter so that the workers told the same time do not all come back at once.
       await sleep(r.waitMs + Math.floor(Math.random() * Math.min(20, r.waitMs / 4 + 1)), signal);
+      signal?.throwIfAborted();
     }
   }
 
@@ -85,18 +87,4 @@ function headerNumber(headers: Headers, name: string): number | null {
   const v = headers.get(name);
   const n = v === null ? NaN : Number(v);
   return Number.isFinite(n) && n > 0 ? n : null;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
