@@ -15,6 +15,7 @@ import {
 } from './errors.js';
 import { redactSecrets, truncate } from './redact.js';
 import { parseRetryAfter } from './retry-after.js';
+import type { ResponseHeaders } from './response-headers.js';
 
 /** How much of the API's own message (or of a non-JSON body) is kept in an error message. */
 const MAX_API_MESSAGE_CHARS = 500;
@@ -78,7 +79,7 @@ function describeHttp(status: number, details: ApiErrorDetails | null, bodyText:
 }
 
 /** A non-2xx response. Non-JSON bodies (proxy HTML pages) are quoted, redacted and truncated. */
-export function errorFromResponse(status: number, headers: Headers, bodyText: string, ctx: ClassifyContext = {}): ApiCallError {
+export function errorFromResponse(status: number, headers: ResponseHeaders, bodyText: string, ctx: ClassifyContext = {}): ApiCallError {
   const secrets = ctx.secrets ?? [];
   const details = cleanDetails(readErrorDetails(bodyText), secrets);
   const described = describeHttp(status, details, bodyText, secrets);
@@ -120,7 +121,7 @@ function causeChain(err: unknown): { codes: string[]; messages: string[] } {
   return { codes, messages };
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
 
 /**
  * An exception thrown while sending the request or reading the answer. `timedOut` is true when our own
@@ -152,8 +153,8 @@ export function errorFromException(err: unknown, timedOut: boolean, ctx: Classif
     // The client refuses redirects (see client.ts); a redirected POST may silently become a GET.
     return new InvalidRequestError({ message: 'the server answered with a redirect; check the base URL', cause: err });
   }
-  if (messages.includes('terminated')) {
-    // undici's way of saying the socket closed while the body was streaming in.
+  if (codes.includes('UND_ERR_SOCKET') || codes.includes('UND_ERR_RES_CONTENT_LENGTH_MISMATCH') || messages.includes('terminated')) {
+    // undici's ways of saying the socket closed before the whole answer arrived.
     return new NetworkError({ message: `connection closed while reading the response body (${detail})`, cause: err });
   }
   return new NetworkError({ message: `request failed: ${detail || 'unknown error'}`, cause: err });

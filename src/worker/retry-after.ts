@@ -1,3 +1,5 @@
+import type { ResponseHeaders } from './response-headers.js';
+
 /**
  * How long a server asked us to wait before retrying. The OpenResponses spec defines no such header, so
  * this reads what deployed servers actually send: `retry-after-ms` (OpenAI, Azure), `Retry-After`
@@ -55,7 +57,7 @@ export function parseDuration(value: string | null): number | null {
  * Precedence: `retry-after-ms`, then `Retry-After`, then the larger of `x-ratelimit-reset-requests` and
  * `x-ratelimit-reset-tokens` (only when neither retry-after header is usable). Capped at 10 minutes.
  */
-export function parseRetryAfter(headers: Headers, now: number = Date.now()): number | null {
+export function parseRetryAfter(headers: ResponseHeaders, now: number = Date.now()): number | null {
   const ms = parseDecimal(headers.get('retry-after-ms'));
   if (ms !== null) return cap(ms);
 

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { sleep } from '../../core/sleep.js';
 import { parseDuration } from '../retry-after.js';
 import { Budget, budgetId, type Limits } from './budget.js';
+import type { ResponseHeaders } from '../response-headers.js';
 
 /**
  * What a worker does around each API call to stay within the provider's limits: wait for budget
@@ -47,7 +48,7 @@ export class RateLimiter {
   }
 
   /** After an answer (2xx or an error other than 429): settle tokens, heed "nothing left" headers. */
-  async settle(budget: Budget, lease: string, estimatedTokens: number, actualTokens: number | null, headers: Headers | null): Promise<void> {
+  async settle(budget: Budget, lease: string, estimatedTokens: number, actualTokens: number | null, headers: ResponseHeaders | null): Promise<void> {
     await budget.settle(lease, estimatedTokens, actualTokens);
     if (headers) await budget.announce(headerNumber(headers, 'x-ratelimit-limit-requests'), headerNumber(headers, 'x-ratelimit-limit-tokens'));
     const exhaustedFor = exhaustedForMs(headers);
@@ -71,7 +72,7 @@ export class RateLimiter {
  * When the provider says no requests (or tokens) are left in its window, the time until its reset,
  * so that workers wait instead of collecting 429s. Null when the headers are absent or say there is room.
  */
-export function exhaustedForMs(headers: Headers | null): number | null {
+export function exhaustedForMs(headers: ResponseHeaders | null): number | null {
   if (!headers) return null;
   let wait: number | null = null;
   for (const kind of ['requests', 'tokens']) {
@@ -83,7 +84,7 @@ export function exhaustedForMs(headers: Headers | null): number | null {
   return wait;
 }
 
-function headerNumber(headers: Headers, name: string): number | null {
+function headerNumber(headers: ResponseHeaders, name: string): number | null {
   const v = headers.get(name);
   const n = v === null ? NaN : Number(v);
   return Number.isFinite(n) && n > 0 ? n : null;
