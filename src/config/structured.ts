@@ -4,6 +4,7 @@
  * docs/labeling.md documents each one.
  */
 import { z } from 'zod';
+import { compileAnswerSchema } from '../worker/structured/validate.js';
 import { DEFAULTS } from './defaults.js';
 
 /** A field name of the answer object: also a column name after `respool export`. */
@@ -49,9 +50,23 @@ export type OutputFormat = 'respool' | 'openai-batch';
 
 /** Cross-field rules, reported on the field to change. */
 export function checkStructured(
-  config: { labels?: unknown; schema?: unknown; schema_name?: unknown; request?: { text?: { format?: { type?: string } } } },
+  config: { labels?: unknown; schema?: Record<string, unknown> | undefined; schema_name?: unknown; request?: { text?: { format?: { type?: string; schema?: Record<string, unknown> } } } },
   ctx: z.RefinementCtx,
 ): void {
+  // Every answer is checked against the schema: one that cannot be compiled is a setting error now,
+  // not a failure on every item later.
+  const format = config.request?.text?.format;
+  for (const [path, schema] of [
+    [['schema'], config.schema],
+    [['request', 'text', 'format', 'schema'], format?.type === 'json_schema' ? format.schema : undefined],
+  ] as const) {
+    if (schema === undefined) continue;
+    try {
+      compileAnswerSchema(schema);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: [...path], message: `not a usable JSON schema: ${(err as Error).message}` });
+    }
+  }
   if (config.labels !== undefined && config.schema !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['schema'], message: 'set either labels or schema, not both' });
   }

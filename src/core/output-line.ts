@@ -62,6 +62,8 @@ export interface OutputLine {
   error?: LineError;
   /** Answers that did not match the run's schema, over every sample; present only when > 0. */
   invalid_answers?: number;
+  /** API calls whose answers made this line (samples and re-asks), when more than one. */
+  calls?: number;
   /** The vote over several sampled answers; present only when the run has `samples` > 1. */
   samples?: SamplesRecord;
   /**

@@ -23,7 +23,8 @@ export function emptyTotals(): RunTotals {
 export function addLine(t: RunTotals, line: OutputLine): RunTotals {
   t.lines++;
   t.byStatus[line.status] = (t.byStatus[line.status] ?? 0) + 1;
-  t.apiCalls += line.attempts;
+  // Earlier attempts made one call each; the last one may have made several (samples, re-asks).
+  t.apiCalls += line.attempts + (line.calls !== undefined && line.attempts > 0 ? line.calls - 1 : 0);
   const u = line.usage;
   if (!u) {
     if (line.status === 'completed' || line.status === 'incomplete') t.withoutUsage++;

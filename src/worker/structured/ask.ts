@@ -33,6 +33,7 @@ export interface StructuredOutcome<T> {
     error?: LineError;
     invalid_answers?: number;
     samples?: SamplesRecord;
+    calls?: number;
   };
 }
 
@@ -66,7 +67,7 @@ export async function askStructured<T>(plan: StructuredPlan, jobId: string, askO
     }
   }
   const usage = sumUsage(usages);
-  const extra = invalid > 0 ? { invalid_answers: invalid } : {};
+  const extra = { ...(invalid > 0 ? { invalid_answers: invalid } : {}), ...(usages.length > 1 ? { calls: usages.length } : {}) };
   if (plan.samples === 1) {
     const only = results[0]!;
     return only.ok ? validOutcome(only.answer, only.value, usage, extra) : invalidOutcome(only, usage, extra);
@@ -132,6 +133,7 @@ function incompleteOutcome<T>(answer: Answer<T>, usages: Array<ParsedResponse['u
       usage: sumUsage(usages),
       error: { type: 'incomplete', message: r.incompleteReason ?? 'response incomplete', status: null },
       ...(invalid > 0 ? { invalid_answers: invalid } : {}),
+      ...(usages.length > 1 ? { calls: usages.length } : {}),
     },
   };
 }
