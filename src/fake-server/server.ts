@@ -204,10 +204,11 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
       const request = body as Record<string, unknown>;
       let magic: Magic = mayHaveMagic(raw) ? findMagic(JSON.stringify(request.input)) : NO_MAGIC;
       // A configured share of structured answers break the schema, like `[[invalid_schema]]`.
+      const structured = jsonSchemaFormat(request) !== null;
       const rateInvalid = settings.faults?.rateInvalid ?? 0;
-      if (rateInvalid > 0 && jsonSchemaFormat(request) && rng() < rateInvalid) magic = { ...magic, invalidSchema: true };
+      if (rateInvalid > 0 && structured && rng() < rateInvalid) magic = { ...magic, invalidSchema: true };
       let callIndex = 0;
-      if (countsCalls(magic)) {
+      if (structured && countsCalls(magic)) {
         const inputKey = JSON.stringify(request.input);
         callIndex = callsByInput.get(inputKey) ?? 0;
         callsByInput.set(inputKey, callIndex + 1);
