@@ -29,7 +29,7 @@ const labelsObject = z
   .strict();
 
 /** `labels: [a, b]` is short for `labels: {values: [a, b]}`. */
-export const labelsSchema = z.union([labelValues.transform((values) => labelsObject.parse({ values })), labelsObject]);
+export const labelsSchema = z.preprocess((v) => (Array.isArray(v) ? { values: v } : v), labelsObject);
 
 export const structuredFields = {
   labels: labelsSchema.optional(),
