@@ -69,7 +69,9 @@ function fromRespoolLine(line: Obj): ResultRecord {
   const error = isObj(line.error) && typeof line.error.message === 'string' ? line.error.message : null;
   const cost = isObj(line.cost) && typeof line.cost.total === 'number' ? line.cost.total : null;
   const agreement = isObj(line.samples) && typeof line.samples.agreement === 'number' ? line.samples.agreement : null;
-  return { status: String(line.status), fields: flattenParsed(line.parsed), error, cost, agreement };
+  // Only a completed line's answer is one: an invalid_output line's `parsed` is what failed the check.
+  const fields = line.status === 'completed' ? flattenParsed(line.parsed) : {};
+  return { status: String(line.status), fields, error, cost, agreement };
 }
 
 /**
