@@ -50,7 +50,7 @@ export type OutputFormat = 'respool' | 'openai-batch';
 
 /** Cross-field rules, reported on the field to change. */
 export function checkStructured(
-  config: { labels?: unknown; schema?: Record<string, unknown> | undefined; schema_name?: unknown; request?: { text?: { format?: { type?: string; schema?: Record<string, unknown> } } } },
+  config: { labels?: unknown; schema?: Record<string, unknown> | undefined; schema_name?: unknown; samples?: unknown; request?: { text?: { format?: { type?: string; schema?: Record<string, unknown> } } } },
   ctx: z.RefinementCtx,
 ): void {
   // Every answer is checked against the schema: one that cannot be compiled is a setting error now,
@@ -73,6 +73,10 @@ export function checkStructured(
   const own = config.labels !== undefined || config.schema !== undefined;
   if (own && config.request?.text?.format !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['request', 'text', 'format'], message: 'labels and schema set the text format themselves; remove request.text.format' });
+  }
+  const json = own || format?.type === 'json_schema';
+  if (!json && typeof config.samples === 'number' && config.samples > 1) {
+    ctx.addIssue({ code: 'custom', path: ['samples'], message: 'samples are voted on by label or answer: set labels or schema (or a json_schema request.text.format)' });
   }
   if (!own && config.schema_name !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['schema_name'], message: 'only used with labels or schema' });

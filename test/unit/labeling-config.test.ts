@@ -88,6 +88,7 @@ describe('labels, schema, samples: job settings', () => {
     assert.match(errorOf({ schema: { type: 'object', properties: { a: { type: 'nope' } } } }), /schema: not a usable JSON schema/);
     assert.match(errorOf({ schema_name: 'x' }), /schema_name: only used with labels or schema/);
     assert.match(errorOf({ samples: 0 }), /samples: Too small/);
+    assert.match(errorOf({ samples: 3 }), /samples: samples are voted on by label or answer/);
     assert.match(errorOf({ output_format: 'csv' }), /output_format: Invalid option/);
   });
 });
