@@ -238,6 +238,20 @@ describe('respool run: structured labeling', () => {
     assert.deepEqual(rows[3], { id: 'r4', text: 'new row', status: 'w', label: null, 'detail.score': null, 'result.status': 'no_result', error: null, cost: null });
   });
 
+  it('export finds the lines the run wrote for bad rows: a repeated id, a wrong field count, an empty id', async () => {
+    const csv = 'id,text\na,one positive\na,again\nb,too,many\n,no id\nc,fine negative\n';
+    await runJob('bad', { labels: ['positive', 'negative'], prompt: '{{text}}' }, { file: 'bad.csv', text: csv });
+    const lines = await readLines(path.join(dir, 'bad-out.jsonl'));
+    assert.equal(lines.filter((l) => l.status === 'rejected').length, 3);
+    const out = path.join(dir, 'bad-export.csv');
+    const res = await runCli(['export', path.join(dir, 'bad-out.jsonl'), '--join', path.join(dir, 'bad.csv'), '--out', out]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stderr, /exported 5 rows .*: 5 with a result, 0 without/);
+    assert.doesNotMatch(res.stderr, /have no row/, 'every result found its row');
+    const rows = (await readFile(out, 'utf8')).split('\r\n').map((r) => r.split(',').slice(0, 4).join(','));
+    assert.deepEqual(rows.slice(0, 6), ['id,text,label,status', 'a,one positive,positive,completed', 'a,again,,rejected', 'b,too,,rejected', ',no id,,rejected', 'c,fine negative,negative,completed']);
+  });
+
   it('export without an id column: rows are found by <file name>:<line>, as the reader named them; samples add agreement', async () => {
     const csv = 'text\nfirst is positive\n\n"second,\nnegative"\n';
     await runJob('noid', { labels: ['positive', 'negative'], samples: 2, prompt: '{{text}}' }, { file: 'noid.csv', text: csv });
