@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
 import { WaitingError } from 'bullmq';
 import type { ImageRef, JobData } from '../core/item.js';
-import type { OutputLine } from '../core/output-line.js';
+import type { HttpRecord, OutputLine } from '../core/output-line.js';
 import { loadImageAsDataUri } from '../inputs/image-type.js';
 import type { RunSettings } from '../queue/run-meta.js';
 import { buildRequestBody, wantsJsonOutput } from './build-request.js';
@@ -17,6 +17,7 @@ import type { RequestSettings } from './request-settings.js';
 import type { RunCache } from './run-cache.js';
 import { askStructured, type Answer } from './structured/ask.js';
 import { httpRecord, httpRecordOfError } from './structured/http-record.js';
+import { saveProgress, savedSamples } from './structured/progress.js';
 
 type ItemJob = Extract<JobData, { type: 'item' }>;
 
@@ -121,7 +122,8 @@ function lineMaker(ctx: ProcessorContext) {
     // One call, read; a response that failed is thrown like any other API error.
     let lastRes = null as Awaited<ReturnType<typeof callWithinBudget>> | null;
     const wantsJson = wantsJsonOutput(requestSettings, data.request);
-    async function askOnce(key: string): Promise<Answer<typeof lastRes>> {
+    const keepHttp = settings.outputFormat === 'openai-batch';
+    async function askOnce(key: string): Promise<Answer<HttpRecord | null>> {
       const res = await callWithinBudget(key);
       lastRes = res;
       latencyMs = res.latencyMs;
@@ -132,13 +134,14 @@ function lineMaker(ctx: ProcessorContext) {
         err.latencyMs = latencyMs;
         throw err;
       }
-      return { response: parsed, raw: res };
+      return { response: parsed, raw: keepHttp ? httpRecord(res.status, res.headers, res.json) : null };
     }
     // Batch-style lines are sent as they are: the run's schema checks and samples are not theirs.
     const plan = data.request.kind === 'body' ? undefined : settings.structured;
-    const keepHttp = settings.outputFormat === 'openai-batch';
     try {
-      const structured = plan ? await askStructured(plan, job.id!, askOnce) : null;
+      const structured = plan
+        ? await askStructured(plan, job.id!, askOnce, { done: savedSamples(job), onSample: (done) => saveProgress(job, { rate_limited: rateLimited, samples: [...done] }) })
+        : null;
       const answer = structured?.answer ?? (await askOnce(job.id!));
       const parsed = answer.response;
       const line: OutputLine = {
@@ -159,7 +162,7 @@ function lineMaker(ctx: ProcessorContext) {
         line.error = { type: 'incomplete', message: parsed.incompleteReason ?? 'response incomplete', status: null };
       }
       if (structured) Object.assign(line, structured.fields, { model: structured.fields.model ?? settings.model });
-      if (keepHttp && answer.raw) line.http = httpRecord(answer.raw.status, answer.raw.headers, answer.raw.json);
+      if (answer.raw) line.http = answer.raw;
       return line;
     } catch (err) {
       if (!(err instanceof ApiCallError)) throw err; // a caller abort or a bug: BullMQ retries it
@@ -168,7 +171,7 @@ function lineMaker(ctx: ProcessorContext) {
           await ctx.stopRun(data.run, err.message);
           return putBack(job, token);
         case 'retry':
-          if (rateLimited > rateLimitedSoFar(job)) await job.updateProgress({ rate_limited: rateLimited });
+          if (rateLimited > rateLimitedSoFar(job)) await saveProgress(job, { rate_limited: rateLimited });
           throw err;
         case 'give-up': {
           const line = failedLine(data as ItemJob, failedResponse?.model ?? settings.model, err.toLineError(), attempt, err.latencyMs ?? latencyMs);

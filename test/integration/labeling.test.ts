@@ -187,6 +187,29 @@ describe('respool run: structured labeling', () => {
     assert.match(res.stderr, new RegExp(`API calls: ${stats.requests}`), 'the summary counts every call');
   });
 
+  it('an attempt that fails between samples goes on from the sample it reached, without paying again', async () => {
+    fake.setOptions({ faults: { failFirst: 1, failKinds: ['500'] } });
+    try {
+      const { byId } = await runJob(
+        'resume',
+        { labels: ['positive', 'negative', 'neutral'], samples: 3, attempts: 5 },
+        { file: 'resume.jsonl', text: jsonl([{ custom_id: 'r', prompt: 'x [[votes:negative|negative|positive]]' }]) },
+      );
+      const r = get(byId, 'r');
+      assert.equal(r.status, 'completed');
+      // Every key failed once: four attempts, and each sample was answered exactly once.
+      assert.equal(r.attempts, 4);
+      assert.equal(r.calls, 3);
+      assert.deepEqual(r.samples?.answers, ['negative', 'negative', 'positive']);
+      const job = jobIdFor('resume', 'r');
+      const keys = fake.stats().byKey;
+      assert.deepEqual([keys[job], keys[`${job}-s2`], keys[`${job}-s3`]], [2, 2, 2]);
+      assert.equal(fake.stats().byStatus['200'], 3);
+    } finally {
+      fake.setOptions({ faults: {} });
+    }
+  });
+
   it('multi-label samples: labels chosen by more than half of the samples', async () => {
     const { byId } = await runJob(
       'multisamples',

@@ -152,6 +152,26 @@ describe('askStructured', () => {
     assert.equal(out.fields.usage?.total_tokens, 24);
   });
 
+  it('samples finished by an earlier attempt are not asked again; each finished sample is reported', async () => {
+    const first = scripted(['{"label":"neutral"}', 'x', '{"label":"neutral"}']);
+    const reported: number[] = [];
+    let saved: unknown[] = [];
+    // The second sample's call fails at the HTTP level: the attempt ends after sample 1 was saved.
+    const failing = async (key: string) => {
+      if (key.includes('-s2')) throw new Error('HTTP 500');
+      return first.askOnce(key);
+    };
+    await assert.rejects(askStructured(plan({ samples: 3 }), 'ijob', failing, { onSample: async (done) => { reported.push(done.length); saved = JSON.parse(JSON.stringify(done)) as unknown[]; } }), /HTTP 500/);
+    assert.deepEqual(reported, [1]);
+    const second = scripted(['{"label":"positive"}', '{"label":"neutral"}']);
+    const out = await askStructured(plan({ samples: 3 }), 'ijob', second.askOnce, { done: saved as never, onSample: async (done) => void reported.push(done.length) });
+    assert.deepEqual(second.keys, ['ijob-s2', 'ijob-s3'], 'sample 1 is not asked again');
+    assert.deepEqual(reported, [1, 2]);
+    assert.deepEqual(out.fields.samples?.answers, ['neutral', 'positive', 'neutral']);
+    assert.equal(out.fields.calls, 3);
+    assert.equal(out.fields.usage?.total_tokens, 36);
+  });
+
   it('callKey: the first call keeps the job id', () => {
     assert.equal(callKey('i1', 0, 0), 'i1');
     assert.equal(callKey('i1', 2, 1), 'i1-s3-r1');

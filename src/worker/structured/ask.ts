@@ -41,31 +41,51 @@ export function callKey(jobId: string, sample: number, retry: number): string {
   return `${jobId}${sample > 0 ? `-s${sample + 1}` : ''}${retry > 0 ? `-r${retry}` : ''}`;
 }
 
-interface SampleResult<T> {
+/**
+ * One finished sample. JSON-safe when `T` is: the processor saves the finished samples of an item
+ * in its job, so that an attempt that fails at sample 3 (a 500, a timeout) goes on from sample 3
+ * instead of paying for samples 1 and 2 again.
+ */
+export interface SampleResult<T> {
   answer: Answer<T>;
   ok: boolean;
   value: unknown;
   reason: string;
+  /** Usage of each call of this sample (its re-asks included). */
+  usages: Array<ParsedResponse['usage']>;
+  invalid: number;
 }
 
-export async function askStructured<T>(plan: StructuredPlan, jobId: string, askOnce: AskOnce<T>): Promise<StructuredOutcome<T>> {
-  const usages: Array<ParsedResponse['usage']> = [];
-  const results: SampleResult<T>[] = [];
-  let invalid = 0;
-  for (let s = 0; s < plan.samples; s++) {
+export interface AskOptions<T> {
+  /** Samples finished by an earlier attempt of the same job, in order. */
+  done?: ReadonlyArray<SampleResult<T>>;
+  /** Called after each sample but the last, with every finished sample. */
+  onSample?: (done: ReadonlyArray<SampleResult<T>>) => Promise<void>;
+}
+
+export async function askStructured<T>(plan: StructuredPlan, jobId: string, askOnce: AskOnce<T>, opts: AskOptions<T> = {}): Promise<StructuredOutcome<T>> {
+  const results: SampleResult<T>[] = (opts.done ?? []).slice(0, plan.samples);
+  for (let s = results.length; s < plan.samples; s++) {
+    const sampleUsages: Array<ParsedResponse['usage']> = [];
+    let sampleInvalid = 0;
     for (let r = 0; ; r++) {
       const answer = await askOnce(callKey(jobId, s, r));
-      usages.push(answer.response.usage);
+      sampleUsages.push(answer.response.usage);
       // A cut-off answer is the `incomplete` line it always was: asking again would be cut off too.
-      if (answer.response.status === 'incomplete') return incompleteOutcome(answer, usages, invalid);
+      if (answer.response.status === 'incomplete') {
+        return incompleteOutcome(answer, [...results.flatMap((x) => x.usages), ...sampleUsages], sampleInvalid + results.reduce((n, x) => n + x.invalid, 0));
+      }
       const check = checkAnswer(answer.response.outputText, answer.response.refusal, plan.schema);
-      if (!check.ok) invalid++;
+      if (!check.ok) sampleInvalid++;
       if (check.ok || r >= plan.invalidRetries) {
-        results.push({ answer, ok: check.ok, value: check.value, reason: check.ok ? '' : check.reason });
+        results.push({ answer, ok: check.ok, value: check.value, reason: check.ok ? '' : check.reason, usages: sampleUsages, invalid: sampleInvalid });
         break;
       }
     }
+    if (s + 1 < plan.samples) await opts.onSample?.(results);
   }
+  const usages = results.flatMap((x) => x.usages);
+  const invalid = results.reduce((n, x) => n + x.invalid, 0);
   const usage = sumUsage(usages);
   const extra = { ...(invalid > 0 ? { invalid_answers: invalid } : {}), ...(usages.length > 1 ? { calls: usages.length } : {}) };
   if (plan.samples === 1) {
@@ -123,7 +143,7 @@ function invalidOutcome<T>(last: SampleResult<T>, usage: ParsedResponse['usage']
   };
 }
 
-function incompleteOutcome<T>(answer: Answer<T>, usages: Array<ParsedResponse['usage']>, invalid: number): StructuredOutcome<T> {
+function incompleteOutcome<T>(answer: Answer<T>, usages: ReadonlyArray<ParsedResponse['usage']>, invalid: number): StructuredOutcome<T> {
   const r = answer.response;
   return {
     answer,
