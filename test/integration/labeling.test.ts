@@ -275,6 +275,27 @@ describe('respool run: structured labeling', () => {
     assert.deepEqual(rows.slice(0, 6), ['id,text,label,status', 'a,one positive,positive,completed', 'a,again,,rejected', 'b,too,,rejected', ',no id,,rejected', 'c,fine negative,negative,completed']);
   });
 
+  it('export joins onto a JSONL input too: its fields as columns, ids as the JSONL reader made them', async () => {
+    const text = [
+      JSON.stringify({ custom_id: 'j1', prompt: 'billing trouble', lang: 'en' }),
+      '',
+      JSON.stringify({ prompt: 'no id, about shipping', extra: { nested: true } }),
+      'not json',
+      JSON.stringify({ custom_id: 7, prompt: 'numeric id, quality' }),
+    ].join('\n') + '\n';
+    await runJob('jexp', { labels: { values: ['billing', 'shipping', 'quality'], multi: true } }, { file: 'jexp.jsonl', text });
+    const out = path.join(dir, 'jexp.csv');
+    const res = await runCli(['export', path.join(dir, 'jexp-out.jsonl'), '--join', path.join(dir, 'jexp.jsonl'), '--out', out]);
+    assert.equal(res.code, 0, res.stderr);
+    const rows = (await readFile(out, 'utf8')).split('\r\n');
+    assert.equal(rows[0], 'custom_id,prompt,lang,extra,labels,status,error,cost');
+    assert.equal(rows[1], 'j1,billing trouble,en,,billing,completed,,');
+    // No custom_id field: found by `jexp.jsonl:3`, the reader's fallback id.
+    assert.equal(rows[2], ',"no id, about shipping",,"{""nested"":true}",shipping,completed,,');
+    assert.match(rows[3]!, /^,,,,,rejected,"[^"]*jexp\.jsonl:4: malformed JSON/);
+    assert.equal(rows[4], '7,"numeric id, quality",,,quality,completed,,');
+  });
+
   it('export without an id column: rows are found by <file name>:<line>, as the reader named them; samples add agreement', async () => {
     const csv = 'text\nfirst is positive\n\n"second,\nnegative"\n';
     await runJob('noid', { labels: ['positive', 'negative'], samples: 2, prompt: '{{text}}' }, { file: 'noid.csv', text: csv });

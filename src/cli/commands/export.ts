@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { ConfigError } from '../../config/load.js';
-import { CsvHeaderError } from '../../sinks/export/csv-rows.js';
+import { InputTableError } from '../../sinks/export/input-table.js';
 import { exportFormatFor, exportJoined } from '../../sinks/export/join.js';
 import { EXIT, ExitError } from '../exit.js';
 import { createLogger } from '../logger.js';
@@ -18,9 +18,9 @@ interface ExportFlags {
 export function registerExport(program: Command, globals: () => GlobalFlags): void {
   program
     .command('export')
-    .description('join a results file back onto the CSV rows it came from: one row per input row, with the answer fields, status and cost')
+    .description('join a results file back onto the CSV or JSONL rows it came from: one row per input row, with the answer fields, status and cost')
     .argument('<results>', 'results file (JSONL, respool or openai-batch lines)')
-    .requiredOption('--join <input.csv>', 'the CSV input the run read')
+    .requiredOption('--join <input>', 'the CSV or JSONL input the run read')
     .requiredOption('-o, --out <file>', 'file to write (.csv or .jsonl)')
     .addOption(new Option('--format <format>', 'output format (default: from the --out extension)').choices(['csv', 'jsonl']))
     .option('--id-column <column>', 'the id column the run used (as its id_column)')
@@ -29,7 +29,7 @@ export function registerExport(program: Command, globals: () => GlobalFlags): vo
       const log = createLogger({ level: g.logLevel, json: g.logJson });
       const format = exportFormatFor(flags.out, flags.format);
       if (!format) throw new ConfigError(`--out ${flags.out}: cannot tell the format from the extension; give --format csv or --format jsonl`);
-      if (!/\.csv$/i.test(flags.join)) throw new ConfigError(`--join ${flags.join}: only CSV inputs can be joined`);
+      if (!/\.(csv|jsonl|ndjson)$/i.test(flags.join)) throw new ConfigError(`--join ${flags.join}: give the CSV or JSONL input the run read (.csv, .jsonl or .ndjson)`);
       for (const file of [results, flags.join]) {
         try {
           await access(file);
@@ -48,7 +48,7 @@ export function registerExport(program: Command, globals: () => GlobalFlags): vo
         if (stats.unreadableResultLines > 0) log.warn(`${stats.unreadableResultLines} lines of ${results} are not results lines and were skipped`);
         if (stats.stoppedAt) log.warn(`${flags.join}:${stats.stoppedAt.line}: malformed CSV (${stats.stoppedAt.message}); the rows after it were not exported`);
       } catch (err) {
-        if (err instanceof CsvHeaderError) throw new ExitError(err.message, EXIT.fatal);
+        if (err instanceof InputTableError) throw new ExitError(err.message, EXIT.fatal);
         throw err;
       }
     });

@@ -9,29 +9,9 @@ import { describeSource } from '../../core/item.js';
 import { inputFile } from '../../inputs/context.js';
 import { checkHeader, csvParser, LineTracker, rowCustomId } from '../../inputs/csv.js';
 
-export interface CsvRow {
-  record: string[];
-  line: number;
-  customId: string;
-  /**
-   * The id the row's line has when its custom_id was already used by an earlier row: the run
-   * rejected it as a duplicate under its own source (`<path>:<line>`, as the run saw the path).
-   */
-  duplicateId: string;
-}
+import { InputTableError, type InputRow, type InputTable } from './input-table.js';
 
-export class CsvHeaderError extends Error {
-  override name = 'CsvHeaderError';
-}
-
-export interface CsvRows {
-  header: string[];
-  rows: AsyncGenerator<CsvRow>;
-  /** Set when a CSV syntax error stopped the reading (the rows after it have no results either). */
-  stoppedAt(): { line: number; message: string } | null;
-}
-
-export async function openCsvRows(file: string, idColumn: string | undefined, cwd: string): Promise<CsvRows> {
+export async function openCsvRows(file: string, idColumn: string | undefined, cwd: string): Promise<InputTable> {
   const input = inputFile(file, cwd);
   const stream = createReadStream(input.abs);
   let parseError: { message: string; recordsBefore: number; emptyLines: number } | undefined;
@@ -58,22 +38,23 @@ export async function openCsvRows(file: string, idColumn: string | undefined, cw
   const first = await next();
   if (!first) {
     stream.destroy();
-    throw new CsvHeaderError(`${input.display}: no header row`);
+    throw new InputTableError(`${input.display}: no header row`);
   }
   const check = checkHeader(first.record, idColumn);
   if (!check.ok) {
     stream.destroy();
-    throw new CsvHeaderError(`${input.display}:${first.line}: ${check.reason}`);
+    throw new InputTableError(`${input.display}:${first.line}: ${check.reason}`);
   }
   const header = first.record;
-  async function* rows(): AsyncGenerator<CsvRow> {
+  async function* rows(): AsyncGenerator<InputRow> {
     const seen = new Set<string>();
     try {
       for (let r = await next(); r; r = await next()) {
         const { customId } = rowCustomId(r.record, header, check.ok ? check.idColumn : undefined, input.name, r.line);
         const duplicateId = seen.has(customId) ? describeSource({ file: input.display, line: r.line }) : '';
         seen.add(customId);
-        yield { record: r.record, line: r.line, customId, duplicateId };
+        // A row the reader rejected for its number of fields still gets one value per column.
+        yield { values: header.map((_, i) => r.record[i] ?? ''), customId, duplicateId };
       }
     } finally {
       stream.destroy();

@@ -1,5 +1,5 @@
 /**
- * `respool export`: the rows of the input a run read, each with its result, as CSV or JSONL. The
+ * `respool export`: the rows of a CSV or JSONL input a run read, each with its result, as CSV or JSONL. The
  * results are read first into a small index by custom_id; the input is then streamed row by row, so
  * neither file is held in memory. Rows without a result are kept, with status `no_result`.
  */
@@ -9,6 +9,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { cellText, csvRow } from './flatten.js';
 import { openCsvRows } from './csv-rows.js';
+import { openJsonlRows } from './jsonl-rows.js';
 import { readResultIndex, type ResultRecord } from './result-index.js';
 
 export type ExportFormat = 'csv' | 'jsonl';
@@ -77,7 +78,8 @@ function metaValue(key: string, result: ResultRecord | undefined): unknown {
 
 export async function exportJoined(opts: ExportOptions): Promise<ExportStats> {
   const index = await readResultIndex(path.resolve(opts.cwd, opts.results));
-  const input = await openCsvRows(path.resolve(opts.cwd, opts.join), opts.idColumn, opts.cwd);
+  const joinPath = path.resolve(opts.cwd, opts.join);
+  const input = /\.(jsonl|ndjson)$/i.test(joinPath) ? await openJsonlRows(joinPath, opts.idColumn, opts.cwd) : await openCsvRows(joinPath, opts.idColumn, opts.cwd);
   const columns = resultColumns(input.header, index.fieldNames, index.hasSamples);
   const outPath = path.resolve(opts.cwd, opts.out);
   await mkdir(path.dirname(outPath), { recursive: true });
@@ -105,11 +107,10 @@ export async function exportJoined(opts: ExportOptions): Promise<ExportStats> {
       } else stats.withoutResult++;
       const values = columns.map((c) => (c.kind === 'field' ? result?.fields[c.key] : metaValue(c.key, result)));
       if (opts.format === 'csv') {
-        // A row the reader rejected for its number of fields still gets one cell per column.
-        await write(out, csvRow([...input.header.map((_, i) => row.record[i] ?? ''), ...values.map(cellText)]));
+        await write(out, csvRow([...row.values, ...values].map(cellText)));
       } else {
         const obj: Record<string, unknown> = {};
-        input.header.forEach((name, i) => (obj[name] = row.record[i] ?? null));
+        input.header.forEach((name, i) => (obj[name] = row.values[i] ?? null));
         columns.forEach((c, i) => (obj[c.name] = values[i] ?? null));
         await write(out, `${JSON.stringify(obj)}\n`);
       }
