@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
 import type { OutputLine } from '../../src/core/output-line.js';
 import { jobIdFor } from '../../src/queue/keys.js';
-import { readLines, runCli, tempDir, testPrefix } from '../helpers/cli.js';
+import { finished, readLines, runCli, spawnCli, tempDir, testPrefix, waitFor } from '../helpers/cli.js';
 import { deletePrefix } from '../helpers/redis-scan.js';
 
 describe('respool run: structured labeling', () => {
@@ -391,5 +391,49 @@ describe('respool run: openai-batch output', () => {
     assert.equal(got.get('ok')?.error, null);
     assert.equal(text('bad'), '{"note":"this answer leaves out label"}');
     assert.equal(got.get('bad')?.error?.code, 'invalid_output');
+  });
+});
+
+describe('respool run: a sampled labeling run killed and started again', () => {
+  let fake: FakeServer;
+  const prefix = testPrefix();
+  let dir: string;
+  before(async () => {
+    fake = await startFakeServer({ latencyMs: 40 });
+    dir = await tempDir();
+  });
+  after(async () => {
+    await fake.close();
+    await deletePrefix(prefix);
+  });
+
+  it('every item ends with one batch line, and finished samples are not paid for twice', async () => {
+    const ids = Array.from({ length: 120 }, (_, i) => `k${i}`);
+    const input = path.join(dir, 'kill.jsonl');
+    await writeFile(input, ids.map((id) => JSON.stringify({ custom_id: id, prompt: `item ${id}` })).join('\n') + '\n');
+    const job = path.join(dir, 'kill.json');
+    await writeFile(job, JSON.stringify({ name: 'kill', inputs: ['kill.jsonl'], model: 'm', labels: ['a', 'b', 'c'], samples: 3, output_format: 'openai-batch', concurrency: 10, out: 'kill-out.jsonl' }));
+    const out = path.join(dir, 'kill-out.jsonl');
+    const env = { RESPOOL_LOCK_DURATION_MS: '2000', RESPOOL_STALLED_INTERVAL_MS: '1000' };
+    const args = ['--prefix', prefix, 'run', job, '--base-url', fake.url];
+    const count = async () => (await readFile(out, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+
+    const first = spawnCli(args, { env });
+    const firstDone = finished(first);
+    await waitFor(async () => (await count()) >= 30, 60_000, '30 lines before the kill');
+    first.kill('SIGKILL');
+    assert.equal((await firstDone).signal, 'SIGKILL');
+    assert.ok((await count()) < ids.length, 'killed before the end');
+
+    const second = await runCli(args, { env });
+    assert.equal(second.code, 0, second.stderr);
+    const lines = (await readFile(out, 'utf8')).trim().split('\n').map((t) => JSON.parse(t) as { custom_id: string; response: { status_code: number } | null });
+    assert.deepEqual(lines.map((l) => l.custom_id).sort(), [...ids].sort(), 'each custom_id exactly once');
+    assert.ok(lines.every((l) => l.response?.status_code === 200));
+    // Only the calls in flight when the process died (at most one per item, 10 at once) were made twice.
+    const calls = Object.values(fake.stats().byKey);
+    const extra = calls.reduce((n, c) => n + (c - 1), 0);
+    assert.ok(extra <= 10, `calls made twice: ${extra}`);
+    assert.equal(fake.stats().requests, ids.length * 3 + extra);
   });
 });
