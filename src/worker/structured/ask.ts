@@ -2,7 +2,8 @@
  * Asks for one item's structured answer: one call per sample, each asked again (up to
  * `invalidRetries` times) while its answer does not match the schema, then the vote. The calls
  * themselves come from the caller (`askOnce`), so this module decides only what to ask and what the
- * line says; API errors thrown by `askOnce` pass through untouched and the job is retried as a whole.
+ * line says. API errors thrown by `askOnce` pass through untouched; the samples finished before one
+ * are handed to `onSample`, so that the retried attempt can go on from there (`done`).
  */
 import type { LineError, OutputLine, SamplesRecord } from '../../core/output-line.js';
 import type { ParsedResponse } from '../parse-response.js';
