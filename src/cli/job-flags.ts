@@ -28,7 +28,10 @@ export function addJobFlags(cmd: Command): Command {
     .option('--rpm <n>', "the API key's requests per minute, shared by every worker (default: learn it from 429s)")
     .option('--tpm <n>', "the API key's tokens per minute, shared by every worker")
     .option('--max-in-flight <n>', 'calls in flight at once across every worker on this key')
-    .option('--expected-output-tokens <n>', 'output tokens to reserve per call when max_output_tokens is not set');
+    .option('--expected-output-tokens <n>', 'output tokens to reserve per call when max_output_tokens is not set')
+    .option('--samples <n>', 'structured answers: ask N times per item and keep the majority (see docs/labeling.md)')
+    .option('--invalid-output-retries <n>', 'structured answers: ask again up to N times after an answer that does not match the schema')
+    .addOption(new Option('--output-format <format>', 'results file format').choices(['respool', 'openai-batch']));
 }
 
 export async function configFromFlags(jobfile: string | undefined, flags: Record<string, unknown>, cwd = process.cwd()): Promise<JobConfig> {

@@ -5,6 +5,7 @@ import { registerClean } from './commands/clean.js';
 import { registerCollect } from './commands/collect.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEnqueue } from './commands/enqueue.js';
+import { registerExport } from './commands/export.js';
 import { registerRun } from './commands/run.js';
 import { registerStatus } from './commands/status.js';
 import { registerWorker } from './commands/worker.js';
@@ -40,6 +41,7 @@ Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stop
   registerCollect(program, globals);
   registerStatus(program, globals);
   registerClean(program, globals);
+  registerExport(program, globals);
   registerDemo(program, globals);
   registerFakeServerCommand(program);
   return program;

@@ -11,6 +11,10 @@ export const DEFAULTS = {
   // A base64 data URL grows by 4/3 and the API takes at most 20,971,520 characters.
   max_image_bytes: 15 * 1024 * 1024,
   out_dir: 'out',
+  // Structured labeling (docs/labeling.md).
+  samples: 1,
+  invalid_output_retries: 2,
+  output_format: 'respool' as const,
 };
 
 /** Redis and BullMQ settings that are not part of a job. */

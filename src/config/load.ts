@@ -39,6 +39,9 @@ const FLAG_TO_FIELD: Record<string, string> = {
   temperature: 'request.temperature',
   maxOutputTokens: 'request.max_output_tokens',
   reasoningEffort: 'request.reasoning.effort',
+  samples: 'samples',
+  invalidOutputRetries: 'invalid_output_retries',
+  outputFormat: 'output_format',
 };
 
 const NUMERIC_FIELDS = new Set([
@@ -54,6 +57,8 @@ const NUMERIC_FIELDS = new Set([
   'max_image_bytes',
   'request.temperature',
   'request.max_output_tokens',
+  'samples',
+  'invalid_output_retries',
 ]);
 
 /** Environment variables a deployment can use instead of flags. The API key is not config: see worker. */
@@ -194,7 +199,7 @@ function deepMerge(target: Record<string, unknown>, source: Record<string, unkno
 
 function leafPaths(obj: Record<string, unknown>, prefix = ''): string[] {
   return Object.entries(obj).flatMap(([k, v]) =>
-    isPlainObject(v) && k !== 'metadata' && k !== 'format' && k !== 'limits' ? leafPaths(v, `${prefix}${k}.`) : [`${prefix}${k}`],
+    isPlainObject(v) && k !== 'metadata' && k !== 'format' && k !== 'limits' && k !== 'schema' && k !== 'labels' ? leafPaths(v, `${prefix}${k}.`) : [`${prefix}${k}`],
   );
 }
 

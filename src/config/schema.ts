@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
+import { checkStructured, structuredFields } from './structured.js';
 
 /** Run names become part of Redis keys, queue names and job ids: no `:`, no spaces, no path tricks. */
 export const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -80,8 +81,11 @@ export const jobConfigSchema = z
     base_url: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
       .refine((u) => !/^https?:\/\/[^/]*@/.test(u), 'must not contain a user or password (the key comes from OPENRESPONSES_API_KEY)'),
+    /** labels, schema, samples, invalid_output_retries, output_format: see ./structured.ts. */
+    ...structuredFields,
   })
-  .strict();
+  .strict()
+  .superRefine(checkStructured);
 
 export type JobConfig = z.infer<typeof jobConfigSchema>;
 export type RequestParams = z.infer<typeof requestSchema>;

@@ -13,7 +13,7 @@ export interface Usage {
   [extra: string]: unknown;
 }
 
-export type LineStatus = 'completed' | 'incomplete' | 'failed' | 'rejected';
+export type LineStatus = 'completed' | 'incomplete' | 'failed' | 'rejected' | 'invalid_output';
 
 /** Why an item did not complete. `type` is one of the `ErrorType`s below. */
 export interface LineError {
@@ -33,6 +33,7 @@ export type ErrorType =
   | 'network' // connection refused/reset, truncated or unreadable body
   | 'response_failed' // HTTP 200 with status "failed"
   | 'incomplete' // status "incomplete": partial output kept, `message` holds the reason
+  | 'invalid_output' // answers that did not match the run's schema, after every re-ask (docs/labeling.md)
   | 'internal'; // respool itself failed on this item (for example the worker died too often)
 
 /**
@@ -59,7 +60,40 @@ export interface OutputLine {
   /** Duration of the last API call. */
   latency_ms: number | null;
   error?: LineError;
+  /** Answers that did not match the run's schema, over every sample; present only when > 0. */
+  invalid_answers?: number;
+  /** API calls whose answers made this line (samples and re-asks), when more than one. */
+  calls?: number;
+  /** The vote over several sampled answers; present only when the run has `samples` > 1. */
+  samples?: SamplesRecord;
+  /**
+   * The HTTP answer the line reports, kept only when the run writes `output_format: openai-batch`;
+   * the collector turns it into the batch line's `response` and never writes it as it is.
+   */
+  http?: HttpRecord;
   source: SourceRef;
   run: string;
   finished_at: string;
+}
+
+/** docs/labeling.md#samples. */
+export interface SamplesRecord {
+  /** Samples asked for. */
+  n: number;
+  /** Samples whose answer matched the schema (after re-asks); only these vote. */
+  valid: number;
+  /** Each sample's answer in order: the label, the list of labels, or the answer object; null when invalid. */
+  answers: unknown[];
+  majority: unknown;
+  /** Share of valid samples that gave the majority answer, 0 to 1, rounded to 3 decimals. */
+  agreement: number;
+}
+
+/** One HTTP answer as a provider batch output line holds it (`response`). */
+export interface HttpRecord {
+  status_code: number;
+  /** The answer's `x-request-id` header, when it had one. */
+  request_id: string | null;
+  /** The response body exactly as the API sent it (a `ResponseResource`, or an `{"error": ...}` body). */
+  body: unknown;
 }

@@ -12,6 +12,7 @@ interface FakeServerFlags {
   rate500?: number;
   rateReset?: number;
   rateTruncate?: number;
+  rateInvalid?: number;
   retryAfter?: number;
   retryAfterMs?: number;
   failFirst?: number;
@@ -96,6 +97,7 @@ export function registerFakeServerCommand(program: Command): void {
     .option('--rate-500 <p>', 'probability of a 500 answer per call', probability)
     .option('--rate-reset <p>', 'probability of dropping the connection per call', probability)
     .option('--rate-truncate <p>', 'probability of cutting the response body short per call', probability)
+    .option('--rate-invalid <p>', 'probability that a json_schema answer breaks the schema', probability)
     .option('--retry-after <s>', 'send "Retry-After: <s>" with 429 and 503 answers', nonNegativeInt)
     .option('--retry-after-ms <ms>', 'send "retry-after-ms: <ms>" with 429 and 503 answers', nonNegativeInt)
     .option('--fail-first <n>', 'fail the first N calls of every Idempotency-Key', nonNegativeInt)
@@ -114,6 +116,7 @@ export function registerFakeServerCommand(program: Command): void {
         rate500: flags.rate500,
         rateReset: flags.rateReset,
         rateTruncate: flags.rateTruncate,
+        rateInvalid: flags.rateInvalid,
         retryAfterS: flags.retryAfter,
         retryAfterMs: flags.retryAfterMs,
         failFirst: flags.failFirst,

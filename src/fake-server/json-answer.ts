@@ -9,33 +9,47 @@ type Schema = Record<string, unknown>;
 
 const MAX_DEPTH = 12;
 
-export function sampleFromSchema(schema: unknown): unknown {
-  return sample(schema, isSchema(schema) ? schema : {}, 0);
+/**
+ * How enum values (labels) are chosen. Without one, the first value. With a prompt, the values the
+ * prompt names as whole words (case-insensitive; all of them for a list of labels, the first in
+ * enum order for one label), else one value picked by a hash of the prompt: the same prompt always
+ * gets the same label. `forced` (the `[[votes:...]]` token) overrides both.
+ */
+export interface EnumHint {
+  prompt: string;
+  forced?: readonly string[];
 }
 
-function sample(node: unknown, root: Schema, depth: number): unknown {
+export function sampleFromSchema(schema: unknown, hint?: EnumHint): unknown {
+  return sample(schema, isSchema(schema) ? schema : {}, 0, hint);
+}
+
+function sample(node: unknown, root: Schema, depth: number, hint?: EnumHint): unknown {
   if (!isSchema(node) || depth > MAX_DEPTH) return null;
   if ('const' in node) return node.const;
-  if (Array.isArray(node.enum) && node.enum.length > 0) return node.enum[0];
-  if (typeof node.$ref === 'string') return sample(resolveRef(node.$ref, root), root, depth + 1);
+  if (Array.isArray(node.enum) && node.enum.length > 0) return hint ? chooseLabels(node.enum, hint, false)[0] : node.enum[0];
+  if (typeof node.$ref === 'string') return sample(resolveRef(node.$ref, root), root, depth + 1, hint);
   for (const key of ['anyOf', 'oneOf'] as const) {
     const options = node[key];
     if (Array.isArray(options) && options.length > 0) {
       // Prefer a non-null branch: a null answer would satisfy the schema but tell a test nothing.
       const chosen = options.find((o) => !(isSchema(o) && o.type === 'null')) ?? options[0];
-      return sample(chosen, root, depth + 1);
+      return sample(chosen, root, depth + 1, hint);
     }
   }
   if (Array.isArray(node.allOf) && node.allOf.length > 0) {
     const merged = node.allOf.reduce<Schema>((acc, part) => (isSchema(part) ? mergeSchemas(acc, part) : acc), {});
-    return sample(merged, root, depth + 1);
+    return sample(merged, root, depth + 1, hint);
   }
   switch (pickType(node)) {
     case 'object':
-      return sampleObject(node, root, depth);
+      return sampleObject(node, root, depth, hint);
     case 'array': {
+      const items = isSchema(node.items) ? node.items : undefined;
+      // A list of labels (multi-label): the labels that apply, which may be none.
+      if (hint && items && Array.isArray(items.enum) && items.enum.length > 0) return chooseLabels(items.enum, hint, true);
       const count = Math.max(1, typeof node.minItems === 'number' ? node.minItems : 1);
-      const item = sample(node.items ?? {}, root, depth + 1);
+      const item = sample(node.items ?? {}, root, depth + 1, hint);
       return Array.from({ length: count }, () => item);
     }
     case 'string':
@@ -53,16 +67,41 @@ function sample(node: unknown, root: Schema, depth: number): unknown {
   }
 }
 
-function sampleObject(node: Schema, root: Schema, depth: number): Record<string, unknown> {
+function sampleObject(node: Schema, root: Schema, depth: number, hint?: EnumHint): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const props = isSchema(node.properties) ? node.properties : {};
-  for (const [key, sub] of Object.entries(props)) out[key] = sample(sub, root, depth + 1);
+  for (const [key, sub] of Object.entries(props)) out[key] = sample(sub, root, depth + 1, hint);
   if (Array.isArray(node.required)) {
     for (const key of node.required) {
       if (typeof key === 'string' && !(key in out)) out[key] = 'sample';
     }
   }
   return out;
+}
+
+function chooseLabels(values: unknown[], hint: EnumHint, many: boolean): unknown[] {
+  if (hint.forced) {
+    const forced = values.filter((v) => hint.forced!.includes(String(v)));
+    if (forced.length > 0 || many) return many ? forced : forced.slice(0, 1);
+  }
+  const words = hint.prompt.replace(/\[\[[^\]]*\]\]/g, ' ').toLowerCase();
+  const named = values.filter((v) => typeof v === 'string' && new RegExp(`(^|[^\\p{L}\\p{N}_])${escapeRegExp(v.toLowerCase())}($|[^\\p{L}\\p{N}_])`, 'u').test(words));
+  if (named.length > 0) return many ? named : named.slice(0, 1);
+  return [values[fnv1a(words) % values.length]];
+}
+
+/** 32-bit FNV-1a: a stable hash, the same on every platform and run. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function sampleString(node: Schema): string {

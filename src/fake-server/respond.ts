@@ -77,12 +77,13 @@ export interface ResponsePlan {
   usage: UsageBody | null;
 }
 
-export function planResponse(body: Body, magic: Magic): ResponsePlan {
+/** `callIndex`: calls with the same input before this one (only counted for `[[votes]]` and `[[invalid_first]]`). */
+export function planResponse(body: Body, magic: Magic, callIndex = 0): ResponsePlan {
   if (magic.failed) return { text: null, usage: null };
   const digest = digestInput(body.instructions, body.input);
   const input = inputTokens(digest);
   if (magic.refuse) return { text: null, usage: buildUsage(input, REFUSAL_TEXT.length) };
-  const full = answerText(body, digest.lastUserText, magic);
+  const full = answerText(body, digest.lastUserText, magic, callIndex);
   const text = magic.incomplete ? safeSlice(full, Math.ceil(full.length / 2)) : full;
   return { text, usage: buildUsage(input, text.length) };
 }
@@ -136,17 +137,29 @@ export function buildResponse(body: Body, magic: Magic, ctx: RespondContext, pla
 }
 
 /** The full answer text for a request, before any `[[incomplete]]` cut. */
-export function answerText(body: Body, lastUserText: string, magic: Pick<Magic, 'invalidJson'>): string {
+export function answerText(body: Body, lastUserText: string, magic: Pick<Magic, 'invalidJson'> & Partial<Magic>, callIndex = 0): string {
   const format = jsonSchemaFormat(body);
   if (format) {
-    const json = JSON.stringify(sampleFromSchema(format.schema ?? {}));
+    if (magic.invalidSchema || callIndex < (magic.invalidFirst ?? 0)) return JSON.stringify(offSchema(format.schema));
+    const vote = magic.votes ? magic.votes[callIndex % magic.votes.length]! : undefined;
+    const forced = vote === undefined ? undefined : vote === '-' ? [] : vote.split('+').map((v) => v.trim());
+    const json = JSON.stringify(sampleFromSchema(format.schema ?? {}, { prompt: lastUserText, ...(forced ? { forced } : {}) }));
     // Chatty prose before the JSON is the commonest way real models break structured output.
     return magic.invalidJson ? `Sure! Here is the JSON you asked for: ${json}` : json;
   }
   return `Echo: ${safeSlice(lastUserText, ECHO_CHARS)}`;
 }
 
-function jsonSchemaFormat(body: Body): Record<string, unknown> | null {
+/**
+ * Valid JSON that breaks the schema the way models do: required keys missing and a key the schema
+ * does not list. (Against a schema with no required keys that allows extra ones it would pass.)
+ */
+function offSchema(schema: unknown): Record<string, unknown> {
+  const required = isObject(schema) && Array.isArray(schema.required) ? schema.required : [];
+  return { note: 'this answer leaves out ' + (required.length > 0 ? required.join(', ') : 'nothing required') };
+}
+
+export function jsonSchemaFormat(body: Body): Record<string, unknown> | null {
   const text = body.text;
   if (!isObject(text) || !isObject(text.format) || text.format.type !== 'json_schema') return null;
   return text.format;

@@ -11,8 +11,8 @@ import { performance } from 'node:perf_hooks';
 import { errorBody, errorForStatus, type ErrorBody } from './errors.js';
 import { checkFaultOptions, createRng, decideFault, retryHeaders } from './faults.js';
 import { checkLimitOptions, RateLimiter } from './limits.js';
-import { findMagic, mayHaveMagic, NO_MAGIC, type Magic } from './magic.js';
-import { buildResponse, planResponse, type ResponsePlan } from './respond.js';
+import { countsCalls, findMagic, mayHaveMagic, NO_MAGIC, type Magic } from './magic.js';
+import { buildResponse, jsonSchemaFormat, planResponse, type ResponsePlan } from './respond.js';
 import type { FakeServer, FakeServerOptions, FakeServerSettings, FakeStats, FaultOptions, LimitOptions } from './types.js';
 import { checkCreateBody, specValidator } from './validate.js';
 
@@ -82,6 +82,8 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   /** Calls per key that reached fault injection; auth and validation rejections do not use up failFirst. */
   let faultCallsByKey = new Map<string, number>();
   let rng = createRng(settings.faults?.seed ?? DEFAULT_SEED);
+  /** Calls per input text, kept only for `[[votes]]` and `[[invalid_first]]` requests. */
+  let callsByInput = new Map<string, number>();
   let inFlight = 0;
   const timers = new Set<NodeJS.Timeout>();
 
@@ -107,6 +109,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
     stats = emptyStats();
     callsByKey = new Map();
     faultCallsByKey = new Map();
+    callsByInput = new Map();
     rng = createRng(settings.faults?.seed ?? DEFAULT_SEED);
     // A fresh start for tests: calls from before the reset must not hold back the ones after it.
     limiter.clearWindow();
@@ -199,14 +202,24 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
         return;
       }
       const request = body as Record<string, unknown>;
-      const magic: Magic = mayHaveMagic(raw) ? findMagic(JSON.stringify(request.input)) : NO_MAGIC;
+      let magic: Magic = mayHaveMagic(raw) ? findMagic(JSON.stringify(request.input)) : NO_MAGIC;
+      // A configured share of structured answers break the schema, like `[[invalid_schema]]`.
+      const structured = jsonSchemaFormat(request) !== null;
+      const rateInvalid = settings.faults?.rateInvalid ?? 0;
+      if (rateInvalid > 0 && structured && rng() < rateInvalid) magic = { ...magic, invalidSchema: true };
+      let callIndex = 0;
+      if (structured && countsCalls(magic)) {
+        const inputKey = JSON.stringify(request.input);
+        callIndex = callsByInput.get(inputKey) ?? 0;
+        callsByInput.set(inputKey, callIndex + 1);
+      }
       const delay = settings.latencyMs + magic.latencyMs;
       // A client that hung up while its body was read would never release a concurrency slot.
       if (closed) return;
 
       // The reply's usage is settled now, so that the token cost the limiter charges is exactly the
       // `total_tokens` the reply reports. Forced error statuses report no usage and cost nothing.
-      const plan = magic.status === null ? planResponse(request, magic) : NO_PLAN;
+      const plan = magic.status === null ? planResponse(request, magic, callIndex) : NO_PLAN;
       const cost = plan.usage?.total_tokens ?? 0;
       const admission = limiter.admit(performance.now(), cost, delay);
       if (!admission.ok) {
@@ -227,9 +240,9 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
         return;
       }
 
-      const callIndex = faultCallsByKey.get(key) ?? 0;
-      faultCallsByKey.set(key, callIndex + 1);
-      const fault = decideFault(callIndex, settings.faults, rng);
+      const faultIndex = faultCallsByKey.get(key) ?? 0;
+      faultCallsByKey.set(key, faultIndex + 1);
+      const fault = decideFault(faultIndex, settings.faults, rng);
       switch (fault) {
         case '429':
         case '500':
@@ -256,7 +269,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
           stats.inputTokens += response.usage.input_tokens;
           stats.outputTokens += response.usage.output_tokens;
         }
-        sendCounted(res, 200, response, limitHeaders);
+        sendCounted(res, 200, response, { ...limitHeaders, 'x-request-id': id('req_') });
       });
     });
   }

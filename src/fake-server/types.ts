@@ -8,6 +8,8 @@ export interface FaultOptions {
   rate500?: number;
   rateReset?: number;
   rateTruncate?: number;
+  /** Probability that an answer under a json_schema format is JSON that breaks the schema. */
+  rateInvalid?: number;
   seed?: number;
   /** When set, 429 and 503 answers carry `Retry-After: <s>`. */
   retryAfterS?: number;

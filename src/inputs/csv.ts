@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { parse, type Info } from 'csv-parse';
+import { parse, type Info, type Parser } from 'csv-parse';
 import type { ImageRef, ReadOutcome } from '../core/item.js';
 import { errorText, rejected, type InputFile, type ReaderContext } from './context.js';
 import { resolveImageValue } from './images.js';
@@ -25,19 +25,8 @@ export async function* readCsv(file: InputFile, ctx: ReaderContext): AsyncGenera
   let parseError: ParseErrorAt | undefined;
   // Records come as arrays, not objects keyed by the header: with `columns: true`, csv-parse silently drops the
   // extra values of a too-long row, and the row's length is needed to reject it and to keep line numbers right.
-  const parser = parse({
-    bom: true,
-    info: true,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    // Any mix of line endings, as files joined from several sources have; csv-parse would otherwise detect one
-    // from the first line and fail on a record ending differently. Counted the same way by `countLineBreaks`.
-    record_delimiter: ['\r\n', '\n', '\r'],
-    skip_records_with_error: true,
-    on_skip: (err) => {
-      parseError ??= { message: errorText(err), recordsBefore: parser.info.records, emptyLines: parser.info.empty_lines };
-      return undefined;
-    },
+  const parser = csvParser((err) => {
+    parseError ??= { message: errorText(err), recordsBefore: parser.info.records, emptyLines: parser.info.empty_lines };
   });
   stream.on('error', (err) => parser.destroy(err));
   stream.pipe(parser);
@@ -74,6 +63,27 @@ export async function* readCsv(file: InputFile, ctx: ReaderContext): AsyncGenera
   }
 }
 
+/**
+ * The csv-parse settings every reading of a CSV input uses (the reader, and `respool export` when it
+ * joins results back onto the rows), so that both see the same records on the same lines.
+ */
+export function csvParser(onSkip: (err: Error) => void): Parser {
+  return parse({
+    bom: true,
+    info: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    // Any mix of line endings, as files joined from several sources have; csv-parse would otherwise detect one
+    // from the first line and fail on a record ending differently. Counted the same way by `countLineBreaks`.
+    record_delimiter: ['\r\n', '\n', '\r'],
+    skip_records_with_error: true,
+    on_skip: (err) => {
+      if (err) onSkip(err);
+      return undefined;
+    },
+  });
+}
+
 interface ParseErrorAt {
   message: string;
   /** Records (header included) parsed successfully before the error. */
@@ -88,7 +98,7 @@ interface ParseErrorAt {
  * later as there are line breaks inside its fields (a field can only hold a line break when it is quoted, and
  * then the break is kept verbatim in the value).
  */
-class LineTracker {
+export class LineTracker {
   private lastEnd = 0;
   private lastEmptyLines = 0;
 
@@ -118,9 +128,9 @@ export function countLineBreaks(text: string): number {
   return count;
 }
 
-type HeaderCheck = { ok: true; idColumn: string | undefined } | { ok: false; reason: string };
+export type HeaderCheck = { ok: true; idColumn: string | undefined } | { ok: false; reason: string };
 
-function checkHeader(header: string[], requestedIdColumn: string | undefined): HeaderCheck {
+export function checkHeader(header: string[], requestedIdColumn: string | undefined): HeaderCheck {
   const seen = new Set<string>();
   for (const name of header) {
     // Duplicate names would make `{{name}}` ambiguous; a blank name (trailing comma) is harmless.
@@ -132,6 +142,28 @@ function checkHeader(header: string[], requestedIdColumn: string | undefined): H
     return { ok: true, idColumn: requestedIdColumn };
   }
   return { ok: true, idColumn: seen.has('custom_id') ? 'custom_id' : seen.has('id') ? 'id' : undefined };
+}
+
+/**
+ * The custom_id of a data record (docs/job-file.md#custom_id): the id column's value; `<file name>:<line>`
+ * without an id column, and for a row that is rejected (wrong number of fields, empty id), in which
+ * case `problem` says why. `respool export` uses it too, to find each row's result.
+ */
+export function rowCustomId(
+  record: readonly string[],
+  header: readonly string[],
+  idColumn: string | undefined,
+  fileName: string,
+  line: number,
+): { customId: string; problem: string | null } {
+  const fallbackId = `${fileName}:${line}`;
+  if (record.length !== header.length) {
+    return { customId: fallbackId, problem: `the row has ${record.length} fields but the header has ${header.length} columns` };
+  }
+  if (idColumn === undefined) return { customId: fallbackId, problem: null };
+  const id = record[header.indexOf(idColumn)] as string;
+  if (id.trim() === '') return { customId: fallbackId, problem: `the id column "${idColumn}" is empty` };
+  return { customId: id, problem: null };
 }
 
 /** Turns data records into outcomes once the header is known. */
@@ -152,21 +184,13 @@ class RowReader {
   async read(record: string[], line: number): Promise<ReadOutcome> {
     const where = `${this.file.display}:${line}`;
     const source = { file: this.file.display, line };
-    const fallbackId = `${this.file.name}:${line}`;
 
-    if (record.length !== this.header.length) {
-      return rejected(fallbackId, source, `${where}: the row has ${record.length} fields but the header has ${this.header.length} columns`);
-    }
+    const id = rowCustomId(record, this.header, this.idColumn, this.file.name, line);
+    if (id.problem !== null) return rejected(id.customId, source, `${where}: ${id.problem}`);
+    const customId = id.customId;
     // A null prototype so a column called `__proto__` or `constructor` is just a column.
     const fields: Record<string, string> = Object.create(null) as Record<string, string>;
     this.header.forEach((name, i) => (fields[name] = record[i] as string));
-
-    let customId = fallbackId;
-    if (this.idColumn !== undefined) {
-      const id = fields[this.idColumn] as string;
-      if (id.trim() === '') return rejected(fallbackId, source, `${where}: the id column "${this.idColumn}" is empty`);
-      customId = id;
-    }
 
     const prompt = renderTemplate(this.ctx.template, fields);
     if (!prompt.ok) {

@@ -27,7 +27,26 @@ interface LineContext {
  *  (c) anything else: the template is rendered with the line's fields.
  */
 export async function* readJsonl(file: InputFile, ctx: ReaderContext): AsyncGenerator<ReadOutcome> {
-  const stream = createReadStream(file.abs, { encoding: 'utf8' });
+  let line = 0;
+  try {
+    for await (const l of jsonlLines(file.abs)) {
+      line = l.line;
+      if (l.text.trim() === '') continue;
+      const where = `${file.display}:${line}`;
+      yield await readLine(l.text, { file, ctx, line, where, source: { file: file.display, line } });
+    }
+  } catch (err) {
+    if (line === 0) yield rejected(file.name, { path: file.display }, `${file.display}: cannot read the file: ${errorText(err)}`);
+    else yield rejected(`${file.name}:${line + 1}`, { file: file.display, line: line + 1 }, `${file.display}:${line + 1}: reading failed (${errorText(err)}); the rest of this file was not read`);
+  }
+}
+
+/**
+ * Every line of a JSONL file with its physical line number (1-based), blank ones included, a BOM
+ * removed from the first. The reader and `respool export` both number lines with it.
+ */
+export async function* jsonlLines(abs: string): AsyncGenerator<{ text: string; line: number }> {
+  const stream = createReadStream(abs, { encoding: 'utf8' });
   // crlfDelay: Infinity makes a CRLF one line break even when the CR and LF arrive in different chunks.
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   let line = 0;
@@ -35,18 +54,30 @@ export async function* readJsonl(file: InputFile, ctx: ReaderContext): AsyncGene
     for await (const raw of lines) {
       line++;
       // Editors on Windows may save a BOM; it is not part of the JSON.
-      const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw;
-      if (text.trim() === '') continue;
-      const where = `${file.display}:${line}`;
-      yield await readLine(text, { file, ctx, line, where, source: { file: file.display, line } });
+      yield { text: line === 1 ? raw.replace(/^\uFEFF/, '') : raw, line };
     }
-  } catch (err) {
-    if (line === 0) yield rejected(file.name, { path: file.display }, `${file.display}: cannot read the file: ${errorText(err)}`);
-    else yield rejected(`${file.name}:${line + 1}`, { file: file.display, line: line + 1 }, `${file.display}:${line + 1}: reading failed (${errorText(err)}); the rest of this file was not read`);
   } finally {
     lines.close();
     stream.destroy();
   }
+}
+
+/**
+ * The custom_id a JSONL line gets (docs/job-file.md#custom_id), and the line's object: the id field's
+ * value, else `<file name>:<line>` (also for a line that is not a JSON object, or whose id is
+ * unusable: the reader rejects those under that id). Used by `respool export`.
+ */
+export function jsonlRowId(text: string, fileName: string, line: number, idColumn: string | undefined): { customId: string; value: JsonObject | null } {
+  const fallbackId = `${fileName}:${line}`;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { customId: fallbackId, value: null };
+  }
+  if (!isObject(value)) return { customId: fallbackId, value: null };
+  const id = customIdOf(value, idColumn ?? 'custom_id');
+  return { customId: id.ok && id.value !== undefined ? id.value : fallbackId, value };
 }
 
 async function readLine(text: string, lc: LineContext): Promise<ReadOutcome> {

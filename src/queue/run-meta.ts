@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { JobConfig } from '../config/schema.js';
 import { runKeys, runsKey } from './keys.js';
+import { structuredSettings, type StructuredPlan } from '../worker/structured/plan.js';
 
 /**
  * What every worker needs to know about a run, stored once per run in Redis (not in every job).
@@ -23,6 +24,10 @@ export interface RunSettings {
   limits: { rpm?: number; tpm?: number; maxInFlight?: number };
   modelLimits: Record<string, { rpm?: number; tpm?: number; maxInFlight?: number }>;
   expectedOutputTokens?: number;
+  /** Schema check, re-asks and samples of every answer (docs/labeling.md); absent when no JSON is asked for. */
+  structured?: StructuredPlan;
+  /** How the collector writes lines; absent (older runs) means `respool`. */
+  outputFormat?: JobConfig['output_format'];
 }
 
 export type RunState = 'running' | 'stopped';
@@ -40,7 +45,6 @@ export function settingsFromConfig(config: JobConfig): RunSettings {
     run: config.name,
     model: config.model,
     ...(config.instructions === undefined ? {} : { instructions: config.instructions }),
-    request: config.request,
     detail: config.detail,
     baseUrl: config.base_url,
     attempts: config.attempts,
@@ -52,6 +56,8 @@ export function settingsFromConfig(config: JobConfig): RunSettings {
     limits: limitsOf(config),
     modelLimits: Object.fromEntries(Object.entries(config.limits).map(([model, l]) => [model, limitsOf(l)])),
     ...(config.expected_output_tokens === undefined ? {} : { expectedOutputTokens: config.expected_output_tokens }),
+    // `request`, with the text format that labels / schema ask for; the plan; the output format.
+    ...structuredSettings(config),
   };
 }
 

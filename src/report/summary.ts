@@ -13,7 +13,7 @@ export interface RunTotals {
 export function emptyTotals(): RunTotals {
   return {
     lines: 0,
-    byStatus: { completed: 0, incomplete: 0, failed: 0, rejected: 0 },
+    byStatus: { completed: 0, incomplete: 0, failed: 0, rejected: 0, invalid_output: 0 },
     tokens: { input: 0, cached: 0, output: 0, reasoning: 0, total: 0 },
     withoutUsage: 0,
     apiCalls: 0,
@@ -23,7 +23,8 @@ export function emptyTotals(): RunTotals {
 export function addLine(t: RunTotals, line: OutputLine): RunTotals {
   t.lines++;
   t.byStatus[line.status] = (t.byStatus[line.status] ?? 0) + 1;
-  t.apiCalls += line.attempts;
+  // Earlier attempts made one call each; the last one may have made several (samples, re-asks).
+  t.apiCalls += line.attempts + (line.calls !== undefined && line.attempts > 0 ? line.calls - 1 : 0);
   const u = line.usage;
   if (!u) {
     if (line.status === 'completed' || line.status === 'incomplete') t.withoutUsage++;
@@ -40,7 +41,7 @@ export function addLine(t: RunTotals, line: OutputLine): RunTotals {
 export function formatTotals(t: RunTotals): string {
   const s = t.byStatus;
   const parts = [
-    `${t.lines} lines: ${s.completed} completed, ${s.incomplete} incomplete, ${s.failed} failed, ${s.rejected} rejected`,
+    `${t.lines} lines: ${s.completed} completed, ${s.incomplete} incomplete, ${s.failed} failed, ${s.rejected} rejected${s.invalid_output > 0 ? `, ${s.invalid_output} invalid_output` : ''}`,
     `tokens: ${t.tokens.input} input (${t.tokens.cached} cached), ${t.tokens.output} output (${t.tokens.reasoning} reasoning), ${t.tokens.total} total`,
     `API calls: ${t.apiCalls}`,
   ];

@@ -12,6 +12,7 @@ import { runKeys, type RunKeys } from '../queue/keys.js';
 import { loadRun } from '../queue/run-meta.js';
 import { ResultsFile } from './results-file.js';
 import { lineForJob } from './line-for-job.js';
+import { formatLine } from './formats/openai-batch.js';
 import { sleep } from '../core/sleep.js';
 
 export interface CollectorOptions {
@@ -56,6 +57,8 @@ export class Collector {
   private file: ResultsFile | null = null;
   private lockTimer: NodeJS.Timeout | null = null;
   private readonly batchSize: number;
+  /** The run's `output_format`, read when the collector starts. */
+  private format: 'respool' | 'openai-batch' = 'respool';
 
   constructor(private readonly opts: CollectorOptions) {
     this.keys = runKeys(opts.run, opts.prefix);
@@ -70,6 +73,7 @@ export class Collector {
   async start(): Promise<void> {
     await this.acquireLock();
     this.file = await ResultsFile.open(this.opts.out);
+    this.format = (await loadRun(this.opts.redis, this.opts.run, this.opts.prefix))?.settings.outputFormat ?? 'respool';
     await this.recover();
   }
 
@@ -88,7 +92,7 @@ export class Collector {
     if (fresh.length > 0) {
       const lines = fresh.map((e) => e.line);
       await this.opts.redis.set(this.keys.writing, JSON.stringify({ offset: file.bytes, path: file.path }));
-      await file.append(fresh.map((e) => e.text ?? JSON.stringify(e.line)));
+      await file.append(fresh.map((e) => formatLine(this.format, e.line, e.id, e.text)));
       await markWritten(this.opts.redis, this.keys, fresh.map((e) => e.id));
       this.opts.onWritten?.(lines);
     }

@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
 import { WaitingError } from 'bullmq';
 import type { ImageRef, JobData } from '../core/item.js';
-import type { OutputLine } from '../core/output-line.js';
+import type { HttpRecord, OutputLine } from '../core/output-line.js';
 import { loadImageAsDataUri } from '../inputs/image-type.js';
 import type { RunSettings } from '../queue/run-meta.js';
 import { buildRequestBody, wantsJsonOutput } from './build-request.js';
@@ -15,6 +15,9 @@ import { baseLine, failedLine, rejectedLine } from './line-builders.js';
 import { parseResponse, type ParsedResponse } from './parse-response.js';
 import type { RequestSettings } from './request-settings.js';
 import type { RunCache } from './run-cache.js';
+import { askStructured, type Answer } from './structured/ask.js';
+import { httpRecord, httpRecordOfError } from './structured/http-record.js';
+import { saveProgress, savedSamples } from './structured/progress.js';
 
 type ItemJob = Extract<JobData, { type: 'item' }>;
 
@@ -81,7 +84,7 @@ function lineMaker(ctx: ProcessorContext) {
     const attempt = job.attemptsMade + 1;
     let latencyMs: number | null = null;
     // A 200 whose status is "failed" still has an id and may have usage: a failed line keeps them.
-    let failedResponse: ParsedResponse | null = null;
+    let failedResponse = null as ParsedResponse | null;
     const model = typeof body.model === 'string' ? body.model : settings.model;
     const budget = ctx.budgetFor(settings, model);
     const estimate = estimateRequestTokens(body, settings.expectedOutputTokens === undefined ? {} : { expectedOutputTokens: settings.expectedOutputTokens }).total;
@@ -91,12 +94,12 @@ function lineMaker(ctx: ProcessorContext) {
 
     // Waits for the shared budget, calls, and settles the budget with what the call really cost. A 429
     // pauses every worker of this key, then the call is made again without using an attempt.
-    async function callWithinBudget() {
+    async function callWithinBudget(idempotencyKey: string) {
       let rateLimitedThisAttempt = 0;
       for (;;) {
         const lease = await ctx.limiter.acquire(budget, estimate, job.id!, signal);
         try {
-          const res = await ctx.clientFor(runSettings).createResponse(body, { signal, idempotencyKey: job.id });
+          const res = await ctx.clientFor(runSettings).createResponse(body, { signal, idempotencyKey });
           const usage = (res.json as { usage?: { total_tokens?: unknown } } | null)?.usage;
           const actual = typeof usage?.total_tokens === 'number' ? usage.total_tokens : null;
           await ctx.limiter.settle(budget, lease, estimate, actual, res.headers);
@@ -116,19 +119,35 @@ function lineMaker(ctx: ProcessorContext) {
         }
       }
     }
-    try {
-      const res = await callWithinBudget();
+    // One call, read; a response that failed is thrown like any other API error.
+    let lastRes = null as Awaited<ReturnType<typeof callWithinBudget>> | null;
+    const wantsJson = wantsJsonOutput(requestSettings, data.request);
+    const keepHttp = settings.outputFormat === 'openai-batch';
+    async function askOnce(key: string): Promise<Answer<HttpRecord | null>> {
+      const res = await callWithinBudget(key);
+      lastRes = res;
       latencyMs = res.latencyMs;
-      const parsed = parseResponse(res.json, wantsJsonOutput(requestSettings, data.request));
+      const parsed = parseResponse(res.json, wantsJson);
       if (parsed.status === 'failed' || parsed.status === 'other') {
         failedResponse = parsed;
         const err = errorFromFailedResponse(parsed.error ?? { code: parsed.rawStatus, message: `response status "${parsed.rawStatus}"` });
         err.latencyMs = latencyMs;
         throw err;
       }
+      return { response: parsed, raw: keepHttp ? httpRecord(res.status, res.headers, res.json) : null };
+    }
+    // Batch-style lines are sent as they are: the run's schema checks and samples are not theirs.
+    const plan = data.request.kind === 'body' ? undefined : settings.structured;
+    try {
+      const structured = plan
+        ? await askStructured(plan, job.id!, askOnce, { done: savedSamples(job), onSample: (done) => saveProgress(job, { rate_limited: rateLimited, samples: [...done] }) })
+        : null;
+      const answer = structured?.answer ?? (await askOnce(job.id!));
+      const parsed = answer.response;
       const line: OutputLine = {
         ...baseLine(data, parsed.model ?? settings.model),
-        status: parsed.status,
+        // askOnce threw for every other status.
+        status: parsed.status as 'completed' | 'incomplete',
         output_text: parsed.outputText,
         usage: parsed.usage,
         response_id: parsed.responseId,
@@ -142,6 +161,8 @@ function lineMaker(ctx: ProcessorContext) {
       if (parsed.status === 'incomplete') {
         line.error = { type: 'incomplete', message: parsed.incompleteReason ?? 'response incomplete', status: null };
       }
+      if (structured) Object.assign(line, structured.fields, { model: structured.fields.model ?? settings.model });
+      if (answer.raw) line.http = answer.raw;
       return line;
     } catch (err) {
       if (!(err instanceof ApiCallError)) throw err; // a caller abort or a bug: BullMQ retries it
@@ -150,7 +171,7 @@ function lineMaker(ctx: ProcessorContext) {
           await ctx.stopRun(data.run, err.message);
           return putBack(job, token);
         case 'retry':
-          if (rateLimited > rateLimitedSoFar(job)) await job.updateProgress({ rate_limited: rateLimited });
+          if (rateLimited > rateLimitedSoFar(job)) await saveProgress(job, { rate_limited: rateLimited });
           throw err;
         case 'give-up': {
           const line = failedLine(data as ItemJob, failedResponse?.model ?? settings.model, err.toLineError(), attempt, err.latencyMs ?? latencyMs);
@@ -158,6 +179,10 @@ function lineMaker(ctx: ProcessorContext) {
           if (failedResponse) {
             line.response_id = failedResponse.responseId;
             line.usage = failedResponse.usage;
+          }
+          if (keepHttp) {
+            const http = failedResponse && lastRes ? httpRecord(lastRes.status, lastRes.headers, lastRes.json) : httpRecordOfError(err);
+            if (http) line.http = http;
           }
           return line;
         }

@@ -366,7 +366,7 @@ describe('structured output', () => {
   const format = { type: 'json_schema', name: 'review', schema, strict: true };
 
   test('json_schema answers parse as JSON and contain the required keys', async () => {
-    const res = await post({ model: 'm', input: user('Great product!'), text: { format } });
+    const res = await post({ model: 'm', input: user('Great product, a positive surprise!'), text: { format } });
     assert.equal(res.status, 200);
     const body = (await res.json()) as ResponseJson;
     assertSpecValid(body);

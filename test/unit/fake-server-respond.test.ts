@@ -18,7 +18,11 @@ function textOf(r: ResponseResource): string {
 test('magic tokens are found anywhere in the text', () => {
   assert.deepEqual(findMagic('plain'), NO_MAGIC);
   const m = findMagic('a [[status:503]] b [[latency:250]] [[refuse]] [[incomplete]] [[failed]] [[invalid_json]]');
-  assert.deepEqual(m, { status: 503, latencyMs: 250, refuse: true, incomplete: true, failed: true, invalidJson: true });
+  assert.deepEqual(m, { status: 503, latencyMs: 250, refuse: true, incomplete: true, failed: true, invalidJson: true, invalidSchema: false, invalidFirst: 0, votes: null });
+  assert.deepEqual(
+    (({ invalidSchema, invalidFirst, votes }) => ({ invalidSchema, invalidFirst, votes }))(findMagic('[[invalid_schema]] [[invalid_first:3]] [[votes:a+b|c]]')),
+    { invalidSchema: true, invalidFirst: 3, votes: ['a+b', 'c'] },
+  );
   assert.equal(findMagic('[[status:200]]').status, null, 'only error statuses are forced');
 });
 

@@ -29,7 +29,7 @@ describe('report summary: totals', () => {
   it('starts empty', () => {
     assert.deepEqual(emptyTotals(), {
       lines: 0,
-      byStatus: { completed: 0, incomplete: 0, failed: 0, rejected: 0 },
+      byStatus: { completed: 0, incomplete: 0, failed: 0, rejected: 0, invalid_output: 0 },
       tokens: { input: 0, cached: 0, output: 0, reasoning: 0, total: 0 },
       withoutUsage: 0,
       apiCalls: 0,
@@ -54,8 +54,19 @@ describe('report summary: totals', () => {
       line('rejected', null, 0),
     ]);
     assert.equal(t.lines, 7);
-    assert.deepEqual(t.byStatus, { completed: 2, incomplete: 1, failed: 3, rejected: 1 });
+    assert.deepEqual(t.byStatus, { completed: 2, incomplete: 1, failed: 3, rejected: 1, invalid_output: 0 });
     assert.equal(t.apiCalls, 14);
+  });
+
+  it('counts invalid_output lines, and every call of a line that made several (samples, re-asks)', () => {
+    const t = totalsOf([
+      { ...line('invalid_output', { input_tokens: 3, output_tokens: 3, total_tokens: 6 }, 1), calls: 3 },
+      // Two attempts: the first failed at the HTTP level, the second made three calls.
+      { ...line('completed', { input_tokens: 3, output_tokens: 3, total_tokens: 6 }, 2), calls: 3 },
+    ]);
+    assert.equal(t.byStatus.invalid_output, 1);
+    assert.equal(t.apiCalls, 3 + 4);
+    assert.match(formatTotals(t), /1 completed, 0 incomplete, 0 failed, 0 rejected, 1 invalid_output/);
   });
 
   it('sums tokens, cached input tokens and reasoning tokens', () => {

@@ -3,13 +3,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { cleanRun } from '../../queue/clean.js';
+import { exportJoined } from '../../sinks/export/join.js';
 import { formatTotals } from '../../report/summary.js';
 import { configFromFlags } from '../job-flags.js';
 import { Session, type GlobalFlags } from '../session.js';
 import { runPipeline } from './run.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const DEMO_JOBS = ['jobs/label-reviews.yaml', 'jobs/caption-images.yaml'];
+const DEMO_JOBS = ['jobs/label-reviews.yaml', 'jobs/label-reviews-structured.yaml', 'jobs/caption-images.yaml'];
+/** The labeling job's results, joined back onto the reviews as `respool export` does. */
+const DEMO_EXPORT = { run: 'label-reviews-structured', join: 'fixtures/reviews.csv', out: 'out/reviews-labeled.csv' };
 
 export function registerDemo(program: Command, globals: () => GlobalFlags): void {
   program
@@ -31,6 +34,12 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
           process.stdout.write(
             `\n${config.name}: ${result.outcome}\n  ${formatTotals(result.totals)}\n  results: ${path.relative(process.cwd(), result.out)}\n  first line: ${first.slice(0, 400)}\n`,
           );
+          if (config.name === DEMO_EXPORT.run) {
+            const out = path.resolve(path.dirname(result.out), path.basename(DEMO_EXPORT.out));
+            const stats = await exportJoined({ results: result.out, join: path.join(ROOT, DEMO_EXPORT.join), out, format: 'csv', cwd: process.cwd() });
+            const header = (await readFile(out, 'utf8')).split('\r\n')[0] ?? '';
+            process.stdout.write(`  exported: ${path.relative(process.cwd(), out)} (${stats.rows} rows; columns ${header})\n`);
+          }
         }
         process.stdout.write(`\nTry: npx respool status   |   npx respool run --help\n`);
       } finally {
