@@ -4,8 +4,9 @@
  */
 import type { HttpRecord } from '../../core/output-line.js';
 import type { ApiCallError } from '../errors.js';
+import type { ResponseHeaders } from '../response-headers.js';
 
-export function httpRecord(status: number, headers: Headers, body: unknown): HttpRecord {
+export function httpRecord(status: number, headers: ResponseHeaders, body: unknown): HttpRecord {
   return { status_code: status, request_id: headers.get('x-request-id'), body };
 }
 
