@@ -28,7 +28,9 @@ export function addJobFlags(cmd: Command): Command {
     .option('--rpm <n>', "the API key's requests per minute, shared by every worker (default: learn it from 429s)")
     .option('--tpm <n>', "the API key's tokens per minute, shared by every worker")
     .option('--max-in-flight <n>', 'calls in flight at once across every worker on this key')
-    .option('--expected-output-tokens <n>', 'output tokens to reserve per call when max_output_tokens is not set');
+    .option('--expected-output-tokens <n>', 'output tokens to reserve per call when max_output_tokens is not set')
+    .option('--max-cost <usd>', 'budget cap in USD: items are skipped once spent + in flight would pass it (exit code 4)')
+    .option('--prices <file>', 'price file over the bundled prices (docs/cost.md)');
 }
 
 export async function configFromFlags(jobfile: string | undefined, flags: Record<string, unknown>, cwd = process.cwd()): Promise<JobConfig> {

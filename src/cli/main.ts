@@ -26,7 +26,7 @@ Environment:
   OPENRESPONSES_BASE_URL  API base URL (default https://llm.onerouter.pro/v1)
   REDIS_URL               Redis to use (default: 127.0.0.1:6379 if it answers, else an embedded redis-server)
 
-Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stopped (key refused); 130 interrupted.`,
+Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stopped (key refused); 4 max_cost reached; 130 interrupted.`,
     );
   // Before the commands are added, so that they inherit it: parse errors anywhere exit with 2.
   program.exitOverride();

@@ -23,6 +23,10 @@ export interface RunSettings {
   limits: { rpm?: number; tpm?: number; maxInFlight?: number };
   modelLimits: Record<string, { rpm?: number; tpm?: number; maxInFlight?: number }>;
   expectedOutputTokens?: number;
+  /** Budget cap in USD (`max_cost`). */
+  maxCost?: number;
+  /** The user's price file (`prices`), read at enqueue so workers elsewhere need not see it. */
+  prices?: unknown;
 }
 
 export type RunState = 'running' | 'stopped';
@@ -52,6 +56,7 @@ export function settingsFromConfig(config: JobConfig): RunSettings {
     limits: limitsOf(config),
     modelLimits: Object.fromEntries(Object.entries(config.limits).map(([model, l]) => [model, limitsOf(l)])),
     ...(config.expected_output_tokens === undefined ? {} : { expectedOutputTokens: config.expected_output_tokens }),
+    ...(config.max_cost === undefined ? {} : { maxCost: config.max_cost }),
   };
 }
 

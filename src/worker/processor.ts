@@ -15,6 +15,7 @@ import { baseLine, failedLine, rejectedLine } from './line-builders.js';
 import { parseResponse, type ParsedResponse } from './parse-response.js';
 import type { RequestSettings } from './request-settings.js';
 import type { RunCache } from './run-cache.js';
+import { skippedLine, withinCost, type CostDecision } from './cost-hooks.js';
 
 type ItemJob = Extract<JobData, { type: 'item' }>;
 
@@ -31,6 +32,8 @@ export interface ProcessorContext {
   limiter: RateLimiter;
   /** The shared budget of the API key this worker uses, for `model`. */
   budgetFor(settings: RunSettings, model: string): Budget;
+  /** The run's budget cap (max_cost), when it has one: reserve this call's cost, or skip the item. */
+  reserveCost?(settings: RunSettings, model: string, body: Record<string, unknown>, jobId: string): Promise<CostDecision | undefined>;
 }
 
 /** 429s answered for one attempt before it counts as a failed attempt after all. */
@@ -88,6 +91,8 @@ function lineMaker(ctx: ProcessorContext) {
     // 429s of earlier attempts travel in the job's progress, so the line counts them all.
     let rateLimited = rateLimitedSoFar(job);
     const runSettings: RunSettings = settings;
+    const spend = await ctx.reserveCost?.(settings, model, body, job.id!);
+    if (spend && 'skip' in spend) return skippedLine(data, model, spend.skip);
 
     // Waits for the shared budget, calls, and settles the budget with what the call really cost. A 429
     // pauses every worker of this key, then the call is made again without using an attempt.
@@ -117,7 +122,7 @@ function lineMaker(ctx: ProcessorContext) {
       }
     }
     try {
-      const res = await callWithinBudget();
+      const res = await withinCost(spend, callWithinBudget);
       latencyMs = res.latencyMs;
       const parsed = parseResponse(res.json, wantsJsonOutput(requestSettings, data.request));
       if (parsed.status === 'failed' || parsed.status === 'other') {
