@@ -5,6 +5,8 @@ import { registerClean } from './commands/clean.js';
 import { registerCollect } from './commands/collect.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEnqueue } from './commands/enqueue.js';
+import { registerReport } from './commands/report.js';
+import { registerEstimate } from './commands/estimate.js';
 import { registerRun } from './commands/run.js';
 import { registerStatus } from './commands/status.js';
 import { registerWorker } from './commands/worker.js';
@@ -41,6 +43,8 @@ Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stop
   registerStatus(program, globals);
   registerClean(program, globals);
   registerDemo(program, globals);
+  registerReport(program);
+  registerEstimate(program);
   registerFakeServerCommand(program);
   return program;
 }

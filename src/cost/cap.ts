@@ -6,9 +6,11 @@ import { luaCommands } from '../queue/lua-commands.js';
  * A run's budget cap (`max_cost`), shared by every worker process through one Redis hash: what was
  * spent, what the calls in flight may cost (their estimates, reserved before each call), and whether
  * the cap was reached. All amounts are integer nano-dollars. A call is admitted only while
- * spent + reserved + its own estimate stays within the cap; the first refusal marks the run capped,
- * and from then on every item of the run is skipped, so the run overshoots at most by what the calls
- * already in flight cost beyond their estimates.
+ * spent + reserved + its own estimate stays within the cap. When only the calls in flight stand in the
+ * way, the worker waits for them to settle (estimates are high, so they usually leave room); when
+ * spent + its estimate alone would pass the cap, the run is marked capped and from then on every item
+ * of the run is skipped. So the run overshoots at most by what the calls in flight cost beyond their
+ * estimates.
  */
 
 export interface CapKeys {
@@ -42,7 +44,7 @@ local function release(lease)
 end
 `;
 
-// ARGV: lease, estimate, cap, lease ms. Returns {granted 1/0, spent, reserved}.
+// ARGV: lease, estimate, cap, lease ms. Returns {1 granted | 0 capped | 2 wait for the calls in flight, spent, reserved}.
 const RESERVE_LUA = `${PRELUDE}
 for _, lease in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do release(lease) end
 local cap = ARGV[3]
@@ -50,10 +52,11 @@ local spent, reserved = num('spent'), num('reserved')
 -- Once reached, the cap stays reached (for this cap: a run enqueued again with another max_cost goes on).
 if redis.call('HGET', KEYS[1], 'capped') == cap then return {0, spent, reserved} end
 local est = tonumber(ARGV[2])
-if spent + reserved + est > tonumber(cap) then
+if spent + est > tonumber(cap) then
   redis.call('HSET', KEYS[1], 'capped', cap)
   return {0, spent, reserved}
 end
+if spent + reserved + est > tonumber(cap) then return {2, spent, reserved} end
 redis.call('HINCRBY', KEYS[1], 'reserved', est)
 redis.call('HSET', KEYS[1], 'l:' .. ARGV[1], est)
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1])
@@ -80,7 +83,8 @@ function commands(redis: Redis): CapCommands {
 }
 
 export interface ReserveResult {
-  granted: boolean;
+  /** `wait`: it would fit once the calls in flight have settled; ask again shortly. */
+  outcome: 'granted' | 'capped' | 'wait';
   spentNanos: number;
   reservedNanos: number;
 }
@@ -105,7 +109,8 @@ export class CostCap {
       String(Math.floor(this.capNanos)),
       String(LEASE_MS),
     );
-    return { granted: granted === 1, spentNanos: Number(spent), reservedNanos: Number(reserved) };
+    const outcome = granted === 1 ? 'granted' : granted === 2 ? 'wait' : 'capped';
+    return { outcome, spentNanos: Number(spent), reservedNanos: Number(reserved) };
   }
 
   async settle(lease: string, actualNanos: number): Promise<void> {

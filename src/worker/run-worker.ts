@@ -103,10 +103,15 @@ export class WorkerSet {
     // A model without a price cannot be estimated; its calls count what the API reports, if anything.
     const estimate = pricer.estimateCallNanos(model, body, settings.expectedOutputTokens) ?? 0;
     const lease = `${jobId}.${process.pid}.${++this.leases}`;
-    const r = await cap.reserve(lease, estimate);
-    if (!r.granted) {
+    let r = await cap.reserve(lease, estimate);
+    while (r.outcome === 'wait') {
+      // Only calls in flight stand in the way: their real cost (usually below the estimate) decides.
+      await sleep(50 + Math.floor(Math.random() * 50));
+      r = await cap.reserve(lease, estimate);
+    }
+    if (r.outcome === 'capped') {
       return {
-        skip: `not sent: the run's max_cost of ${formatUsd(cap.capNanos)} was reached (spent ${formatUsd(r.spentNanos)}, ${formatUsd(r.reservedNanos)} in flight, this call up to ${formatUsd(estimate)})`,
+        skip: `not sent: the run's max_cost of ${formatUsd(cap.capNanos)} was reached (spent ${formatUsd(r.spentNanos)}; this call could cost up to ${formatUsd(estimate)})`,
       };
     }
     return {
