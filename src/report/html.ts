@@ -28,7 +28,7 @@ function columnChart(id: string, title: string, bars: Bar[], color: string): str
   const H = 260;
   const left = 56;
   const bottom = 48;
-  const top = 16;
+  const top = 26;
   const plotW = W - left - 12;
   const plotH = H - top - bottom;
   const max = Math.max(...bars.map((b) => b.value), 0);
@@ -41,7 +41,8 @@ function columnChart(id: string, title: string, bars: Bar[], color: string): str
     const y = top + plotH - (plotH * i) / 4;
     parts.push(`<line x1="${left}" y1="${y}" x2="${left + plotW}" y2="${y}" class="grid"/>`);
   }
-  parts.push(`<text x="${left - 6}" y="${top + 4}" class="tick" text-anchor="end">${esc(bars.reduce((a, b) => (b.value > a.value ? b : a)).text)}</text>`);
+  // The top gridline is the largest bar: its value is written above the plot, where it has room.
+  parts.push(`<text x="${left}" y="${top - 10}" class="tick">max ${esc(bars.reduce((a, b) => (b.value > a.value ? b : a)).text)}</text>`);
   bars.forEach((b, i) => {
     const h = (b.value / max) * plotH;
     const x = left + i * slot + (slot - barW) / 2;
@@ -91,7 +92,7 @@ export function formatHtml(agg: ReportAggregator, ctx: ReportContext, generatedA
   const failed = Object.entries(t.byStatus).filter(([s]) => s !== 'completed').reduce((n, [, c]) => n + c, 0);
   const charts = [
     columnChart('cost-per-day', 'Cost per day (USD)', days.map(([d, g]) => ({ label: d, value: g.costNanos, text: formatUsd(g.costNanos) })), '#2563eb'),
-    barChart('cost-per-model', 'Cost per model (USD)', models.map(([m, g]) => ({ label: m, value: g.costNanos, text: formatUsd(g.costNanos) })), '#7c3aed'),
+    barChart('cost-per-model', 'Cost per model (USD)', models.map(([m, g]) => ({ label: m, value: g.costNanos, text: g.costNanos === 0 && g.unpriced > 0 ? 'no price' : formatUsd(g.costNanos) })), '#7c3aed'),
     columnChart(
       'tokens-per-item',
       'Tokens per item (input + output), lines per range',
