@@ -53,7 +53,7 @@ export function formatTotals(t: RunTotals): string {
     `${t.lines} lines: ${s.completed} completed, ${s.incomplete} incomplete, ${s.failed} failed, ${s.rejected} rejected`,
     `tokens: ${t.tokens.input} input (${t.tokens.cached} cached), ${t.tokens.output} output (${t.tokens.reasoning} reasoning), ${t.tokens.total} total`,
     `API calls: ${t.apiCalls}`,
-    `cost: ${formatUsd(t.costNanos)}${t.unpriced > 0 ? ` (${t.unpriced} lines without a price)` : ''}`,
+    `cost: ${formatUsd(t.costNanos)}${t.unpriced > 0 ? ` (${t.unpriced} line${t.unpriced === 1 ? '' : 's'} without a price)` : ''}`,
   ];
   if (s.skipped > 0) parts[0] += `, ${s.skipped} skipped (max_cost reached)`;
   if (t.withoutUsage > 0) parts.push(`${t.withoutUsage} answers came without usage`);
