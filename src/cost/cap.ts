@@ -96,6 +96,8 @@ export class CostCap {
     run: string,
     readonly capNanos: number,
     prefix?: string,
+    /** How long a reservation outlives a worker that died holding it. */
+    private readonly leaseMs = LEASE_MS,
   ) {
     this.keys = capKeys(run, prefix);
   }
@@ -107,7 +109,7 @@ export class CostCap {
       lease,
       String(Math.max(0, Math.ceil(estimateNanos))),
       String(Math.floor(this.capNanos)),
-      String(LEASE_MS),
+      String(this.leaseMs),
     );
     const outcome = granted === 1 ? 'granted' : granted === 2 ? 'wait' : 'capped';
     return { outcome, spentNanos: Number(spent), reservedNanos: Number(reserved) };

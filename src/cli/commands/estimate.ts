@@ -115,7 +115,7 @@ export function registerEstimate(program: Command): void {
         m.sample && m.sample.costs.length > 0
           ? `${Math.round(m.sample.tokens.output / Math.max(1, m.sample.calls - m.sample.failed)).toLocaleString('en-US')}/item (sample of ${m.sample.costs.length})`
           : `${m.outputBounded === m.items ? 'up to' : 'about'} ${Math.round(m.outputTokens / Math.max(1, m.items)).toLocaleString('en-US')}/item`,
-        price ? `$${price.input / 1e6} / $${price.output / 1e6}` : 'no price',
+        price ? `${perMillion(price.input)} / ${perMillion(price.output)}` : 'no price',
         range ? `${formatUsd(range.lowNanos)} – ${formatUsd(range.highNanos)}` : 'unknown',
       ]);
       const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
@@ -141,4 +141,9 @@ export function registerEstimate(program: Command): void {
 function resolveImages(item: Item, maxBytes: number): Promise<string[]> {
   const refs: ImageRef[] = item.request.kind === 'body' ? [] : item.request.images;
   return Promise.all(refs.map((r) => (r.kind === 'url' ? Promise.resolve(r.url) : loadImageAsDataUri(r.path, maxBytes))));
+}
+
+/** A price in pico-dollars per token as USD per 1M tokens: `$0.075`, `$10.00`. */
+function perMillion(pico: number): string {
+  return `$${(pico / 1e6).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 4 })}`;
 }
