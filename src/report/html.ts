@@ -95,10 +95,10 @@ export function formatHtml(agg: ReportAggregator, ctx: ReportContext, generatedA
     barChart('cost-per-model', 'Cost per model (USD)', models.map(([m, g]) => ({ label: m, value: g.costNanos, text: g.costNanos === 0 && g.unpriced > 0 ? 'no price' : formatUsd(g.costNanos) })), '#7c3aed'),
     columnChart(
       'tokens-per-item',
-      'Tokens per item (input + output), lines per range',
+      'Lines by tokens per item (input + output, from)',
       agg.tokenHistogram.map((lines, b) => {
         const r = bucketRange(b);
-        return { label: `${compact(r.from)}–${compact(r.to)}`, value: lines, text: `${lines.toLocaleString('en-US')} lines` };
+        return { label: compact(r.from), value: lines, text: `${lines.toLocaleString('en-US')} lines of ${compact(r.from)}–${compact(r.to)} tokens` };
       }).filter((_, b, all) => b >= all.findIndex((x) => x.value > 0)),
       '#0d9488',
     ),

@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { DEFAULT_BY, parseBy, ReportAggregator } from '../../report/aggregate.js';
 import { formatCsv, formatJson, formatMarkdown, formatTable, REPORT_FORMATS, type ReportFormat } from '../../report/formats.js';
@@ -31,7 +32,7 @@ export function registerReport(program: Command): void {
       }
       const agg = new ReportAggregator(by);
       await readResults(files, agg);
-      const ctx = { files };
+      const ctx = { files: files.map((f) => path.relative(process.cwd(), f) || f) };
       const text =
         flags.format === 'csv' ? formatCsv(agg)
         : flags.format === 'json' ? formatJson(agg, ctx)
