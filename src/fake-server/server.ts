@@ -295,6 +295,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
           latencyMs: settings.latencyMs,
           faults: settings.faults ?? null,
           limits: settings.limits ?? null,
+          usageCost: settings.usageCost ?? null,
           auth: settings.apiKey !== undefined,
         });
       });
@@ -386,7 +387,7 @@ function sendTruncated(res: ServerResponse, payload: string, headers: Readonly<R
 function nullsToUndefined(o: Record<string, unknown>): FakeServerSettings {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
-    if (k === 'latencyMs' || k === 'faults' || k === 'apiKey') out[k] = v === null ? undefined : v;
+    if (k === 'latencyMs' || k === 'faults' || k === 'apiKey' || k === 'usageCost') out[k] = v === null ? undefined : v;
     if (k === 'limits') out[k] = typeof v === 'object' && v !== null && !Array.isArray(v) ? dropNulls(v as Record<string, unknown>) : v ?? undefined;
   }
   return out as FakeServerSettings;
