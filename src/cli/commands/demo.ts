@@ -32,7 +32,7 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
             `\n${config.name}: ${result.outcome}\n  ${formatTotals(result.totals)}\n  results: ${path.relative(process.cwd(), result.out)}\n  first line: ${first.slice(0, 400)}\n`,
           );
         }
-        process.stdout.write(`\nTry: npx respool status   |   npx respool run --help\n`);
+        process.stdout.write(`\nTry: npx respool status   |   npx respool report out/*.jsonl   |   npx respool run --help\n`);
       } finally {
         await session.close();
         await fake.close();
