@@ -27,11 +27,13 @@ describe('cost in a run', () => {
     await deletePrefix(prefix);
   });
 
-  async function prompts(name: string, n: number, extra: string[] = []): Promise<{ file: string; ids: string[] }> {
+  const promptText = (i: number, tag = '') => `${tag}Question ${String(i).padStart(4, '0')}: name a colour.`;
+
+  async function prompts(name: string, n: number, extra: string[] = [], tag = ''): Promise<{ file: string; ids: string[] }> {
     const ids = Array.from({ length: n }, (_, i) => `${name}-${i}`);
     const file = path.join(dir, `${name}.in.jsonl`);
     // Prompts of one length, so that every call costs the same at the fake server.
-    const rows = ids.map((id, i) => JSON.stringify({ custom_id: id, prompt: `Question ${String(i).padStart(4, '0')}: name a colour.` }));
+    const rows = ids.map((id, i) => JSON.stringify({ custom_id: id, prompt: promptText(i, tag) }));
     await writeFile(file, [...rows, ...extra].join('\n') + '\n');
     return { file, ids };
   }
@@ -121,7 +123,7 @@ describe('cost in a run', () => {
     assert.equal(m.model, 'gpt-4.1-mini');
     let input = 0;
     for (let i = 0; i < 40; i++) {
-      const body = buildRequestBody({ model: 'gpt-4.1-mini', max_output_tokens: 300, detail: 'auto' }, { kind: 'prompt', text: `Question ${String(i).padStart(4, '0')}: name a colour.`, images: [] }, []);
+      const body = buildRequestBody({ model: 'gpt-4.1-mini', max_output_tokens: 300, detail: 'auto' }, { kind: 'prompt', text: promptText(i), images: [] }, []);
       input += estimateRequestTokens(body).input;
     }
     assert.equal(m.input_tokens_estimate, input);
@@ -146,7 +148,10 @@ describe('cost in a run', () => {
 
   it('max_cost holds across two worker processes: items past it are skipped, nothing lost, exit 4', async () => {
     fake.reset();
-    const { file, ids } = await prompts('capped', 120);
+    // Slow answers (the fake server's latency token), so that no worker can finish the run before the
+    // other has found it (workers look for runs every 2 s).
+    const tag = '[[latency:500]] ';
+    const { file, ids } = await prompts('capped', 120, [], tag);
     const out = path.join(dir, 'capped.out.jsonl');
     // gpt-4o with 100 output tokens reserved: about $0.001 a call, while a call costs about $0.00017.
     const maxCost = 0.01;
@@ -178,7 +183,7 @@ describe('cost in a run', () => {
     assert.ok(spent <= usdToNanos(maxCost), `spent ${spent} nano-dollars`);
     // ...and the run did not stop early: what is left is less than one call's reservation.
     const price = findPrice(await bundledPrices(), 'gpt-4o')!;
-    const body = buildRequestBody({ model: 'gpt-4o', max_output_tokens: 100, detail: 'auto' }, { kind: 'prompt', text: 'Question 0000: name a colour.', images: [] }, []);
+    const body = buildRequestBody({ model: 'gpt-4o', max_output_tokens: 100, detail: 'auto' }, { kind: 'prompt', text: promptText(0, tag), images: [] }, []);
     const oneCall = costNanos({ ...estimateRequestTokens(body), cached: 0 }, price).total;
     assert.ok(usdToNanos(maxCost) - spent < oneCall, `left ${usdToNanos(maxCost) - spent}, one call reserves ${oneCall}`);
 
@@ -186,5 +191,9 @@ describe('cost in a run', () => {
     const again = await runCli([...common, 'run', '--name', 'capped', '--input', file, '--model', 'gpt-4o', '--base-url', fake.url, '--out', out, '--max-output-tokens', '100', '--max-cost', String(maxCost)], { env });
     assert.equal(again.code, 4, again.stderr);
     assert.equal((await readLines(out)).length, 120, 'nothing written twice');
+    // What Redis counted as spent is what the lines say they cost.
+    const status = await runCli([...common, 'status', '--name', 'capped', '--json'], { env });
+    const [report] = JSON.parse(status.stdout) as Array<{ max_cost: { cap: number; spent: number; in_flight: number; reached: boolean } }>;
+    assert.deepEqual(report!.max_cost, { cap: maxCost, spent: spent / NANOS_PER_USD, in_flight: 0, reached: true });
   });
 });
