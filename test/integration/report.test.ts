@@ -146,6 +146,15 @@ describe('respool report', () => {
     assert.match(html, /acme-7b/);
   });
 
+  it('streams: 300,000 lines (170 MB) go through with the heap capped at 64 MB', async () => {
+    const file = path.join(dir, 'large.jsonl');
+    await writeResults(file, 300_000, { seed: 3 });
+    // Holding the lines would need several hundred MB of heap; the report keeps only its groups.
+    const res = await runCli(['report', file, '--format', 'json', '--by', 'model,run,day,status,dataset'], { env: { NODE_OPTIONS: '--max-old-space-size=64' } });
+    assert.equal(res.code, 0, res.stderr.slice(-2000));
+    assert.equal((JSON.parse(res.stdout) as ReportJson).lines, 300_000);
+  });
+
   it('bad flags and missing files exit with 2', async () => {
     assert.equal((await runCli(['report', path.join(dir, 'nope.jsonl')])).code, 2);
     assert.equal((await runCli(['report', path.join(dir, 'nope-*.jsonl')])).code, 2);
