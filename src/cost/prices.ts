@@ -7,6 +7,8 @@
  * whole numbers before they are rounded once, to nano-dollars (see ./compute.ts).
  */
 
+import { ConfigError } from '../config/load.js';
+
 export interface ModelPrice {
   /** The table's name for the model (after alias resolution). */
   model: string;
@@ -30,7 +32,8 @@ interface PriceEntry {
   aliases?: string[];
 }
 
-export class PriceFileError extends Error {
+/** A bad price file is a bad setting: the CLI exits with 2, naming the file and the field. */
+export class PriceFileError extends ConfigError {
   override name = 'PriceFileError';
 }
 
