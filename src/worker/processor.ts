@@ -33,7 +33,7 @@ export interface ProcessorContext {
   /** The shared budget of the API key this worker uses, for `model`. */
   budgetFor(settings: RunSettings, model: string): Budget;
   /** The run's budget cap (max_cost), when it has one: reserve this call's cost, or skip the item. */
-  reserveCost?(settings: RunSettings, model: string, body: Record<string, unknown>, jobId: string): Promise<CostDecision | undefined>;
+  reserveCost?(settings: RunSettings, model: string, body: Record<string, unknown>, jobId: string, signal?: AbortSignal): Promise<CostDecision | undefined>;
 }
 
 /** 429s answered for one attempt before it counts as a failed attempt after all. */
@@ -91,7 +91,7 @@ function lineMaker(ctx: ProcessorContext) {
     // 429s of earlier attempts travel in the job's progress, so the line counts them all.
     let rateLimited = rateLimitedSoFar(job);
     const runSettings: RunSettings = settings;
-    const spend = await ctx.reserveCost?.(settings, model, body, job.id!);
+    const spend = await ctx.reserveCost?.(settings, model, body, job.id!, signal);
     if (spend && 'skip' in spend) return skippedLine(data, model, spend.skip);
 
     // Waits for the shared budget, calls, and settles the budget with what the call really cost. A 429

@@ -68,7 +68,7 @@ export class WorkerSet {
         const full = await this.withCost(run, line);
         if (await this.batchers(run).deliver.submit({ id: jobId, line: JSON.stringify(full) })) this.delivered++;
       },
-      reserveCost: (settings, model, body, jobId) => this.reserveCost(settings, model, body, jobId),
+      reserveCost: (settings, model, body, jobId, signal) => this.reserveCost(settings, model, body, jobId, signal),
     });
   }
 
@@ -96,7 +96,7 @@ export class WorkerSet {
   }
 
   /** The run's max_cost, shared by every worker through Redis (src/cost/cap.ts). */
-  private async reserveCost(settings: RunSettings, model: string, body: Record<string, unknown>, jobId: string): Promise<CostDecision | undefined> {
+  private async reserveCost(settings: RunSettings, model: string, body: Record<string, unknown>, jobId: string, signal?: AbortSignal): Promise<CostDecision | undefined> {
     if (settings.maxCost === undefined) return undefined;
     const pricer = await this.pricer(settings);
     const cap = new CostCap(this.opts.redis, settings.run, usdToNanos(settings.maxCost), this.opts.prefix);
@@ -106,7 +106,9 @@ export class WorkerSet {
     let r = await cap.reserve(lease, estimate);
     while (r.outcome === 'wait') {
       // Only calls in flight stand in the way: their real cost (usually below the estimate) decides.
-      await sleep(50 + Math.floor(Math.random() * 50));
+      // On shutdown the item goes back to the queue (an abort is retried like any non-API error).
+      await sleep(50 + Math.floor(Math.random() * 50), signal);
+      signal?.throwIfAborted();
       r = await cap.reserve(lease, estimate);
     }
     if (r.outcome === 'capped') {
