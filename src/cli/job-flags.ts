@@ -31,7 +31,9 @@ export function addJobFlags(cmd: Command): Command {
     .option('--expected-output-tokens <n>', 'output tokens to reserve per call when max_output_tokens is not set')
     .option('--samples <n>', 'structured answers: ask N times per item and keep the majority (see docs/labeling.md)')
     .option('--invalid-output-retries <n>', 'structured answers: ask again up to N times after an answer that does not match the schema')
-    .addOption(new Option('--output-format <format>', 'results file format').choices(['respool', 'openai-batch']));
+    .addOption(new Option('--output-format <format>', 'results file format').choices(['respool', 'openai-batch']))
+    .option('--max-cost <usd>', 'budget cap in USD: items are skipped once spent + in flight would pass it (exit code 4)')
+    .option('--prices <file>', 'price file over the bundled prices (docs/cost.md)');
 }
 
 export async function configFromFlags(jobfile: string | undefined, flags: Record<string, unknown>, cwd = process.cwd()): Promise<JobConfig> {

@@ -6,6 +6,8 @@ import { registerCollect } from './commands/collect.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEnqueue } from './commands/enqueue.js';
 import { registerExport } from './commands/export.js';
+import { registerReport } from './commands/report.js';
+import { registerEstimate } from './commands/estimate.js';
 import { registerRun } from './commands/run.js';
 import { registerStatus } from './commands/status.js';
 import { registerWorker } from './commands/worker.js';
@@ -27,7 +29,7 @@ Environment:
   OPENRESPONSES_BASE_URL  API base URL (default https://llm.onerouter.pro/v1)
   REDIS_URL               Redis to use (default: 127.0.0.1:6379 if it answers, else an embedded redis-server)
 
-Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stopped (key refused); 130 interrupted.`,
+Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stopped (key refused); 4 max_cost reached; 130 interrupted.`,
     );
   // Before the commands are added, so that they inherit it: parse errors anywhere exit with 2.
   program.exitOverride();
@@ -43,6 +45,8 @@ Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stop
   registerClean(program, globals);
   registerExport(program, globals);
   registerDemo(program, globals);
+  registerReport(program);
+  registerEstimate(program);
   registerFakeServerCommand(program);
   return program;
 }

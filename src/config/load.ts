@@ -36,6 +36,8 @@ const FLAG_TO_FIELD: Record<string, string> = {
   tpm: 'tpm',
   maxInFlight: 'max_in_flight',
   expectedOutputTokens: 'expected_output_tokens',
+  maxCost: 'max_cost',
+  prices: 'prices',
   temperature: 'request.temperature',
   maxOutputTokens: 'request.max_output_tokens',
   reasoningEffort: 'request.reasoning.effort',
@@ -49,6 +51,7 @@ const NUMERIC_FIELDS = new Set([
   'tpm',
   'max_in_flight',
   'expected_output_tokens',
+  'max_cost',
   'concurrency',
   'attempts',
   'timeout_ms',
@@ -71,6 +74,8 @@ const ENV_TO_FIELD: Record<string, string> = {
   RESPOOL_RPM: 'rpm',
   RESPOOL_TPM: 'tpm',
   RESPOOL_MAX_IN_FLIGHT: 'max_in_flight',
+  RESPOOL_MAX_COST: 'max_cost',
+  RESPOOL_PRICES: 'prices',
 };
 
 export async function readJobFile(file: string, cwd: string): Promise<ConfigLayer> {
@@ -98,6 +103,7 @@ export async function readJobFile(file: string, cwd: string): Promise<ConfigLaye
   if (typeof values.inputs === 'string') values.inputs = [values.inputs];
   if (Array.isArray(values.inputs)) values.inputs = values.inputs.map(rebase);
   if (values.out !== undefined) values.out = rebase(values.out);
+  if (values.prices !== undefined) values.prices = rebase(values.prices);
   if (values.name === undefined) values.name = runNameFromFile(file);
   return { origin: file, values };
 }

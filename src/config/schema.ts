@@ -77,6 +77,10 @@ export const jobConfigSchema = z
     /** Per-model overrides of rpm / tpm / max_in_flight. */
     limits: z.record(z.string().min(1), limitsSchema).default({}),
     expected_output_tokens: z.number().int().positive().optional(),
+    /** Budget cap in USD; docs/cost.md. */
+    max_cost: z.number().positive('must be a positive amount of USD').max(1_000_000).optional(),
+    /** A price file of the user's, over the bundled prices/*.json; docs/cost.md. */
+    prices: z.string().min(1).optional(),
     out: z.string().min(1),
     base_url: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })

@@ -13,7 +13,21 @@ export interface Usage {
   [extra: string]: unknown;
 }
 
-export type LineStatus = 'completed' | 'incomplete' | 'failed' | 'rejected' | 'invalid_output';
+export type LineStatus = 'completed' | 'incomplete' | 'failed' | 'rejected' | 'invalid_output' | 'skipped'; // skipped: the run's max_cost was reached
+
+/** What a line's call cost, in `currency` (USD); docs/output-line.md and docs/cost.md. */
+export interface LineCost {
+  /** Uncached input tokens at the input rate; null when the API reported the cost itself. */
+  input: number | null;
+  /** Cached input tokens at the cached-input rate. */
+  cached_input: number | null;
+  /** Output tokens (reasoning tokens included) at the output rate. */
+  output: number | null;
+  total: number;
+  currency: 'USD';
+  /** `price_table` (computed from usage) or `api` (the API reported it in `usage.cost`). */
+  source: 'price_table' | 'api';
+}
 
 /** Why an item did not complete. `type` is one of the `ErrorType`s below. */
 export interface LineError {
@@ -34,7 +48,8 @@ export type ErrorType =
   | 'response_failed' // HTTP 200 with status "failed"
   | 'incomplete' // status "incomplete": partial output kept, `message` holds the reason
   | 'invalid_output' // answers that did not match the run's schema, after every re-ask (docs/labeling.md)
-  | 'internal'; // respool itself failed on this item (for example the worker died too often)
+  | 'internal' // respool itself failed on this item (for example the worker died too often)
+  | 'max_cost'; // not sent: the run's max_cost would have been passed (status skipped)
 
 /**
  * One line of the results file: the contract between respool and whatever reads its output.
@@ -74,6 +89,10 @@ export interface OutputLine {
   source: SourceRef;
   run: string;
   finished_at: string;
+  /** Cost of the line's usage; null when it has no usage or its model has no price. */
+  cost?: LineCost | null;
+  /** The run's `request.metadata`, when it has one (what `report --by metadata.<key>` groups by). */
+  metadata?: Record<string, string>;
 }
 
 /** docs/labeling.md#samples. */

@@ -13,7 +13,8 @@ import { checkFaultOptions, createRng, decideFault, retryHeaders } from './fault
 import { checkLimitOptions, RateLimiter } from './limits.js';
 import { countsCalls, findMagic, mayHaveMagic, NO_MAGIC, type Magic } from './magic.js';
 import { buildResponse, jsonSchemaFormat, planResponse, type ResponsePlan } from './respond.js';
-import type { FakeServer, FakeServerOptions, FakeServerSettings, FakeStats, FaultOptions, LimitOptions } from './types.js';
+import type { FakeServer, FakeServerOptions, FakeServerSettings, FakeStats, FaultOptions, LimitOptions, UsageCostOptions } from './types.js';
+import { routerCost } from './usage.js';
 import { checkCreateBody, specValidator } from './validate.js';
 
 /** Large enough for several 20 MB data-URI images, small enough to stop a runaway client. */
@@ -29,6 +30,7 @@ interface Settings {
   faults: FaultOptions | undefined;
   apiKey: string | undefined;
   limits: LimitOptions | undefined;
+  usageCost: UsageCostOptions | undefined;
 }
 
 function emptyStats(): FakeStats {
@@ -63,6 +65,13 @@ export function checkSettings(p: FakeServerSettings): void {
     checkFaultOptions(p.faults);
   }
   if (p.limits !== undefined) checkLimitOptions(p.limits);
+  if (p.usageCost !== undefined) {
+    const c = p.usageCost as Partial<UsageCostOptions> | null;
+    const ok = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+    if (typeof c !== 'object' || c === null || !ok(c.inputPerMillion) || !ok(c.outputPerMillion)) {
+      throw new RangeError('usageCost must be { inputPerMillion, outputPerMillion }, non-negative numbers');
+    }
+  }
 }
 
 export async function startFakeServer(opts: FakeServerOptions = {}): Promise<FakeServer> {
@@ -73,6 +82,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
     faults: opts.faults,
     apiKey: opts.apiKey || undefined,
     limits: opts.limits && { ...opts.limits },
+    usageCost: opts.usageCost,
   };
   const limiter = new RateLimiter(settings.limits);
   const validate = specValidator('CreateResponseBody');
@@ -99,6 +109,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
       settings.faults = p.faults;
       rng = createRng(p.faults?.seed ?? DEFAULT_SEED);
     }
+    if ('usageCost' in p) settings.usageCost = p.usageCost;
     if ('limits' in p) {
       settings.limits = p.limits && { ...p.limits };
       limiter.configure(settings.limits);
@@ -265,6 +276,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
           sendTruncated(res, JSON.stringify(response), limitHeaders);
           return;
         }
+        if (response.usage && settings.usageCost) response.usage = { ...response.usage, cost: routerCost(response.usage, settings.usageCost) };
         if (response.usage) {
           stats.inputTokens += response.usage.input_tokens;
           stats.outputTokens += response.usage.output_tokens;
@@ -296,6 +308,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
           latencyMs: settings.latencyMs,
           faults: settings.faults ?? null,
           limits: settings.limits ?? null,
+          usageCost: settings.usageCost ?? null,
           auth: settings.apiKey !== undefined,
         });
       });
@@ -387,7 +400,7 @@ function sendTruncated(res: ServerResponse, payload: string, headers: Readonly<R
 function nullsToUndefined(o: Record<string, unknown>): FakeServerSettings {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
-    if (k === 'latencyMs' || k === 'faults' || k === 'apiKey') out[k] = v === null ? undefined : v;
+    if (k === 'latencyMs' || k === 'faults' || k === 'apiKey' || k === 'usageCost') out[k] = v === null ? undefined : v;
     if (k === 'limits') out[k] = typeof v === 'object' && v !== null && !Array.isArray(v) ? dropNulls(v as Record<string, unknown>) : v ?? undefined;
   }
   return out as FakeServerSettings;

@@ -60,9 +60,19 @@ export interface FakeServerOptions {
   faults?: FaultOptions;
   /** Unset: no limits. Setting (or clearing) limits starts a fresh window. */
   limits?: LimitOptions;
+  /**
+   * Opt-in: answer like a router that bills itself, with `usage.cost` in USD computed from these
+   * prices (USD per 1M tokens). `usage` allows extra properties, so replies stay spec-valid.
+   */
+  usageCost?: UsageCostOptions;
 }
 
-export type FakeServerSettings = Partial<Pick<FakeServerOptions, 'latencyMs' | 'faults' | 'apiKey' | 'limits'>>;
+export interface UsageCostOptions {
+  inputPerMillion: number;
+  outputPerMillion: number;
+}
+
+export type FakeServerSettings = Partial<Pick<FakeServerOptions, 'latencyMs' | 'faults' | 'apiKey' | 'limits' | 'usageCost'>>;
 
 export interface FakeStats {
   requests: number;

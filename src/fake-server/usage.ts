@@ -18,6 +18,13 @@ export interface UsageBody {
   output_tokens: number;
   output_tokens_details: { reasoning_tokens: number };
   total_tokens: number;
+  /** Only with the `usageCost` option: what a self-billing router reports, in USD. */
+  cost?: number;
+}
+
+/** `usage.cost` as a router would report it for these prices (USD per 1M tokens). */
+export function routerCost(usage: UsageBody, prices: { inputPerMillion: number; outputPerMillion: number }): number {
+  return (usage.input_tokens * prices.inputPerMillion + usage.output_tokens * prices.outputPerMillion) / 1_000_000;
 }
 
 export function textTokens(chars: number): number {

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { deleteSpend } from '../cost/cap.js';
 import { runKeys, runsKey } from './keys.js';
 
 /** Removes everything a run keeps in Redis: its queue, ledger and settings. The results file stays. */
@@ -7,5 +8,6 @@ export async function cleanRun(redis: Redis, queue: Queue, run: string, prefix?:
   await queue.obliterate({ force: true });
   const keys = runKeys(run, prefix);
   await redis.del(keys.meta, keys.ledger, keys.results, keys.written, keys.writing, keys.collectorLock, keys.budgets);
+  await deleteSpend(redis, run, prefix);
   await redis.srem(runsKey(prefix), run);
 }

@@ -28,6 +28,10 @@ export interface RunSettings {
   structured?: StructuredPlan;
   /** How the collector writes lines; absent (older runs) means `respool`. */
   outputFormat?: JobConfig['output_format'];
+  /** Budget cap in USD (`max_cost`). */
+  maxCost?: number;
+  /** The user's price file (`prices`), read at enqueue so workers elsewhere need not see it. */
+  prices?: unknown;
 }
 
 export type RunState = 'running' | 'stopped';
@@ -58,6 +62,7 @@ export function settingsFromConfig(config: JobConfig): RunSettings {
     ...(config.expected_output_tokens === undefined ? {} : { expectedOutputTokens: config.expected_output_tokens }),
     // `request`, with the text format that labels / schema ask for; the plan; the output format.
     ...structuredSettings(config),
+    ...(config.max_cost === undefined ? {} : { maxCost: config.max_cost }),
   };
 }
 

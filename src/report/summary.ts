@@ -1,4 +1,5 @@
 import type { LineStatus, OutputLine } from '../core/output-line.js';
+import { formatUsd, lineTotalNanos } from '../cost/compute.js';
 
 /** Running totals over output lines: what the end-of-run summary and `status` print. Pure. */
 export interface RunTotals {
@@ -8,15 +9,21 @@ export interface RunTotals {
   /** Lines whose usage was missing (the API may send null). */
   withoutUsage: number;
   apiCalls: number;
+  /** Sum of the lines' `cost.total`, in nano-dollars. */
+  costNanos: number;
+  /** Lines with usage but no cost (their model has no price). */
+  unpriced: number;
 }
 
 export function emptyTotals(): RunTotals {
   return {
     lines: 0,
-    byStatus: { completed: 0, incomplete: 0, failed: 0, rejected: 0, invalid_output: 0 },
+    byStatus: { completed: 0, incomplete: 0, failed: 0, rejected: 0, invalid_output: 0, skipped: 0 },
     tokens: { input: 0, cached: 0, output: 0, reasoning: 0, total: 0 },
     withoutUsage: 0,
     apiCalls: 0,
+    costNanos: 0,
+    unpriced: 0,
   };
 }
 
@@ -26,6 +33,9 @@ export function addLine(t: RunTotals, line: OutputLine): RunTotals {
   // Earlier attempts made one call each; the last one may have made several (samples, re-asks).
   t.apiCalls += line.attempts + (line.calls !== undefined && line.attempts > 0 ? line.calls - 1 : 0);
   const u = line.usage;
+  const cost = lineTotalNanos(line.cost);
+  if (cost !== null) t.costNanos += cost;
+  else if (u) t.unpriced++;
   if (!u) {
     if (line.status === 'completed' || line.status === 'incomplete') t.withoutUsage++;
     return t;
@@ -44,7 +54,9 @@ export function formatTotals(t: RunTotals): string {
     `${t.lines} lines: ${s.completed} completed, ${s.incomplete} incomplete, ${s.failed} failed, ${s.rejected} rejected${s.invalid_output > 0 ? `, ${s.invalid_output} invalid_output` : ''}`,
     `tokens: ${t.tokens.input} input (${t.tokens.cached} cached), ${t.tokens.output} output (${t.tokens.reasoning} reasoning), ${t.tokens.total} total`,
     `API calls: ${t.apiCalls}`,
+    `cost: ${formatUsd(t.costNanos)}${t.unpriced > 0 ? ` (${t.unpriced} line${t.unpriced === 1 ? '' : 's'} without a price)` : ''}`,
   ];
+  if (s.skipped > 0) parts[0] += `, ${s.skipped} skipped (max_cost reached)`;
   if (t.withoutUsage > 0) parts.push(`${t.withoutUsage} answers came without usage`);
   return parts.join('; ');
 }

@@ -22,5 +22,7 @@ export function lineForJob(job: Job<JobData>): OutputLine {
     source: data.source,
     run: data.run,
     finished_at: new Date(job.finishedOn ?? Date.now()).toISOString(),
+    // No answer, nothing known to bill (docs/cost.md).
+    cost: null,
   };
 }

@@ -18,6 +18,7 @@ import type { RunCache } from './run-cache.js';
 import { askStructured, type Answer } from './structured/ask.js';
 import { httpRecord, httpRecordOfError } from './structured/http-record.js';
 import { saveProgress, savedSamples } from './structured/progress.js';
+import { skippedLine, withinCost, type CostDecision } from './cost-hooks.js';
 
 type ItemJob = Extract<JobData, { type: 'item' }>;
 
@@ -34,6 +35,8 @@ export interface ProcessorContext {
   limiter: RateLimiter;
   /** The shared budget of the API key this worker uses, for `model`. */
   budgetFor(settings: RunSettings, model: string): Budget;
+  /** The run's budget cap (max_cost), when it has one: reserve this call's cost, or skip the item. */
+  reserveCost?(settings: RunSettings, model: string, body: Record<string, unknown>, jobId: string, calls: number, signal?: AbortSignal): Promise<CostDecision | undefined>;
 }
 
 /** 429s answered for one attempt before it counts as a failed attempt after all. */
@@ -138,11 +141,17 @@ function lineMaker(ctx: ProcessorContext) {
     }
     // Batch-style lines are sent as they are: the run's schema checks and samples are not theirs.
     const plan = data.request.kind === 'body' ? undefined : settings.structured;
+    // The budget cap reserves every sample of the item at once, and settles their summed usage.
+    const spend = await ctx.reserveCost?.(settings, model, body, job.id!, plan?.samples ?? 1, signal);
+    if (spend && 'skip' in spend) return skippedLine(data, model, spend.skip);
     try {
-      const structured = plan
-        ? await askStructured(plan, job.id!, askOnce, { done: savedSamples(job), onSample: (done) => saveProgress(job, { rate_limited: rateLimited, samples: [...done] }) })
-        : null;
-      const answer = structured?.answer ?? (await askOnce(job.id!));
+      const { structured, answer } = await withinCost(spend, async () => {
+        const structured = plan
+          ? await askStructured(plan, job.id!, askOnce, { done: savedSamples(job), onSample: (done) => saveProgress(job, { rate_limited: rateLimited, samples: [...done] }) })
+          : null;
+        const answer = structured?.answer ?? (await askOnce(job.id!));
+        return { structured, answer, json: { model: answer.response.model, usage: structured?.fields.usage ?? answer.response.usage } };
+      });
       const parsed = answer.response;
       const line: OutputLine = {
         ...baseLine(data, parsed.model ?? settings.model),

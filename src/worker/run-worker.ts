@@ -15,6 +15,12 @@ import { OpenResponsesClient } from './client.js';
 import { ApiCallError } from './errors.js';
 import { createProcessor } from './processor.js';
 import { RunCache } from './run-cache.js';
+import { CostCap } from '../cost/cap.js';
+import { formatUsd, usdToNanos } from '../cost/compute.js';
+import type { Pricer } from '../cost/pricer.js';
+import { pricerForRun } from '../cost/run-prices.js';
+import type { OutputLine } from '../core/output-line.js';
+import type { CostDecision } from './cost-hooks.js';
 
 export interface WorkerSetOptions {
   redis: Redis;
@@ -59,9 +65,63 @@ export class WorkerSet {
         return budget;
       },
       deliver: async (run, jobId, line) => {
-        if (await this.batchers(run).deliver.submit({ id: jobId, line: JSON.stringify(line) })) this.delivered++;
+        const full = await this.withCost(run, line);
+        if (await this.batchers(run).deliver.submit({ id: jobId, line: JSON.stringify(full) })) this.delivered++;
       },
+      reserveCost: (settings, model, body, jobId, calls, signal) => this.reserveCost(settings, model, body, jobId, calls, signal),
     });
+  }
+
+  private readonly pricers = new Map<string, Promise<Pricer>>();
+  private leases = 0;
+
+  private pricer(settings: RunSettings): Promise<Pricer> {
+    let p = this.pricers.get(settings.run);
+    if (!p) {
+      p = pricerForRun(settings, (m) => this.opts.log.warn(m));
+      p.catch(() => this.pricers.delete(settings.run));
+      this.pricers.set(settings.run, p);
+    }
+    return p;
+  }
+
+  /** Every line gets its cost (docs/cost.md) and, when the run has request metadata, that metadata. */
+  private async withCost(run: string, line: OutputLine): Promise<OutputLine> {
+    const settings = await this.runs.get(run);
+    if (!settings) return { ...line, cost: null };
+    const pricer = await this.pricer(settings);
+    const out: OutputLine = { ...line, cost: pricer.costOf(line.model, line.usage) };
+    if (settings.request?.metadata) out.metadata = settings.request.metadata;
+    return out;
+  }
+
+  /** The run's max_cost, shared by every worker through Redis (src/cost/cap.ts). */
+  private async reserveCost(settings: RunSettings, model: string, body: Record<string, unknown>, jobId: string, calls: number, signal?: AbortSignal): Promise<CostDecision | undefined> {
+    if (settings.maxCost === undefined) return undefined;
+    const pricer = await this.pricer(settings);
+    const cap = new CostCap(this.opts.redis, settings.run, usdToNanos(settings.maxCost), this.opts.prefix);
+    // A model without a price cannot be estimated; its calls count what the API reports, if anything.
+    const estimate = (pricer.estimateCallNanos(model, body, settings.expectedOutputTokens) ?? 0) * calls;
+    const lease = `${jobId}.${process.pid}.${++this.leases}`;
+    let r = await cap.reserve(lease, estimate);
+    while (r.outcome === 'wait') {
+      // Only calls in flight stand in the way: their real cost (usually below the estimate) decides.
+      // On shutdown the item goes back to the queue (an abort is retried like any non-API error).
+      await sleep(50 + Math.floor(Math.random() * 50), signal);
+      signal?.throwIfAborted();
+      r = await cap.reserve(lease, estimate);
+    }
+    if (r.outcome === 'capped') {
+      return {
+        skip: `not sent: the run's max_cost of ${formatUsd(cap.capNanos)} was reached (spent ${formatUsd(r.spentNanos)}; this call could cost up to ${formatUsd(estimate)})`,
+      };
+    }
+    return {
+      settle: (json) => {
+        const res = json as { usage?: unknown; model?: unknown } | null;
+        return cap.settle(lease, pricer.actualCallNanos(typeof res?.model === 'string' ? res.model : model, res?.usage));
+      },
+    };
   }
 
   private readonly perRun = new Map<string, { isDone: MicroBatcher<string, boolean>; deliver: MicroBatcher<{ id: string; line: string }, boolean> }>();
@@ -103,6 +163,7 @@ export class WorkerSet {
     const timing = queueTiming(process.env);
     this.stopped.delete(run);
     this.runs.forget(run);
+    this.pricers.delete(run);
     const worker = new Worker<JobData, void>(run, this.processor, {
       connection: this.opts.redis,
       prefix: bullPrefix(this.opts.prefix),

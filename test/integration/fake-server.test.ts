@@ -465,3 +465,24 @@ test('close() returns while a call is still held and ends its connection', async
   await s.close();
   await assert.rejects(pending);
 });
+
+describe('router-style usage.cost (opt-in)', () => {
+  test('off by default; when set, usage carries cost in USD and the reply stays spec-valid; /_options sets and unsets it', async () => {
+    const plain = (await (await post({ model: 'm', input: user('How much?') })).json()) as ResponseJson & { usage: Record<string, unknown> };
+    assert.equal('cost' in plain.usage, false);
+    server.setOptions({ usageCost: { inputPerMillion: 2, outputPerMillion: 8 } });
+    try {
+      const body = (await (await post({ model: 'm', input: user('How much?') })).json()) as ResponseJson & { usage: { input_tokens: number; output_tokens: number; cost: number } };
+      assertSpecValid(body);
+      assert.equal(body.usage.cost, (body.usage.input_tokens * 2 + body.usage.output_tokens * 8) / 1e6);
+    } finally {
+      server.setOptions({ usageCost: undefined });
+    }
+    const opts = (path: string, payload: unknown) => fetch(`${new URL(server.url).origin}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+    const set = (await (await opts('/_options', { usageCost: { inputPerMillion: 1, outputPerMillion: 1 } })).json()) as { usageCost: unknown };
+    assert.deepEqual(set.usageCost, { inputPerMillion: 1, outputPerMillion: 1 });
+    assert.equal((await opts('/_options', { usageCost: { inputPerMillion: -1, outputPerMillion: 1 } })).status, 400);
+    const unset = (await (await opts('/_options', { usageCost: null })).json()) as { usageCost: unknown };
+    assert.equal(unset.usageCost, null);
+  });
+});

@@ -29,10 +29,12 @@ describe('report summary: totals', () => {
   it('starts empty', () => {
     assert.deepEqual(emptyTotals(), {
       lines: 0,
-      byStatus: { completed: 0, incomplete: 0, failed: 0, rejected: 0, invalid_output: 0 },
+      byStatus: { completed: 0, incomplete: 0, failed: 0, rejected: 0, invalid_output: 0, skipped: 0 },
       tokens: { input: 0, cached: 0, output: 0, reasoning: 0, total: 0 },
       withoutUsage: 0,
       apiCalls: 0,
+      costNanos: 0,
+      unpriced: 0,
     });
   });
 
@@ -54,7 +56,7 @@ describe('report summary: totals', () => {
       line('rejected', null, 0),
     ]);
     assert.equal(t.lines, 7);
-    assert.deepEqual(t.byStatus, { completed: 2, incomplete: 1, failed: 3, rejected: 1, invalid_output: 0 });
+    assert.deepEqual(t.byStatus, { completed: 2, incomplete: 1, failed: 3, rejected: 1, invalid_output: 0, skipped: 0 });
     assert.equal(t.apiCalls, 14);
   });
 
@@ -136,8 +138,19 @@ describe('report summary: formatTotals', () => {
       formatTotals(t),
       '3 lines: 1 completed, 0 incomplete, 1 failed, 1 rejected; ' +
         'tokens: 100 input (64 cached), 40 output (30 reasoning), 140 total; ' +
-        'API calls: 8',
+        'API calls: 8; cost: $0.00 (1 line without a price)',
     );
+  });
+
+  it('adds up line costs exactly and counts lines with usage but no price; names skipped items', () => {
+    const priced = (total: number) => ({ ...line('completed', { input_tokens: 1, output_tokens: 1, total_tokens: 2 }), cost: { input: null, cached_input: null, output: null, total, currency: 'USD' as const, source: 'api' as const } });
+    const lines = [priced(0.1), priced(0.2), priced(0.000000001), { ...line('completed', { input_tokens: 1, output_tokens: 1, total_tokens: 2 }), cost: null }, { ...line('skipped', null, 0), cost: null }];
+    const t = totalsOf(lines);
+    assert.equal(t.costNanos, 300_000_001);
+    assert.equal(t.unpriced, 1);
+    assert.equal(t.byStatus.skipped, 1);
+    assert.match(formatTotals(t), /^5 lines: 4 completed, 0 incomplete, 0 failed, 0 rejected, 1 skipped \(max_cost reached\);/);
+    assert.match(formatTotals(t), /; cost: \$0\.30 \(1 line without a price\)/);
   });
 
   it('mentions answers without usage only when there are some', () => {
@@ -149,7 +162,7 @@ describe('report summary: formatTotals', () => {
   it('prints an empty run', () => {
     assert.equal(
       formatTotals(emptyTotals()),
-      '0 lines: 0 completed, 0 incomplete, 0 failed, 0 rejected; tokens: 0 input (0 cached), 0 output (0 reasoning), 0 total; API calls: 0',
+      '0 lines: 0 completed, 0 incomplete, 0 failed, 0 rejected; tokens: 0 input (0 cached), 0 output (0 reasoning), 0 total; API calls: 0; cost: $0.00',
     );
   });
 });

@@ -3,6 +3,7 @@ import { addLine, emptyTotals, formatTotals } from '../../report/summary.js';
 import { loadRun } from '../../queue/run-meta.js';
 import { Collector } from '../../sinks/collector.js';
 import { EXIT, ExitError } from '../exit.js';
+import { failIfCapped } from '../cost-exit.js';
 import { Progress } from '../progress.js';
 import { Session, type GlobalFlags } from '../session.js';
 
@@ -49,6 +50,7 @@ export function registerCollect(program: Command, globals: () => GlobalFlags): v
         progress.stop();
         session.log.info(`run ${flags.name} ${outcome === 'complete' ? 'complete' : 'collector stopped'}: ${formatTotals(totals)}`);
         if (outcome !== 'complete') throw new ExitError(`collector stopped before run ${flags.name} was complete; start it again to go on`, EXIT.interrupted);
+        await failIfCapped(session, flags.name, status.settings.maxCost);
       } finally {
         progress.stop();
         process.off('SIGINT', onSignal);

@@ -41,7 +41,7 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
             process.stdout.write(`  exported: ${path.relative(process.cwd(), out)} (${stats.rows} rows; columns ${header})\n`);
           }
         }
-        process.stdout.write(`\nTry: npx respool status   |   npx respool run --help\n`);
+        process.stdout.write(`\nTry: npx respool status   |   npx respool report out/*.jsonl   |   npx respool run --help\n`);
       } finally {
         await session.close();
         await fake.close();

@@ -4,7 +4,8 @@ import { readInputs } from '../../inputs/index.js';
 import { enqueue, type EnqueueStats } from '../../queue/producer.js';
 import { ledgerCounts } from '../../queue/ledger.js';
 import { runKeys } from '../../queue/keys.js';
-import { loadRun, markEnqueueDone, saveRun, settingsFromConfig } from '../../queue/run-meta.js';
+import { loadRun, markEnqueueDone, saveRun } from '../../queue/run-meta.js';
+import { settingsWithPrices } from '../../cost/run-prices.js';
 import { addLine, emptyTotals, formatTotals, type RunTotals } from '../../report/summary.js';
 import { Collector } from '../../sinks/collector.js';
 import { WorkerSet } from '../../worker/run-worker.js';
@@ -12,6 +13,7 @@ import { addJobFlags, configFromFlags } from '../job-flags.js';
 import { Progress } from '../progress.js';
 import { Session, type GlobalFlags } from '../session.js';
 import { EXIT, ExitError } from '../exit.js';
+import { failIfCapped } from '../cost-exit.js';
 
 export interface PipelineResult {
   outcome: 'complete' | 'stopped' | 'interrupted';
@@ -29,7 +31,7 @@ export async function enqueueRun(
   opts: { onChunk?: (s: EnqueueStats) => void; maxQueued?: number; signal?: AbortSignal } = {},
 ): Promise<EnqueueStats> {
   const queue = session.queue(config.name);
-  await saveRun(session.redis, settingsFromConfig(config), session.prefix);
+  await saveRun(session.redis, await settingsWithPrices(config), session.prefix);
   // A run stopped earlier (key refused) is paused; enqueueing it again means "go on".
   await queue.resume();
   const outcomes = readInputs(config.inputs, {
@@ -49,7 +51,7 @@ export async function runPipeline(session: Session, config: JobConfig, opts: { s
   const { log, redis } = session;
   const totals = emptyTotals();
   const queue = session.queue(config.name);
-  await saveRun(redis, settingsFromConfig(config), session.prefix);
+  await saveRun(redis, await settingsWithPrices(config), session.prefix);
   await queue.resume();
 
   const collector = new Collector({
@@ -125,6 +127,7 @@ export function registerRun(program: Command, globals: () => GlobalFlags): void 
         if (result.outcome === 'stopped') throw new ExitError(`run ${config.name} stopped: ${result.stopReason ?? 'unknown reason'}`, EXIT.runStopped);
         if (result.outcome === 'interrupted') throw new ExitError(`run ${config.name} interrupted; run the same command again to resume`, EXIT.interrupted);
         session.log.info(`results: ${result.out}`);
+        await failIfCapped(session, config.name, config.max_cost);
       } finally {
         progress.stop();
         process.off('SIGINT', onSignal);

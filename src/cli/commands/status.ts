@@ -5,6 +5,8 @@ import { listRuns, loadRun } from '../../queue/run-meta.js';
 import { Session, type GlobalFlags } from '../session.js';
 import { budgetKeys, readSnapshot, type BudgetSnapshot } from '../../worker/limits/budget.js';
 import { QUEUE_DEFAULTS } from '../../config/defaults.js';
+import { readSpend } from '../../cost/cap.js';
+import { formatUsd, nanosToUsd, usdToNanos } from '../../cost/compute.js';
 
 export interface RunReport {
   run: string;
@@ -20,6 +22,8 @@ export interface RunReport {
   budgets: BudgetSnapshot[];
   out: string;
   model: string;
+  /** With max_cost: the cap, what was spent and what calls in flight reserved (USD). */
+  max_cost?: { cap: number; spent: number; in_flight: number; reached: boolean };
 }
 
 export async function runReport(session: Session, run: string): Promise<RunReport | null> {
@@ -43,7 +47,14 @@ export async function runReport(session: Session, run: string): Promise<RunRepor
     budgets,
     out: status.settings.out,
     model: status.settings.model,
+    ...(await maxCostReport(session, run, status.settings.maxCost)),
   };
+}
+
+async function maxCostReport(session: Session, run: string, maxCost: number | undefined): Promise<Pick<RunReport, 'max_cost'>> {
+  if (maxCost === undefined) return {};
+  const s = await readSpend(session.redis, run, session.prefix);
+  return { max_cost: { cap: maxCost, spent: nanosToUsd(s.spentNanos), in_flight: nanosToUsd(s.reservedNanos), reached: s.cappedAtNanos === usdToNanos(maxCost) } };
 }
 
 function formatBudget(b: BudgetSnapshot): string {
@@ -81,6 +92,10 @@ export function registerStatus(program: Command, globals: () => GlobalFlags): vo
               `  items ${r.items}, written ${r.written}, waiting ${(q.wait ?? 0) + (q.prioritized ?? 0)}, active ${q.active ?? 0}, ` +
               `retrying ${q.delayed ?? 0}, to write ${r.to_write}\n  model ${r.model}, out ${r.out}\n`,
           );
+          if (r.max_cost) {
+            const m = r.max_cost;
+            process.stdout.write(`  max_cost $${m.cap}: spent ${formatUsd(usdToNanos(m.spent))}, ${formatUsd(usdToNanos(m.in_flight))} reserved in flight${m.reached ? ', reached: the rest is skipped' : ''}\n`);
+          }
           for (const b of r.budgets) process.stdout.write(`  ${formatBudget(b)}\n`);
         }
       } finally {

@@ -1,0 +1,145 @@
+/** `respool report` output formats over one aggregation. Pure: strings in, strings out. */
+import { formatUsd, NANOS_PER_USD, usdString } from '../cost/compute.js';
+import { bucketRange, sortedGroups, type GroupStats, type ReportAggregator } from './aggregate.js';
+
+export const REPORT_FORMATS = ['table', 'csv', 'json', 'markdown', 'html'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+export interface ReportContext {
+  files: string[];
+}
+
+interface Column {
+  name: string;
+  value(g: GroupStats): string;
+  numeric: boolean;
+}
+
+function columns(agg: ReportAggregator, money: (nanos: number) => string): Column[] {
+  const cols: Column[] = [{ name: 'lines', value: (g) => String(g.lines), numeric: true }];
+  for (const s of agg.statuses()) cols.push({ name: s, value: (g) => String(g.byStatus[s] ?? 0), numeric: true });
+  cols.push(
+    { name: 'input_tokens', value: (g) => String(g.tokens.input), numeric: true },
+    { name: 'cached_tokens', value: (g) => String(g.tokens.cached), numeric: true },
+    { name: 'output_tokens', value: (g) => String(g.tokens.output), numeric: true },
+    { name: 'reasoning_tokens', value: (g) => String(g.tokens.reasoning), numeric: true },
+    { name: 'cost_usd', value: (g) => money(g.costNanos), numeric: true },
+  );
+  if (agg.total.unpriced > 0) cols.push({ name: 'unpriced_lines', value: (g) => String(g.unpriced), numeric: true });
+  return cols;
+}
+
+interface Table {
+  title: string;
+  head: string[];
+  rows: string[][];
+  numeric: boolean[];
+}
+
+function tables(agg: ReportAggregator, money: (nanos: number) => string): Table[] {
+  const cols = columns(agg, money);
+  const total: Table = { title: 'total', head: ['', ...cols.map((c) => c.name)], rows: [['total', ...cols.map((c) => c.value(agg.total))]], numeric: [false, ...cols.map((c) => c.numeric)] };
+  const out = [total];
+  for (const b of agg.breakdowns) {
+    out.push({
+      title: `by ${b.by.join(' + ')}`,
+      head: [...b.by, ...cols.map((c) => c.name)],
+      rows: sortedGroups(b).map((g) => [...g.key, ...cols.map((c) => c.value(g.stats))]),
+      numeric: [...b.by.map(() => false), ...cols.map((c) => c.numeric)],
+    });
+  }
+  return out;
+}
+
+function warnings(agg: ReportAggregator): string[] {
+  const w: string[] = [];
+  if (agg.total.unpriced > 0) w.push(`${agg.total.unpriced} lines with usage have no cost (their model had no price): the cost shown leaves them out`);
+  if (agg.unreadable > 0) w.push(`${agg.unreadable} lines are not JSON objects and were skipped (${agg.unreadableAt.join(', ')}${agg.unreadable > agg.unreadableAt.length ? ', ...' : ''})`);
+  return w;
+}
+
+/** Aligned columns for a terminal: numbers right, names left. */
+export function formatTable(agg: ReportAggregator, ctx: ReportContext): string {
+  const parts: string[] = [`${agg.total.lines} lines in ${ctx.files.length} file${ctx.files.length === 1 ? '' : 's'}, cost ${formatUsd(agg.total.costNanos)}`];
+  for (const t of tables(agg, formatUsd)) {
+    const widths = t.head.map((h, i) => Math.max(h.length, ...t.rows.map((r) => r[i]!.length)));
+    const fmt = (cells: string[]) => cells.map((c, i) => (t.numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+    parts.push('', t.title === 'total' ? 'Total' : `By ${t.title.slice(3)}`, fmt(t.head), widths.map((w) => '-'.repeat(w)).join('  '), ...t.rows.map(fmt));
+  }
+  const w = warnings(agg);
+  if (w.length > 0) parts.push('', ...w.map((x) => `note: ${x}`));
+  return parts.join('\n') + '\n';
+}
+
+function csvCell(v: string): string {
+  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+/**
+ * One table: `breakdown` (`total`, `model`, `model+day` ...), then one column per dimension used by
+ * any breakdown (empty where a breakdown does not group by it), then the figures. Costs in plain
+ * decimal USD, to the nano-dollar.
+ */
+export function formatCsv(agg: ReportAggregator): string {
+  const dims = [...new Set(agg.breakdowns.flatMap((b) => b.by))];
+  const cols = columns(agg, usdString);
+  const rows: string[][] = [['breakdown', ...dims, ...cols.map((c) => c.name)]];
+  rows.push(['total', ...dims.map(() => ''), ...cols.map((c) => c.value(agg.total))]);
+  for (const b of agg.breakdowns) {
+    for (const g of sortedGroups(b)) {
+      rows.push([b.by.join('+'), ...dims.map((d) => (b.by.includes(d) ? g.key[b.by.indexOf(d)]! : '')), ...cols.map((c) => c.value(g.stats))]);
+    }
+  }
+  return rows.map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
+}
+
+function groupJson(g: GroupStats) {
+  return {
+    lines: g.lines,
+    status: g.byStatus,
+    tokens: g.tokens,
+    cost_usd: g.costNanos / NANOS_PER_USD,
+    cost_nanos: g.costNanos,
+    unpriced_lines: g.unpriced,
+    api_priced_lines: g.apiPriced,
+  };
+}
+
+export function reportJson(agg: ReportAggregator, ctx: ReportContext) {
+  return {
+    files: ctx.files,
+    lines: agg.total.lines,
+    unreadable_lines: agg.unreadable,
+    currency: 'USD',
+    total: groupJson(agg.total),
+    breakdowns: agg.breakdowns.map((b) => ({
+      by: b.by,
+      groups: sortedGroups(b).map((g) => ({ key: Object.fromEntries(b.by.map((d, i) => [d, g.key[i]])), ...groupJson(g.stats) })),
+    })),
+    tokens_per_item: agg.tokenHistogram.map((lines, b) => ({ ...bucketRange(b), lines })).filter((x) => x.lines > 0),
+    errors: Object.fromEntries(agg.byError),
+    warnings: warnings(agg),
+  };
+}
+
+export function formatJson(agg: ReportAggregator, ctx: ReportContext): string {
+  return JSON.stringify(reportJson(agg, ctx), null, 2) + '\n';
+}
+
+function mdCell(v: string): string {
+  return v.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+export function formatMarkdown(agg: ReportAggregator, ctx: ReportContext): string {
+  const parts = [`# Cost report`, '', `${agg.total.lines} lines in ${ctx.files.length} file${ctx.files.length === 1 ? '' : 's'}, cost **${formatUsd(agg.total.costNanos)}**.`];
+  for (const t of tables(agg, formatUsd)) {
+    parts.push('', `## ${t.title === 'total' ? 'Total' : `By ${t.title.slice(3)}`}`, '');
+    parts.push(`| ${t.head.map(mdCell).join(' | ')} |`, `|${t.numeric.map((n) => (n ? '---:' : '---')).join('|')}|`);
+    for (const r of t.rows) parts.push(`| ${r.map(mdCell).join(' | ')} |`);
+  }
+  const w = warnings(agg);
+  if (w.length > 0) parts.push('', ...w.map((x) => `> Note: ${x}`));
+  return parts.join('\n') + '\n';
+}
+
+export { warnings as reportWarnings, tables as reportTables };

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { NANOS_PER_USD, usdToNanos } from '../../src/cost/compute.js';
+import { runCli, tempDir } from '../helpers/cli.js';
+import { writeResults } from '../helpers/results-gen.js';
+
+interface ReportJson {
+  files: string[];
+  lines: number;
+  unreadable_lines: number;
+  total: { lines: number; status: Record<string, number>; tokens: { input: number; cached: number; output: number; reasoning: number }; cost_nanos: number; cost_usd: number; unpriced_lines: number; api_priced_lines: number };
+  breakdowns: Array<{ by: string[]; groups: Array<{ key: Record<string, string>; lines: number; cost_nanos: number }> }>;
+  tokens_per_item: Array<{ from: number; to: number; lines: number }>;
+  errors: Record<string, number>;
+  warnings: string[];
+}
+
+/** What the lines of a file say, added up independently of the report code. */
+async function sumsOf(file: string) {
+  const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { status: string; model: string | null; cost: { total: number; source: string } | null; usage: { input_tokens: number } | null; metadata?: { dataset: string } });
+  let nanos = 0;
+  let floatUsd = 0;
+  const byModel = new Map<string, number>();
+  for (const l of lines) {
+    if (!l.cost) continue;
+    nanos += Math.round(l.cost.total * NANOS_PER_USD);
+    floatUsd += l.cost.total;
+    byModel.set(l.model ?? '(none)', (byModel.get(l.model ?? '(none)') ?? 0) + Math.round(l.cost.total * NANOS_PER_USD));
+  }
+  return { lines, nanos, floatUsd, byModel };
+}
+
+describe('respool report', () => {
+  let dir: string;
+  let big: string;
+  before(async () => {
+    dir = await tempDir();
+    big = path.join(dir, 'big.jsonl');
+    await writeResults(big, 10_000, { unpricedModel: 'acme-7b', routerShare: 0.1 });
+  });
+
+  it('json: totals equal the sum of the line costs to the cent on 10,000 lines, breakdowns add up', async () => {
+    const res = await runCli(['report', big, '--format', 'json', '--by', 'model,day,status,dataset,model+day']);
+    assert.equal(res.code, 0, res.stderr);
+    const r = JSON.parse(res.stdout) as ReportJson;
+    const s = await sumsOf(big);
+    assert.equal(r.lines, 10_000);
+    assert.equal(r.total.cost_nanos, s.nanos, 'exact, in nano-dollars');
+    assert.equal(Math.round(r.total.cost_usd * 100), Math.round(s.floatUsd * 100), 'to the cent');
+    assert.ok(r.total.cost_usd > 1, `a real amount: ${r.total.cost_usd}`);
+    // Some lines came priced by the "router", some have no price at all.
+    assert.equal(r.total.api_priced_lines, s.lines.filter((l) => l.cost?.source === 'api').length);
+    assert.ok(r.total.api_priced_lines > 0);
+    const unpriced = s.lines.filter((l) => l.usage && !l.cost).length;
+    assert.ok(unpriced > 0);
+    assert.equal(r.total.unpriced_lines, unpriced);
+    assert.ok(r.warnings.some((w) => w.includes(`${unpriced} lines with usage have no cost`)));
+    for (const b of r.breakdowns) {
+      assert.equal(b.groups.reduce((n, g) => n + g.cost_nanos, 0), s.nanos, `by ${b.by.join('+')}: costs add up`);
+      assert.equal(b.groups.reduce((n, g) => n + g.lines, 0), 10_000, `by ${b.by.join('+')}: lines add up`);
+    }
+    const byModel = r.breakdowns.find((b) => b.by.join() === 'model')!;
+    for (const g of byModel.groups) assert.equal(g.cost_nanos, s.byModel.get(g.key.model!) ?? 0, g.key.model);
+    const byDay = r.breakdowns.find((b) => b.by.join() === 'day')!;
+    assert.deepEqual(byDay.groups.map((g) => g.key.day), [...byDay.groups.map((g) => g.key.day!)].sort(), 'days in order');
+    assert.equal(byDay.groups.length, 7);
+    const byDataset = r.breakdowns.find((b) => b.by.join() === 'metadata.dataset')!;
+    assert.deepEqual(byDataset.groups.map((g) => g.key['metadata.dataset']).sort(), ['product-photos', 'reviews', 'support-tickets']);
+    assert.equal(r.breakdowns.find((b) => b.by.join() === 'model,day')!.groups.length, 7 * 7, 'five priced models, one unpriced and none (rejected lines), over seven days');
+    assert.equal(r.tokens_per_item.reduce((n, b) => n + b.lines, 0), s.lines.filter((l) => l.usage).length);
+    assert.equal(r.errors.rejected_input, s.lines.filter((l) => l.status === 'rejected').length);
+  });
+
+  it('reads several files and globs, once each, and skips lines that are not JSON', async () => {
+    const a = path.join(dir, 'part-a.jsonl');
+    const b = path.join(dir, 'part-b.jsonl');
+    await writeResults(a, 300, { seed: 1 });
+    await writeResults(b, 200, { seed: 2 });
+    const expected = (await sumsOf(a)).nanos + (await sumsOf(b)).nanos;
+    await appendFile(b, '{"custom_id":"torn","status":"compl');
+    const res = await runCli(['report', a, path.join(dir, 'part-*.jsonl'), '--format', 'json']);
+    assert.equal(res.code, 0, res.stderr);
+    const r = JSON.parse(res.stdout) as ReportJson;
+    assert.equal(r.files.length, 2);
+    assert.equal(r.lines, 500);
+    assert.equal(r.unreadable_lines, 1);
+    assert.ok(r.warnings.some((w) => w.includes('part-b.jsonl:201')), r.warnings.join('; '));
+    assert.equal(r.total.cost_nanos, expected);
+  });
+
+  it('table: aligned columns with the total and each breakdown', async () => {
+    const res = await runCli(['report', big, '--by', 'model']);
+    assert.equal(res.code, 0, res.stderr);
+    const lines = res.stdout.split('\n');
+    const total = (await sumsOf(big)).nanos;
+    assert.match(lines[0]!, new RegExp(`^10000 lines in 1 file, cost \\$${(total / NANOS_PER_USD).toFixed(2)}$`));
+    const at = lines.indexOf('By model');
+    assert.ok(at > 0, res.stdout);
+    const head = lines[at + 1]!;
+    const rule = lines[at + 2]!;
+    assert.match(rule, /^-+( +-+)+$/);
+    // Every row's numbers end where the header's column names end.
+    const rows = lines.slice(at + 3).filter((l) => l.length > 0 && !l.startsWith('note:'));
+    assert.equal(rows.length, 7);
+    const costEnd = head.indexOf('cost_usd') + 'cost_usd'.length;
+    for (const row of rows) assert.match(row.slice(0, costEnd), /\$\d+\.\d+$/, row);
+    assert.ok(res.stdout.includes('note: '), 'the unpriced lines are mentioned');
+  });
+
+  it('csv: a header, a total row and one row per group; costs to the nano-dollar', async () => {
+    const res = await runCli(['report', big, '--format', 'csv', '--by', 'model,day']);
+    assert.equal(res.code, 0, res.stderr);
+    const rows = res.stdout.trim().split('\n').map((l) => l.split(','));
+    const head = rows[0]!;
+    assert.deepEqual(head.slice(0, 4), ['breakdown', 'model', 'day', 'lines']);
+    const cost = head.indexOf('cost_usd');
+    const total = rows.find((r) => r[0] === 'total')!;
+    assert.equal(usdToNanos(Number(total[cost])), (await sumsOf(big)).nanos);
+    const models = rows.filter((r) => r[0] === 'model');
+    assert.equal(models.length, 7);
+    assert.equal(models.reduce((n, r) => n + usdToNanos(Number(r[cost])), 0), usdToNanos(Number(total[cost])));
+    assert.equal(rows.filter((r) => r[0] === 'day').length, 7);
+    assert.ok(rows.every((r) => r.length === head.length));
+  });
+
+  it('markdown: headed tables with right-aligned figures', async () => {
+    const res = await runCli(['report', big, '--format', 'markdown', '--by', 'status']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /^# Cost report\n/);
+    assert.match(res.stdout, /## By status\n\n\| status \| lines \|/);
+    assert.match(res.stdout, /\|---\|---:\|/);
+    assert.match(res.stdout, /\| completed \| \d+ \|/);
+  });
+
+  it('html: one self-contained file with the four charts, written with --out', async () => {
+    const out = path.join(dir, 'report.html');
+    const res = await runCli(['report', big, '--format', 'html', '--out', out]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout, '');
+    const html = await readFile(out, 'utf8');
+    for (const id of ['cost-per-day', 'cost-per-model', 'tokens-per-item', 'failures']) assert.match(html, new RegExp(`<figure class="chart" id="${id}">.*?<svg[^>]*>.*?<rect`, 's'), id);
+    assert.doesNotMatch(html, /(src|href)=["']?(https?:)?\/\//i, 'loads nothing from elsewhere');
+    assert.doesNotMatch(html, /<link\b/i);
+    assert.match(html, /acme-7b/);
+  });
+
+  it('streams: 300,000 lines (170 MB) go through with the heap capped at 64 MB', async () => {
+    const file = path.join(dir, 'large.jsonl');
+    await writeResults(file, 300_000, { seed: 3 });
+    // Holding the lines would need several hundred MB of heap; the report keeps only its groups.
+    const res = await runCli(['report', file, '--format', 'json', '--by', 'model,run,day,status,dataset'], { env: { NODE_OPTIONS: '--max-old-space-size=64' } });
+    assert.equal(res.code, 0, res.stderr.slice(-2000));
+    assert.equal((JSON.parse(res.stdout) as ReportJson).lines, 300_000);
+  });
+
+  it('bad flags and missing files exit with 2', async () => {
+    assert.equal((await runCli(['report', path.join(dir, 'nope.jsonl')])).code, 2);
+    assert.equal((await runCli(['report', path.join(dir, 'nope-*.jsonl')])).code, 2);
+    assert.equal((await runCli(['report', big, '--format', 'pdf'])).code, 2);
+    assert.equal((await runCli(['report', big, '--by', 'model+'])).code, 2);
+    const empty = path.join(dir, 'empty.jsonl');
+    await writeFile(empty, '');
+    const res = await runCli(['report', empty, '--format', 'json']);
+    assert.equal(res.code, 0);
+    assert.equal((JSON.parse(res.stdout) as ReportJson).total.cost_nanos, 0);
+  });
+});
