@@ -232,10 +232,17 @@ describe('respool run: structured labeling', () => {
     // The input grew since the run: r4 and an id-less row have no result.
     const bigger = path.join(dir, 'exp-more.csv');
     await writeFile(bigger, `${csv}r4,new row,w\n`);
-    // The results are joined by custom_id: put a cost on one line the way the cost field reads.
+    // The test model has no price (cost null): give r1 a cost the way the cost field reads.
     const resultsFile = path.join(dir, 'exp-out.jsonl');
-    const text = (await readFile(resultsFile, 'utf8')).replace('"custom_id":"r1",', '"custom_id":"r1","cost":{"input":0.001,"cached_input":0,"output":0.002,"total":0.003,"currency":"USD","source":"price_table"},');
-    await writeFile(resultsFile, text);
+    const priced = (await readFile(resultsFile, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const line = JSON.parse(l) as { custom_id: string; cost?: unknown };
+        if (line.custom_id === 'r1') line.cost = { input: 0.001, cached_input: 0, output: 0.002, total: 0.003, currency: 'USD', source: 'price_table' };
+        return `${JSON.stringify(line)}\n`;
+      });
+    await writeFile(resultsFile, priced.join(''));
 
     const outCsv = path.join(dir, 'labeled.csv');
     const res = await runCli(['export', resultsFile, '--join', bigger, '--out', outCsv]);
