@@ -30,6 +30,7 @@ const FLAG_TO_FIELD: Record<string, string> = {
   detail: 'detail',
   baseUrl: 'base_url',
   idColumn: 'id_column',
+  imageRoot: 'image_roots',
   timeoutMs: 'timeout_ms',
   backoffMs: 'backoff_ms',
   rpm: 'rpm',
@@ -93,6 +94,8 @@ export async function readJobFile(file: string, cwd: string): Promise<ConfigLaye
   if (typeof values.inputs === 'string') values.inputs = [values.inputs];
   if (Array.isArray(values.inputs)) values.inputs = values.inputs.map(rebase);
   if (values.out !== undefined) values.out = rebase(values.out);
+  if (typeof values.image_roots === 'string') values.image_roots = [values.image_roots];
+  if (Array.isArray(values.image_roots)) values.image_roots = values.image_roots.map(rebase);
   if (values.name === undefined) values.name = runNameFromFile(file);
   return { origin: file, values };
 }
@@ -111,7 +114,7 @@ export function flagLayer(flags: Record<string, unknown>): ConfigLayer {
   for (const [flag, field] of Object.entries(FLAG_TO_FIELD)) {
     const v = flags[flag];
     if (v === undefined) continue;
-    if (field === 'inputs' && Array.isArray(v) && v.length === 0) continue;
+    if ((field === 'inputs' || field === 'image_roots') && Array.isArray(v) && v.length === 0) continue;
     setPath(values, field, NUMERIC_FIELDS.has(field) && typeof v === 'string' ? toNumber(v) : v);
   }
   return { origin: 'flags', values };

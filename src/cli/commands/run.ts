@@ -38,6 +38,7 @@ export async function enqueueRun(
     imagePrompt: config.image_prompt,
     ...(config.id_column === undefined ? {} : { idColumn: config.id_column }),
     maxImageBytes: config.max_image_bytes,
+    imageRoots: config.image_roots,
   });
   const stats = await enqueue(outcomes, { redis: session.redis, queue, run: config.name, attempts: config.attempts, prefix: session.prefix, ...opts });
   if (!opts.signal?.aborted) await markEnqueueDone(session.redis, config.name, session.prefix);
