@@ -10,6 +10,7 @@ import { Collector } from '../../sinks/collector.js';
 import { WorkerSet } from '../../worker/run-worker.js';
 import { addJobFlags, configFromFlags } from '../job-flags.js';
 import { Progress } from '../progress.js';
+import { redactRedisUrl } from '../../queue/redis-security.js';
 import { Session, type GlobalFlags } from '../session.js';
 import { EXIT, ExitError } from '../exit.js';
 
@@ -117,7 +118,7 @@ export function registerRun(program: Command, globals: () => GlobalFlags): void 
       process.on('SIGTERM', onSignal);
       const progress = new Progress(session.log);
       try {
-        session.log.info(`run ${config.name}: model ${config.model}, concurrency ${config.concurrency}, writing ${config.out} (Redis: ${session.target.origin})`);
+        session.log.info(`run ${config.name}: model ${config.model}, concurrency ${config.concurrency}, writing ${config.out} (Redis: ${redactRedisUrl(session.target.url)}, ${session.target.origin})`);
         if (!process.env.OPENRESPONSES_API_KEY) session.log.warn('OPENRESPONSES_API_KEY is not set: calls go out without a key');
         progress.start();
         const result = await runPipeline(session, config, { signal: abort.signal, progress });
