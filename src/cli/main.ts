@@ -1,10 +1,12 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { registerFakeServerCommand } from '../fake-server/cli.js';
+import { registerCancel } from './commands/cancel.js';
 import { registerClean } from './commands/clean.js';
 import { registerCollect } from './commands/collect.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEnqueue } from './commands/enqueue.js';
+import { registerRetry } from './commands/retry.js';
 import { registerRun } from './commands/run.js';
 import { registerStatus } from './commands/status.js';
 import { registerWorker } from './commands/worker.js';
@@ -39,6 +41,8 @@ Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stop
   registerWorker(program, globals);
   registerCollect(program, globals);
   registerStatus(program, globals);
+  registerRetry(program, globals);
+  registerCancel(program, globals);
   registerClean(program, globals);
   registerDemo(program, globals);
   registerFakeServerCommand(program);

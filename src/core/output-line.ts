@@ -33,7 +33,8 @@ export type ErrorType =
   | 'network' // connection refused/reset, truncated or unreadable body
   | 'response_failed' // HTTP 200 with status "failed"
   | 'incomplete' // status "incomplete": partial output kept, `message` holds the reason
-  | 'internal'; // respool itself failed on this item (for example the worker died too often)
+  | 'internal' // respool itself failed on this item (for example the worker died too often)
+  | 'cancelled'; // `respool cancel` ended the run before this item was sent
 
 /**
  * One line of the results file: the contract between respool and whatever reads its output.

@@ -8,6 +8,7 @@ import { loadRun, markEnqueueDone, saveRun, settingsFromConfig } from '../../que
 import { addLine, emptyTotals, formatTotals, type RunTotals } from '../../report/summary.js';
 import { Collector } from '../../sinks/collector.js';
 import { WorkerSet } from '../../worker/run-worker.js';
+import { whenCancelled } from '../../worker/cancel.js';
 import { addJobFlags, configFromFlags } from '../job-flags.js';
 import { Progress } from '../progress.js';
 import { redactRedisUrl } from '../../queue/redis-security.js';
@@ -41,9 +42,16 @@ export async function enqueueRun(
     maxImageBytes: config.max_image_bytes,
     imageRoots: config.image_roots,
   });
-  const stats = await enqueue(outcomes, { redis: session.redis, queue, run: config.name, attempts: config.attempts, prefix: session.prefix, ...opts });
-  if (!opts.signal?.aborted) await markEnqueueDone(session.redis, config.name, session.prefix);
-  return stats;
+  // `respool cancel` from anywhere stops the reading too.
+  const watch = whenCancelled(session.redis, config.name, session.prefix, opts.signal);
+  try {
+    const stats = await enqueue(outcomes, { redis: session.redis, queue, run: config.name, attempts: config.attempts, prefix: session.prefix, ...opts, signal: watch.signal });
+    if (watch.cancelled()) session.log.warn(`run ${config.name} was cancelled: stopped reading the inputs after ${stats.read} items`);
+    else if (!opts.signal?.aborted) await markEnqueueDone(session.redis, config.name, session.prefix);
+    return stats;
+  } finally {
+    watch.stop();
+  }
 }
 
 /** enqueue + work + collect in one process: the laptop case, and what a resumed run does. */
