@@ -4,6 +4,7 @@ import { registerFakeServerCommand } from '../fake-server/cli.js';
 import { registerCancel } from './commands/cancel.js';
 import { registerClean } from './commands/clean.js';
 import { registerCollect } from './commands/collect.js';
+import { registerDashboard } from './commands/dashboard.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEnqueue } from './commands/enqueue.js';
 import { registerRetry } from './commands/retry.js';
@@ -44,6 +45,7 @@ Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stop
   registerRetry(program, globals);
   registerCancel(program, globals);
   registerClean(program, globals);
+  registerDashboard(program, globals);
   registerDemo(program, globals);
   registerFakeServerCommand(program);
   return program;
