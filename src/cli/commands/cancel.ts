@@ -2,14 +2,14 @@ import type { Command } from 'commander';
 import { ConfigError } from '../../config/load.js';
 import { loadRun } from '../../queue/run-meta.js';
 import { cancelWaitingJobs, markCancelled } from '../../worker/cancel.js';
-import { parsePositiveInt } from '../parse.js';
+import { parsePositiveInt, parseRunName } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
 
 export function registerCancel(program: Command, globals: () => GlobalFlags): void {
   program
     .command('cancel')
     .description('stop a run: no new calls; items not yet sent end as failed lines with error type "cancelled" (retry re-queues them)')
-    .requiredOption('-n, --name <run>', 'the run to cancel')
+    .requiredOption('-n, --name <run>', 'the run to cancel', parseRunName)
     .option('--wait <seconds>', 'how long to wait for calls in flight to finish', '60')
     .action(async (flags: { name: string; wait: string }) => {
       const waitMs = parsePositiveInt(flags.wait, '--wait') * 1000;

@@ -3,13 +3,14 @@ import { ConfigError } from '../../config/load.js';
 import { runKeys } from '../../queue/keys.js';
 import { RETRYABLE_STATUSES, retryItems } from '../../queue/retry.js';
 import { loadRun } from '../../queue/run-meta.js';
+import { parseRunName } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
 
 export function registerRetry(program: Command, globals: () => GlobalFlags): void {
   program
     .command('retry')
     .description('queue again the items of a run whose line is failed (or incomplete); their new line replaces the old one in the results file')
-    .requiredOption('-n, --name <run>', 'the run')
+    .requiredOption('-n, --name <run>', 'the run', parseRunName)
     .option('--status <statuses>', `line statuses to retry, comma-separated: ${RETRYABLE_STATUSES.join(', ')}`, 'failed')
     .action(async (flags: { name: string; status: string }) => {
       const statuses = flags.status.split(',').map((s) => s.trim()).filter(Boolean);

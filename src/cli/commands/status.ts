@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ledgerCounts } from '../../queue/ledger.js';
 import { runKeys } from '../../queue/keys.js';
 import { listRuns, loadRun } from '../../queue/run-meta.js';
+import { parseRunName } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
 import { budgetKeys, readSnapshot, type BudgetSnapshot } from '../../worker/limits/budget.js';
 import { QUEUE_DEFAULTS } from '../../config/defaults.js';
@@ -98,7 +99,7 @@ export function registerStatus(program: Command, globals: () => GlobalFlags): vo
   program
     .command('status')
     .description('per run: state, queued, active, delayed (retrying), lines written (completed), failed, rate, ETA, oldest item; budgets')
-    .option('-n, --name <run>', 'only this run')
+    .option('-n, --name <run>', 'only this run', parseRunName)
     .option('--json', 'print JSON')
     .action(async (flags: { name?: string; json?: boolean }) => {
       const session = await Session.open(globals());
