@@ -246,4 +246,32 @@ describe('operations: status, retry, cancel', () => {
     worker.kill('SIGTERM');
     await finished(worker);
   });
+
+  it('cancel stops a `respool run` that is still reading its input; every item it queued gets one line', async () => {
+    fake.reset();
+    fake.setOptions({ latencyMs: 300, faults: undefined });
+    const prompts: Array<[string, string]> = Array.from({ length: 6000 }, (_, i) => [`big${i}`, `row ${i}`]);
+    const input = await writeInput('big', prompts);
+    const out = path.join(dir, 'big.out.jsonl');
+    const run = spawn(['run', '--name', 'big', '--input', input, '--model', 'm', '--base-url', fake.url, '--out', out, '--concurrency', '2']);
+    const ran = finished(run, 90_000);
+    // `run` keeps about 2000 items queued ahead of its workers, so it is still reading when this holds.
+    await waitFor(async () => {
+      const s = await cli(['status', '--name', 'big', '--json']).then((r) => (r.code === 0 ? (JSON.parse(r.stdout) as RunReport[])[0] : null));
+      return s !== null && s !== undefined && s.completed >= 1 && s.items >= 2000;
+    }, 60_000, 'the run to be under way');
+    assert.equal((await cli(['cancel', '--name', 'big'])).code, 0);
+    const res = await ran;
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stderr, /run big was cancelled: stopped reading the inputs after \d+ items/);
+    const lines = await readLines(out);
+    const s = await status('big');
+    assert.equal(s.state, 'cancelled');
+    assert.ok(s.items < 6000, `items ${s.items}`);
+    assert.equal(lines.length, s.items);
+    assert.equal(countIds(lines).size, lines.length);
+    const completed = lines.filter((l) => l.status === 'completed').length;
+    assert.equal(lines.filter((l) => l.error?.type === 'cancelled').length, lines.length - completed);
+    assert.equal(fake.stats().requests, completed);
+  });
 });

@@ -134,6 +134,9 @@ export function registerRun(program: Command, globals: () => GlobalFlags): void 
         session.log.info(`run ${config.name} ${result.outcome}: ${formatTotals(result.totals)}`);
         if (result.outcome === 'stopped') throw new ExitError(`run ${config.name} stopped: ${result.stopReason ?? 'unknown reason'}`, EXIT.runStopped);
         if (result.outcome === 'interrupted') throw new ExitError(`run ${config.name} interrupted; run the same command again to resume`, EXIT.interrupted);
+        if ((await loadRun(session.redis, config.name, session.prefix))?.state === 'cancelled') {
+          session.log.warn(`run ${config.name} was cancelled: items not sent have failed lines with error type "cancelled"; respool retry --name ${config.name} queues them again`);
+        }
         session.log.info(`results: ${result.out}`);
       } finally {
         progress.stop();
