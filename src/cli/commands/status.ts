@@ -79,8 +79,8 @@ export async function runReport(session: Session, run: string): Promise<RunRepor
     failed: lines.failed ?? 0,
     lines,
     rate: rate === null ? null : Math.round(rate * 100) / 100,
-    eta_s: etaSeconds(items - written, rate),
-    oldest_s: oldest === null ? null : Math.max(0, Math.round((now - oldest) / 100) / 10),
+    eta_s: roundTenth(etaSeconds(items - written, rate)),
+    oldest_s: oldest === null ? null : roundTenth(Math.max(0, (now - oldest) / 1000)),
   };
 }
 
@@ -145,4 +145,8 @@ export function statusTable(reports: RunReport[]): string {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   return [header, ...rows].map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+function roundTenth(n: number | null): number | null {
+  return n === null ? null : Math.round(n * 10) / 10;
 }
