@@ -28,6 +28,8 @@ Environment:
   OPENRESPONSES_API_KEY   API key (sent as a Bearer token; never logged or stored in Redis)
   OPENRESPONSES_BASE_URL  API base URL (default https://llm.onerouter.pro/v1)
   REDIS_URL               Redis to use (default: 127.0.0.1:6379 if it answers, else an embedded redis-server)
+                          redis://:password@host:port for a password, rediss://... for TLS
+  RESPOOL_REDIS_CA        PEM file of the CA of a rediss:// server (RESPOOL_REDIS_CERT/_KEY: client certificate)
 
 Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stopped (key refused); 130 interrupted.`,
     );
