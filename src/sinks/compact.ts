@@ -14,7 +14,9 @@ import { luaCommands } from '../queue/lua-commands.js';
  * rename, so a crash in between only makes the next collector do the same (harmless) rewrite again.
  */
 
-// KEYS: superseded, ledger. Returns id, generation pairs of superseded items whose new line is written.
+// KEYS: superseded, ledger. Returns id, generation pairs of superseded items whose new line is
+// written, or nothing while any of them still waits for its new line: one rewrite per retry, not one
+// per batch of new lines (the file may be large).
 const DUE_LUA = `
 local out = {}
 local all = redis.call('HGETALL', KEYS[1])
@@ -23,6 +25,8 @@ for i = 1, #all, 2 do
   if v and string.sub(v, 1, 1) == '+' then
     out[#out + 1] = all[i]
     out[#out + 1] = all[i + 1]
+  else
+    return {}
   end
 end
 return out

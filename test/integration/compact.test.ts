@@ -40,19 +40,22 @@ describe('results file rewrite after retry', () => {
     assert.equal(await readFile(file, 'utf8'), line('a', 'completed', 1) + '\n');
   });
 
-  it('an item is due once its new line is written, and stays marked if it was retried again meanwhile', async () => {
+  it('items are due once every retried item has its new line, and one retried again meanwhile stays marked', async () => {
     const redis = new Redis(REDIS_URL);
     try {
       const keys = runKeys('r', prefix);
       await redis.hset(keys.ledger, 'i1', '+/x.jsonl:1', 'i2', '-/x.jsonl:2');
       await redis.hset(keys.superseded, 'i1', '1', 'i2', '1');
-      // i2's new line is not written yet: not due.
+      // i2's new line is not written yet: nothing is due, so that the file is rewritten once for both.
+      assert.deepEqual(await supersededDue(redis, keys), []);
+      await redis.hset(keys.ledger, 'i2', '+/x.jsonl:2');
       const due = await supersededDue(redis, keys);
-      assert.deepEqual(due, [{ id: 'i1', generation: '1' }]);
+      assert.deepEqual(due.sort((a, b) => a.id.localeCompare(b.id)), [{ id: 'i1', generation: '1' }, { id: 'i2', generation: '1' }]);
       // i1 is retried again before the rewrite finishes: its mark must survive.
       await redis.hincrby(keys.superseded, 'i1', 1);
       await supersededDone(redis, keys, due);
       assert.equal(await redis.hget(keys.superseded, 'i1'), '2');
+      assert.equal(await redis.hget(keys.superseded, 'i2'), null);
       await supersededDone(redis, keys, [{ id: 'i1', generation: '2' }]);
       assert.equal(await redis.hget(keys.superseded, 'i1'), null);
     } finally {
