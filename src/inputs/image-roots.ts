@@ -10,6 +10,8 @@ import path from 'node:path';
  */
 export class ImageRoots {
   private readonly roots: Promise<string[]>;
+  /** Real path of each data file's folder, looked up once (a CSV has one folder for all its rows). */
+  private readonly dirs = new Map<string, Promise<string>>();
 
   constructor(roots: string[], cwd: string) {
     this.roots = Promise.all(roots.map((r) => realOrResolved(path.resolve(cwd, r))));
@@ -17,7 +19,12 @@ export class ImageRoots {
 
   /** null when `realFile` (already resolved with realpath) may be read; else why not. */
   async check(realFile: string, dataFileDir: string): Promise<string | null> {
-    const allowed = [await realOrResolved(dataFileDir), ...(await this.roots)];
+    let dir = this.dirs.get(dataFileDir);
+    if (!dir) {
+      dir = realOrResolved(dataFileDir);
+      this.dirs.set(dataFileDir, dir);
+    }
+    const allowed = [await dir, ...(await this.roots)];
     if (allowed.some((root) => isInside(realFile, root))) return null;
     return "is outside the input file's folder and every allowed image root (add one with --image-root or image_roots)";
   }
