@@ -20,6 +20,7 @@ export function addJobFlags(cmd: Command): Command {
     .addOption(new Option('--detail <detail>', 'image detail').choices(['auto', 'low', 'high']))
     .option('--base-url <url>', 'OpenResponses base URL (env OPENRESPONSES_BASE_URL)')
     .option('--id-column <column>', 'CSV column / JSONL field that holds custom_id')
+    .option('--image-root <dir>', 'folder that image paths in CSV/JSONL files may point into, besides the file\'s own folder (repeatable)', collect, [])
     .option('--timeout-ms <ms>', 'timeout of one API call')
     .option('--backoff-ms <ms>', 'first retry delay; doubles per attempt (a Retry-After from the API wins)')
     .option('--temperature <t>', 'sampling temperature')

@@ -1,13 +1,16 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { registerFakeServerCommand } from '../fake-server/cli.js';
+import { registerCancel } from './commands/cancel.js';
 import { registerClean } from './commands/clean.js';
 import { registerCollect } from './commands/collect.js';
+import { registerDashboard } from './commands/dashboard.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEnqueue } from './commands/enqueue.js';
 import { registerExport } from './commands/export.js';
 import { registerReport } from './commands/report.js';
 import { registerEstimate } from './commands/estimate.js';
+import { registerRetry } from './commands/retry.js';
 import { registerRun } from './commands/run.js';
 import { registerStatus } from './commands/status.js';
 import { registerWorker } from './commands/worker.js';
@@ -28,6 +31,8 @@ Environment:
   OPENRESPONSES_API_KEY   API key (sent as a Bearer token; never logged or stored in Redis)
   OPENRESPONSES_BASE_URL  API base URL (default https://llm.onerouter.pro/v1)
   REDIS_URL               Redis to use (default: 127.0.0.1:6379 if it answers, else an embedded redis-server)
+                          redis://:password@host:port for a password, rediss://... for TLS
+  RESPOOL_REDIS_CA        PEM file of the CA of a rediss:// server (RESPOOL_REDIS_CERT/_KEY: client certificate)
 
 Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stopped (key refused); 4 max_cost reached; 130 interrupted.`,
     );
@@ -42,8 +47,11 @@ Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stop
   registerWorker(program, globals);
   registerCollect(program, globals);
   registerStatus(program, globals);
+  registerRetry(program, globals);
+  registerCancel(program, globals);
   registerClean(program, globals);
   registerExport(program, globals);
+  registerDashboard(program, globals);
   registerDemo(program, globals);
   registerReport(program);
   registerEstimate(program);

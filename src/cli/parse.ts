@@ -1,7 +1,20 @@
 import { ConfigError } from '../config/load.js';
+import { RUN_NAME_PATTERN } from '../config/schema.js';
 
 export function parsePositiveInt(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${flag} must be a whole number of at least 1 (got "${value}")`);
   return n;
+}
+
+export function parsePort(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${flag} must be a port number from 0 to 65535 (got "${value}")`);
+  return n;
+}
+
+/** A run name from --name: it becomes part of Redis keys and the queue name, so it is checked first. */
+export function parseRunName(value: string): string {
+  if (!RUN_NAME_PATTERN.test(value)) throw new ConfigError(`--name: "${value}" is not a run name; it must start with a letter or digit and use only A-Z a-z 0-9 . _ - (at most 64)`);
+  return value;
 }

@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobData } from '../core/item.js';
 import { createRedis, resolveRedis, type RedisTarget } from '../queue/connection.js';
+import { redactRedisUrl, redisPassword, warnIfEvicting } from '../queue/redis-security.js';
 import { bullPrefix } from '../queue/keys.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -28,10 +29,14 @@ export class Session {
 
   static async open(flags: GlobalFlags): Promise<Session> {
     const apiKey = process.env.OPENRESPONSES_API_KEY;
-    const log = createLogger({ level: flags.logLevel, json: flags.logJson, secrets: apiKey ? [apiKey] : [] });
+    // The Redis password is hidden like the key, should any message ever carry it.
+    const secrets = [apiKey, redisPassword(process.env.REDIS_URL)].filter((s): s is string => Boolean(s));
+    const log = createLogger({ level: flags.logLevel, json: flags.logJson, secrets });
     const target = await resolveRedis({ env: process.env, stateDir: path.resolve(process.env.RESPOOL_STATE_DIR ?? '.respool'), log });
     const redis = createRedis(target.url);
     watchConnection(redis, log, 'Redis');
+    log.debug(`Redis: ${redactRedisUrl(target.url)} (${target.origin})`);
+    void warnIfEvicting(redis, log);
     return new Session(log, target, redis, flags.prefix);
   }
 

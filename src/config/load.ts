@@ -30,6 +30,7 @@ const FLAG_TO_FIELD: Record<string, string> = {
   detail: 'detail',
   baseUrl: 'base_url',
   idColumn: 'id_column',
+  imageRoot: 'image_roots',
   timeoutMs: 'timeout_ms',
   backoffMs: 'backoff_ms',
   rpm: 'rpm',
@@ -104,6 +105,8 @@ export async function readJobFile(file: string, cwd: string): Promise<ConfigLaye
   if (Array.isArray(values.inputs)) values.inputs = values.inputs.map(rebase);
   if (values.out !== undefined) values.out = rebase(values.out);
   if (values.prices !== undefined) values.prices = rebase(values.prices);
+  if (typeof values.image_roots === 'string') values.image_roots = [values.image_roots];
+  if (Array.isArray(values.image_roots)) values.image_roots = values.image_roots.map(rebase);
   if (values.name === undefined) values.name = runNameFromFile(file);
   return { origin: file, values };
 }
@@ -122,7 +125,7 @@ export function flagLayer(flags: Record<string, unknown>): ConfigLayer {
   for (const [flag, field] of Object.entries(FLAG_TO_FIELD)) {
     const v = flags[flag];
     if (v === undefined) continue;
-    if (field === 'inputs' && Array.isArray(v) && v.length === 0) continue;
+    if ((field === 'inputs' || field === 'image_roots') && Array.isArray(v) && v.length === 0) continue;
     setPath(values, field, NUMERIC_FIELDS.has(field) && typeof v === 'string' ? toNumber(v) : v);
   }
   return { origin: 'flags', values };

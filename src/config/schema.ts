@@ -73,6 +73,8 @@ export const jobConfigSchema = z
     backoff_ms: z.number().int().min(1).max(600_000).default(DEFAULTS.backoff_ms),
     max_backoff_ms: z.number().int().min(1).max(3_600_000).default(DEFAULTS.max_backoff_ms),
     max_image_bytes: z.number().int().min(1).max(15 * 1024 * 1024).default(DEFAULTS.max_image_bytes),
+    /** Folders that image paths inside CSV/JSONL files may point into, besides the file's own folder. */
+    image_roots: z.array(z.string().min(1)).default([]),
     ...limitFields,
     /** Per-model overrides of rpm / tpm / max_in_flight. */
     limits: z.record(z.string().min(1), limitsSchema).default({}),

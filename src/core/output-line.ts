@@ -49,7 +49,8 @@ export type ErrorType =
   | 'incomplete' // status "incomplete": partial output kept, `message` holds the reason
   | 'invalid_output' // answers that did not match the run's schema, after every re-ask (docs/labeling.md)
   | 'internal' // respool itself failed on this item (for example the worker died too often)
-  | 'max_cost'; // not sent: the run's max_cost would have been passed (status skipped)
+  | 'max_cost' // not sent: the run's max_cost would have been passed (status skipped)
+  | 'cancelled'; // `respool cancel` ended the run before this item was sent
 
 /**
  * One line of the results file: the contract between respool and whatever reads its output.

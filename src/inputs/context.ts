@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { ReadOutcome, SourceRef } from '../core/item.js';
+import type { ImageRoots } from './image-roots.js';
 
 /** Reader options with every default filled in; shared by all readers. */
 export interface ReaderContext {
@@ -8,6 +9,8 @@ export interface ReaderContext {
   imagePrompt: string;
   idColumn: string | undefined;
   maxImageBytes: number;
+  /** Where image paths named in CSV/JSONL files may point, besides the file's own folder. */
+  imageRoots: ImageRoots;
 }
 
 /** One file to read, with the names the readers need for ids and for `SourceRef`s. */

@@ -200,7 +200,7 @@ class RowReader {
     const images: ImageRef[] = [];
     const imageValue = this.hasImageColumn ? (fields[IMAGE_COLUMN] as string) : '';
     if (imageValue.trim() !== '') {
-      const image = await resolveImageValue(imageValue, this.dir, this.ctx.maxImageBytes);
+      const image = await resolveImageValue(imageValue, this.dir, this.ctx.maxImageBytes, this.ctx.imageRoots);
       if (!image.ok) return rejected(customId, source, `${where}: ${image.reason}`);
       images.push(image.ref);
     }

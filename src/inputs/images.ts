@@ -1,9 +1,10 @@
 import type { Stats } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageRef, ReadOutcome } from '../core/item.js';
 import { errorCode, errorText, inputFile, rejected, toPosix, type ReaderContext } from './context.js';
 import { imageSizeProblem, sniffImageType, SNIFF_BYTES, unsupportedImageReason, type SupportedImageType } from './image-type.js';
+import type { ImageRoots } from './image-roots.js';
 import { renderTemplate } from './template.js';
 
 export type ImageCheck = { ok: true; mime: SupportedImageType; size: number } | { ok: false; reason: string };
@@ -63,13 +64,17 @@ export type ImageValue = { ok: true; ref: ImageRef } | { ok: false; reason: stri
  * An `image` value from a CSV cell or JSONL field: an http(s) URL is passed on as is (the API fetches it);
  * anything else is a path relative to the data file's folder and is checked like any image file.
  */
-export async function resolveImageValue(value: string, dataFileDir: string, maxBytes: number): Promise<ImageValue> {
+export async function resolveImageValue(value: string, dataFileDir: string, maxBytes: number, roots?: ImageRoots): Promise<ImageValue> {
   const trimmed = value.trim();
   if (/^https?:\/\//i.test(trimmed)) {
     if (!URL.canParse(trimmed)) return { ok: false, reason: `image "${trimmed}" is not a valid URL` };
     return { ok: true, ref: { kind: 'url', url: trimmed } };
   }
-  const abs = path.resolve(dataFileDir, trimmed);
+  // Confined to the data file's folder or an allowed root, judged on the real path (links followed),
+  // and the job keeps that real path, so what the worker reads is what was checked here.
+  const abs = await realpath(path.resolve(dataFileDir, trimmed)).catch(() => path.resolve(dataFileDir, trimmed));
+  const outside = roots ? await roots.check(abs, dataFileDir) : null;
+  if (outside) return { ok: false, reason: `image "${trimmed}" ${outside}` };
   const check = await inspectImageFile(abs, maxBytes);
   if (!check.ok) return { ok: false, reason: `image "${trimmed}": ${check.reason}` };
   return { ok: true, ref: { kind: 'file', path: abs } };

@@ -4,6 +4,7 @@ import type { ReadOutcome } from '../core/item.js';
 import { errorCode, errorText, inputFile, rejected, type ReaderContext } from './context.js';
 import { readCsv } from './csv.js';
 import { globFiles, isPattern, patternBase, walkFolder } from './files.js';
+import { ImageRoots } from './image-roots.js';
 import { readImageItem } from './images.js';
 import { readJsonl } from './jsonl.js';
 
@@ -21,6 +22,8 @@ export interface ReadOptions {
   idColumn?: string;
   /** Largest image file accepted, in bytes; default 15 MiB. */
   maxImageBytes?: number;
+  /** Folders (besides each data file's own) that image paths in CSV/JSONL files may point into. */
+  imageRoots?: string[];
 }
 
 export const DEFAULT_TEMPLATE = '{{prompt}}';
@@ -40,6 +43,7 @@ export async function* readInputs(inputs: string[], opts: ReadOptions): AsyncGen
     imagePrompt: opts.imagePrompt ?? DEFAULT_IMAGE_PROMPT,
     idColumn: opts.idColumn,
     maxImageBytes: opts.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
+    imageRoots: new ImageRoots(opts.imageRoots ?? [], opts.cwd),
   };
   for (const input of inputs) yield* readInput(input, ctx);
 }

@@ -156,7 +156,7 @@ async function lineImages(line: JsonObject, lc: LineContext): Promise<ImagesResu
   const refs: ImageRef[] = [];
   for (const value of values) {
     if (typeof value !== 'string' || value.trim() === '') return { ok: false, reason: '"image" must be a path or URL string, or an array of them' };
-    const image = await resolveImageValue(value, path.dirname(lc.file.abs), lc.ctx.maxImageBytes);
+    const image = await resolveImageValue(value, path.dirname(lc.file.abs), lc.ctx.maxImageBytes, lc.ctx.imageRoots);
     if (!image.ok) return { ok: false, reason: image.reason };
     refs.push(image.ref);
   }

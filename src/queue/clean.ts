@@ -7,7 +7,8 @@ import { runKeys, runsKey } from './keys.js';
 export async function cleanRun(redis: Redis, queue: Queue, run: string, prefix?: string): Promise<void> {
   await queue.obliterate({ force: true });
   const keys = runKeys(run, prefix);
-  await redis.del(keys.meta, keys.ledger, keys.results, keys.written, keys.writing, keys.collectorLock, keys.budgets);
+  await redis.del(keys.meta, keys.ledger, keys.results, keys.written, keys.writing, keys.collectorLock, keys.budgets,
+    keys.lineCounts, keys.progress, keys.failedLines, keys.retryData, keys.retrying, keys.superseded);
   await deleteSpend(redis, run, prefix);
   await redis.srem(runsKey(prefix), run);
 }

@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../cli/logger.js';
 import { useEmbeddedRedis } from './embedded-redis.js';
+import { tlsOptionsFor } from './redis-security.js';
 
 export interface RedisTarget {
   url: string;
@@ -27,7 +28,8 @@ export async function resolveRedis(opts: { env: NodeJS.ProcessEnv; stateDir: str
 
 export function createRedis(url: string, extra: RedisOptions = {}): Redis {
   // BullMQ workers block on Redis: they need maxRetriesPerRequest null, and it is harmless elsewhere.
-  return new Redis(url, { maxRetriesPerRequest: null, ...extra });
+  // A rediss:// URL gets TLS, with the CA and client certificate files named in the environment.
+  return new Redis(url, { maxRetriesPerRequest: null, ...tlsOptionsFor(url, process.env), ...extra });
 }
 
 export async function answersPing(url: string): Promise<boolean> {

@@ -14,6 +14,12 @@ export interface RunKeys {
   writing: string; // the batch the collector is writing, for crash recovery
   collectorLock: string;
   budgets: string; // set: ids of the rate-limit budgets the run's workers use
+  lineCounts: string; // hash: status -> lines written with that status (kept by the collector)
+  progress: string; // list: "<ms>:<written>" samples, newest first, for the rate in `status`
+  failedLines: string; // hash: job id -> status, for written lines that `retry` can re-queue (failed, incomplete)
+  retryData: string; // hash: job id -> JobData of items whose line is failed or incomplete, for `retry`
+  retrying: string; // hash: job id -> JobData of items `retry` is re-queueing (crash-safe hand-over)
+  superseded: string; // hash: job id -> generation: items whose older line the collector must drop from the file
 }
 
 export function bullPrefix(prefix = QUEUE_DEFAULTS.prefix): string {
@@ -30,6 +36,12 @@ export function runKeys(run: string, prefix = QUEUE_DEFAULTS.prefix): RunKeys {
     writing: `${base}:writing`,
     collectorLock: `${base}:collector`,
     budgets: `${base}:budgets`,
+    lineCounts: `${base}:line_counts`,
+    progress: `${base}:progress`,
+    failedLines: `${base}:failed_lines`,
+    retryData: `${base}:retry_data`,
+    retrying: `${base}:retrying`,
+    superseded: `${base}:superseded`,
   };
 }
 

@@ -34,7 +34,8 @@ export interface RunSettings {
   prices?: unknown;
 }
 
-export type RunState = 'running' | 'stopped';
+/** `cancelled`: `respool cancel` ended it; its waiting items got `cancelled` lines. */
+export type RunState = 'running' | 'stopped' | 'cancelled';
 
 export interface RunStatus {
   settings: RunSettings;
@@ -95,7 +96,7 @@ export async function loadRun(redis: Redis, run: string, prefix?: string): Promi
   if (!meta.settings) return null;
   return {
     settings: JSON.parse(meta.settings) as RunSettings,
-    state: meta.state === 'stopped' ? 'stopped' : 'running',
+    state: meta.state === 'stopped' || meta.state === 'cancelled' ? meta.state : 'running',
     stopReason: meta.stop_reason || null,
     enqueueDone: meta.enqueue_done === '1',
     createdAt: meta.created_at ?? '',

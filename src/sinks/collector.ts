@@ -10,6 +10,10 @@ import type { Logger } from '../cli/logger.js';
 import { areWritten, ledgerCounts, markWritten } from '../queue/ledger.js';
 import { runKeys, type RunKeys } from '../queue/keys.js';
 import { loadRun } from '../queue/run-meta.js';
+import { LineStats } from '../queue/line-stats.js';
+import { noteLineStatuses, saveRetryData } from '../queue/retry.js';
+import { cancelWaitingJobs } from '../worker/cancel.js';
+import { compactResults, removeStaleCopy, supersededDue, supersededDone } from './compact.js';
 import { ResultsFile } from './results-file.js';
 import { lineForJob } from './line-for-job.js';
 import { formatLine } from './formats/openai-batch.js';
@@ -34,6 +38,8 @@ interface Delivered {
   /** The line exactly as delivered, so it is written byte for byte. */
   text?: string;
   streamId?: string;
+  /** For a job from BullMQ's failed set: its data, kept so that `respool retry` can queue it again. */
+  data?: JobData;
 }
 
 export class CollectorBusyError extends Error {
@@ -59,10 +65,13 @@ export class Collector {
   private readonly batchSize: number;
   /** The run's `output_format`, read when the collector starts. */
   private format: 'respool' | 'openai-batch' = 'respool';
+  private readonly stats: LineStats;
+  private lastCancelSweep = 0;
 
   constructor(private readonly opts: CollectorOptions) {
     this.keys = runKeys(opts.run, opts.prefix);
     this.batchSize = opts.batchSize ?? QUEUE_DEFAULTS.collectBatch;
+    this.stats = new LineStats(opts.redis, this.keys);
   }
 
   /** Absolute path of the results file. */
@@ -72,6 +81,7 @@ export class Collector {
 
   async start(): Promise<void> {
     await this.acquireLock();
+    await removeStaleCopy(nodePath.resolve(this.opts.out));
     this.file = await ResultsFile.open(this.opts.out);
     this.format = (await loadRun(this.opts.redis, this.opts.run, this.opts.prefix))?.settings.outputFormat ?? 'respool';
     await this.recover();
@@ -91,9 +101,12 @@ export class Collector {
     const fresh = batch.filter((e, i) => !written[i] && !seen.has(e.id) && seen.add(e.id));
     if (fresh.length > 0) {
       const lines = fresh.map((e) => e.line);
+      for (const e of fresh) if (e.data?.type === 'item') await saveRetryData(this.opts.redis, this.keys, e.id, e.data);
+      await noteLineStatuses(this.opts.redis, this.keys, fresh.map((e) => ({ id: e.id, status: e.line.status })));
       await this.opts.redis.set(this.keys.writing, JSON.stringify({ offset: file.bytes, path: file.path }));
       await file.append(fresh.map((e) => formatLine(this.format, e.line, e.id, e.text)));
       await markWritten(this.opts.redis, this.keys, fresh.map((e) => e.id));
+      await this.stats.record(lines.map((l) => l.status));
       this.opts.onWritten?.(lines);
     }
     // Only now that the lines are recorded as written may their sources go.
@@ -113,14 +126,46 @@ export class Collector {
 
   private async failedJobs(): Promise<Delivered[]> {
     const jobs = await this.opts.queue.getJobs(['failed'], 0, this.batchSize - 1, true);
-    return jobs.filter(Boolean).map((job) => ({ id: job.id!, line: lineForJob(job as Job<JobData>) }));
+    return jobs.filter(Boolean).map((job) => ({ id: job.id!, line: lineForJob(job as Job<JobData>), data: (job as Job<JobData>).data }));
   }
 
   async isComplete(): Promise<boolean> {
     const status = await loadRun(this.opts.redis, this.opts.run, this.opts.prefix);
     if (!status?.enqueueDone) return false;
-    const { items, written } = await ledgerCounts(this.opts.redis, this.keys);
-    return written >= items;
+    const [{ items, written }, superseded] = await Promise.all([ledgerCounts(this.opts.redis, this.keys), this.opts.redis.hlen(this.keys.superseded)]);
+    // Retried items' old lines must be out of the file before the run counts as complete.
+    return written >= items && superseded === 0;
+  }
+
+  /**
+   * Work for the quiet moments: end the jobs of a cancelled run that no worker holds (also those
+   * that come back for a retry after `cancel` ran), and rewrite the file once retried items have
+   * their new lines. Returns true when it did something.
+   */
+  private async whenIdle(): Promise<boolean> {
+    let busy = false;
+    if (Date.now() - this.lastCancelSweep >= 1000) {
+      this.lastCancelSweep = Date.now();
+      const status = await loadRun(this.opts.redis, this.opts.run, this.opts.prefix);
+      if (status?.state === 'cancelled') busy = (await cancelWaitingJobs(this.opts.redis, this.opts.queue, this.opts.run, this.opts.prefix)) > 0;
+    }
+    const due = await supersededDue(this.opts.redis, this.keys);
+    if (due.length > 0) {
+      const file = this.requireFile();
+      const abs = file.path;
+      await file.close();
+      this.file = null;
+      let dropped: number;
+      try {
+        dropped = await compactResults(abs, this.opts.run, new Set(due.map((d) => d.id)));
+      } finally {
+        this.file = await ResultsFile.open(abs);
+      }
+      await supersededDone(this.opts.redis, this.keys, due);
+      this.opts.log.info(`run ${this.opts.run}: ${due.length} retried item(s) have their new line; rewrote ${abs} without ${dropped} old line(s)`);
+      busy = true;
+    }
+    return busy;
   }
 
   /** Drains until the run is complete, `shouldStop` says so, or the signal aborts. */
@@ -129,7 +174,7 @@ export class Collector {
     for (;;) {
       if (opts.signal?.aborted) return 'stopped';
       const n = await this.drainOnce();
-      if (n > 0) {
+      if (n > 0 || (await this.whenIdle())) {
         idle = 10;
         continue;
       }

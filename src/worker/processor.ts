@@ -31,7 +31,7 @@ export interface ProcessorContext {
   /** True when the item's line was already delivered (the job is running a second time). */
   isDone(run: string, jobId: string): Promise<boolean>;
   /** Hands the item's final line to the run's collector (through Redis). */
-  deliver(run: string, jobId: string, line: OutputLine): Promise<void>;
+  deliver(run: string, jobId: string, line: OutputLine, data: JobData): Promise<void>;
   limiter: RateLimiter;
   /** The shared budget of the API key this worker uses, for `model`. */
   budgetFor(settings: RunSettings, model: string): Budget;
@@ -60,7 +60,7 @@ export function createProcessor(ctx: ProcessorContext) {
     // state, so first runs skip the round trip.
     if (hasStartedBefore(job) && (await ctx.isDone(data.run, jobId))) return;
     const line = await lineFor(job, token, signal);
-    await ctx.deliver(data.run, jobId, line);
+    await ctx.deliver(data.run, jobId, line, data);
   };
 }
 

@@ -8,6 +8,7 @@ import { BACKOFF_TYPE } from '../queue/job-options.js';
 import { bullPrefix, runKeys } from '../queue/keys.js';
 import { areDone, deliver } from '../queue/ledger.js';
 import { MicroBatcher } from '../queue/micro-batcher.js';
+import { isRetryable, saveRetryData } from '../queue/retry.js';
 import { limitsFor, loadRun, markStopped, type RunSettings } from '../queue/run-meta.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { backoffDelayMs } from './backoff.js';
@@ -64,7 +65,9 @@ export class WorkerSet {
         this.recordBudget(settings.run, budget.id);
         return budget;
       },
-      deliver: async (run, jobId, line) => {
+      deliver: async (run, jobId, line, data) => {
+        // Kept before the line leaves, so that `respool retry` can queue the item again later.
+        if (isRetryable(line.status)) await saveRetryData(this.opts.redis, runKeys(run, this.opts.prefix), jobId, data);
         const full = await this.withCost(run, line);
         if (await this.batchers(run).deliver.submit({ id: jobId, line: JSON.stringify(full) })) this.delivered++;
       },

@@ -75,6 +75,12 @@ describe('runKeys and bullPrefix', () => {
       writing: `${prefix}:run:r1:writing`,
       collectorLock: `${prefix}:run:r1:collector`,
       budgets: `${prefix}:run:r1:budgets`,
+      lineCounts: `${prefix}:run:r1:line_counts`,
+      progress: `${prefix}:run:r1:progress`,
+      failedLines: `${prefix}:run:r1:failed_lines`,
+      retryData: `${prefix}:run:r1:retry_data`,
+      retrying: `${prefix}:run:r1:retrying`,
+      superseded: `${prefix}:run:r1:superseded`,
     });
     assert.equal(runKeys('r1').meta, `${QUEUE_DEFAULTS.prefix}:run:r1:meta`);
   });

@@ -2,13 +2,14 @@ import type { Command } from 'commander';
 import { cleanRun } from '../../queue/clean.js';
 import { listRuns } from '../../queue/run-meta.js';
 import { ConfigError } from '../../config/load.js';
+import { parseRunName } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
 
 export function registerClean(program: Command, globals: () => GlobalFlags): void {
   program
     .command('clean')
     .description('forget a run: delete its queue, ledger and settings from Redis (the results file stays); running it again starts over')
-    .option('-n, --name <run>', 'the run to forget')
+    .option('-n, --name <run>', 'the run to forget', parseRunName)
     .option('--all', 'forget every run')
     .action(async (flags: { name?: string; all?: boolean }) => {
       if (!flags.name && !flags.all) throw new ConfigError('clean needs --name RUN or --all');

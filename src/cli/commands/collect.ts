@@ -5,13 +5,14 @@ import { Collector } from '../../sinks/collector.js';
 import { EXIT, ExitError } from '../exit.js';
 import { failIfCapped } from '../cost-exit.js';
 import { Progress } from '../progress.js';
+import { parseRunName } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
 
 export function registerCollect(program: Command, globals: () => GlobalFlags): void {
   program
     .command('collect')
     .description('write a run\'s results file (the one writer per run); exits when every item has its line')
-    .requiredOption('-n, --name <run>', 'run name')
+    .requiredOption('-n, --name <run>', 'run name', parseRunName)
     .option('-o, --out <file>', 'results file (default: the out path the run was enqueued with)')
     .action(async (flags: { name: string; out?: string }) => {
       const session = await Session.open(globals());

@@ -9,8 +9,10 @@ import { settingsWithPrices } from '../../cost/run-prices.js';
 import { addLine, emptyTotals, formatTotals, type RunTotals } from '../../report/summary.js';
 import { Collector } from '../../sinks/collector.js';
 import { WorkerSet } from '../../worker/run-worker.js';
+import { whenCancelled } from '../../worker/cancel.js';
 import { addJobFlags, configFromFlags } from '../job-flags.js';
 import { Progress } from '../progress.js';
+import { redactRedisUrl } from '../../queue/redis-security.js';
 import { Session, type GlobalFlags } from '../session.js';
 import { EXIT, ExitError } from '../exit.js';
 import { failIfCapped } from '../cost-exit.js';
@@ -40,10 +42,18 @@ export async function enqueueRun(
     imagePrompt: config.image_prompt,
     ...(config.id_column === undefined ? {} : { idColumn: config.id_column }),
     maxImageBytes: config.max_image_bytes,
+    imageRoots: config.image_roots,
   });
-  const stats = await enqueue(outcomes, { redis: session.redis, queue, run: config.name, attempts: config.attempts, prefix: session.prefix, ...opts });
-  if (!opts.signal?.aborted) await markEnqueueDone(session.redis, config.name, session.prefix);
-  return stats;
+  // `respool cancel` from anywhere stops the reading too.
+  const watch = whenCancelled(session.redis, config.name, session.prefix, opts.signal);
+  try {
+    const stats = await enqueue(outcomes, { redis: session.redis, queue, run: config.name, attempts: config.attempts, prefix: session.prefix, ...opts, signal: watch.signal });
+    if (watch.cancelled()) session.log.warn(`run ${config.name} was cancelled: stopped reading the inputs after ${stats.read} items`);
+    else if (!opts.signal?.aborted) await markEnqueueDone(session.redis, config.name, session.prefix);
+    return stats;
+  } finally {
+    watch.stop();
+  }
 }
 
 /** enqueue + work + collect in one process: the laptop case, and what a resumed run does. */
@@ -118,7 +128,7 @@ export function registerRun(program: Command, globals: () => GlobalFlags): void 
       process.on('SIGTERM', onSignal);
       const progress = new Progress(session.log);
       try {
-        session.log.info(`run ${config.name}: model ${config.model}, concurrency ${config.concurrency}, writing ${config.out} (Redis: ${session.target.origin})`);
+        session.log.info(`run ${config.name}: model ${config.model}, concurrency ${config.concurrency}, writing ${config.out} (Redis: ${redactRedisUrl(session.target.url)}, ${session.target.origin})`);
         if (!process.env.OPENRESPONSES_API_KEY) session.log.warn('OPENRESPONSES_API_KEY is not set: calls go out without a key');
         progress.start();
         const result = await runPipeline(session, config, { signal: abort.signal, progress });
@@ -126,6 +136,9 @@ export function registerRun(program: Command, globals: () => GlobalFlags): void 
         session.log.info(`run ${config.name} ${result.outcome}: ${formatTotals(result.totals)}`);
         if (result.outcome === 'stopped') throw new ExitError(`run ${config.name} stopped: ${result.stopReason ?? 'unknown reason'}`, EXIT.runStopped);
         if (result.outcome === 'interrupted') throw new ExitError(`run ${config.name} interrupted; run the same command again to resume`, EXIT.interrupted);
+        if ((await loadRun(session.redis, config.name, session.prefix))?.state === 'cancelled') {
+          session.log.warn(`run ${config.name} was cancelled: items not sent have failed lines with error type "cancelled"; respool retry --name ${config.name} queues them again`);
+        }
         session.log.info(`results: ${result.out}`);
         await failIfCapped(session, config.name, config.max_cost);
       } finally {

@@ -2,11 +2,15 @@ import type { Command } from 'commander';
 import { ledgerCounts } from '../../queue/ledger.js';
 import { runKeys } from '../../queue/keys.js';
 import { listRuns, loadRun } from '../../queue/run-meta.js';
+import { parseRunName } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
 import { budgetKeys, readSnapshot, type BudgetSnapshot } from '../../worker/limits/budget.js';
 import { QUEUE_DEFAULTS } from '../../config/defaults.js';
 import { readSpend } from '../../cost/cap.js';
 import { formatUsd, nanosToUsd, usdToNanos } from '../../cost/compute.js';
+import { readLineCounts, readProgress } from '../../queue/line-stats.js';
+import { etaSeconds, formatDuration, recentRate } from '../../report/rate.js';
+import { oldestPendingTimestamp } from '../../report/run-status.js';
 
 export interface RunReport {
   run: string;
@@ -24,6 +28,23 @@ export interface RunReport {
   model: string;
   /** With max_cost: the cap, what was spent and what calls in flight reserved (USD). */
   max_cost?: { cap: number; spent: number; in_flight: number; reached: boolean };
+  /** Jobs waiting for a worker (wait + prioritized). */
+  queued: number;
+  active: number;
+  /** Jobs waiting to be tried again after a failed attempt. */
+  delayed: number;
+  /** Lines written, of every status (the same as `written`). */
+  completed: number;
+  /** Lines written with status `failed` (these are what `respool retry` queues again). */
+  failed: number;
+  /** Lines written per status. */
+  lines: Record<string, number>;
+  /** Lines written per second over about the last minute; null before there is a measure. */
+  rate: number | null;
+  /** Seconds until every item known so far has its line, at `rate`; null when unknown. */
+  eta_s: number | null;
+  /** Age in seconds of the oldest job waiting or in flight; null when there is none. */
+  oldest_s: number | null;
 }
 
 export async function runReport(session: Session, run: string): Promise<RunReport | null> {
@@ -32,12 +53,20 @@ export async function runReport(session: Session, run: string): Promise<RunRepor
   const counts = await session.queue(run).getJobCounts('wait', 'active', 'delayed', 'completed', 'failed', 'prioritized');
   const keys = runKeys(run, session.prefix);
   const [{ items, written }, streamed] = await Promise.all([ledgerCounts(session.redis, keys), session.redis.xlen(keys.results)]);
-  const complete = status.enqueueDone && written >= items;
+  const [lines, samples, superseded, oldest] = await Promise.all([
+    readLineCounts(session.redis, keys),
+    readProgress(session.redis, keys),
+    session.redis.hlen(keys.superseded),
+    oldestPendingTimestamp(session.queue(run)),
+  ]);
+  const now = Date.now();
+  const rate = recentRate(samples, written, now);
+  const complete = status.enqueueDone && written >= items && superseded === 0;
   const budgetIds = await session.redis.smembers(keys.budgets);
   const budgets = await Promise.all(budgetIds.map((id) => readSnapshot(session.redis, budgetKeys(session.prefix ?? QUEUE_DEFAULTS.prefix, id), id)));
   return {
     run,
-    state: complete ? 'complete' : status.state,
+    state: status.state === 'cancelled' ? 'cancelled' : complete ? 'complete' : status.state,
     stop_reason: status.stopReason,
     enqueue_done: status.enqueueDone,
     items,
@@ -48,6 +77,15 @@ export async function runReport(session: Session, run: string): Promise<RunRepor
     out: status.settings.out,
     model: status.settings.model,
     ...(await maxCostReport(session, run, status.settings.maxCost)),
+    queued: (counts.wait ?? 0) + (counts.prioritized ?? 0),
+    active: counts.active ?? 0,
+    delayed: counts.delayed ?? 0,
+    completed: written,
+    failed: lines.failed ?? 0,
+    lines,
+    rate: rate === null ? null : Math.round(rate * 100) / 100,
+    eta_s: roundTenth(etaSeconds(items - written, rate)),
+    oldest_s: oldest === null ? null : roundTenth(Math.max(0, (now - oldest) / 1000)),
   };
 }
 
@@ -71,8 +109,8 @@ function formatBudget(b: BudgetSnapshot): string {
 export function registerStatus(program: Command, globals: () => GlobalFlags): void {
   program
     .command('status')
-    .description('counts per run: items, lines written, queued, active, retrying, waiting to be written')
-    .option('-n, --name <run>', 'only this run')
+    .description('per run: state, queued, active, delayed (retrying), lines written (completed), failed, rate, ETA, oldest item; budgets')
+    .option('-n, --name <run>', 'only this run', parseRunName)
     .option('--json', 'print JSON')
     .action(async (flags: { name?: string; json?: boolean }) => {
       const session = await Session.open(globals());
@@ -85,6 +123,7 @@ export function registerStatus(program: Command, globals: () => GlobalFlags): vo
           return;
         }
         if (reports.length === 0) process.stdout.write('no runs\n');
+        else process.stdout.write(`${statusTable(reports)}\n`);
         for (const r of reports) {
           const q = r.queue;
           process.stdout.write(
@@ -102,4 +141,27 @@ export function registerStatus(program: Command, globals: () => GlobalFlags): vo
         await session.close();
       }
     });
+}
+
+/** One row per run: the figures an operator looks at first. */
+export function statusTable(reports: RunReport[]): string {
+  const header = ['RUN', 'STATE', 'QUEUED', 'ACTIVE', 'DELAYED', 'COMPLETED', 'FAILED', 'RATE/S', 'ETA', 'OLDEST'];
+  const rows = reports.map((r) => [
+    r.run,
+    r.state,
+    String(r.queued),
+    String(r.active),
+    String(r.delayed),
+    `${r.completed}/${r.items}`,
+    String(r.failed),
+    r.rate === null ? '-' : r.rate.toFixed(1),
+    formatDuration(r.eta_s),
+    formatDuration(r.oldest_s),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  return [header, ...rows].map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+function roundTenth(n: number | null): number | null {
+  return n === null ? null : Math.round(n * 10) / 10;
 }

@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { startDashboard } from '../../report/dashboard.js';
+import { parsePort } from '../parse.js';
+import { Session, type GlobalFlags } from '../session.js';
+
+export function registerDashboard(program: Command, globals: () => GlobalFlags): void {
+  program
+    .command('dashboard')
+    .description('serve bull-board, a read-only web view of every run\'s queue, on 127.0.0.1 (prints its address)')
+    .option('--port <n>', 'port on 127.0.0.1 (0 = any free port)', '3000')
+    .action(async (flags: { port: string }) => {
+      const port = parsePort(flags.port, '--port');
+      const session = await Session.open(globals());
+      const dashboard = await startDashboard({ redis: session.redis, port, log: session.log, ...(session.prefix ? { prefix: session.prefix } : {}) });
+      process.stdout.write(`${dashboard.url}\n`);
+      session.log.info(`dashboard on ${dashboard.url} (read-only; Ctrl-C to stop)`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await dashboard.close();
+      await session.close();
+    });
+}

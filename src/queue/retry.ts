@@ -1,0 +1,125 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { JobData } from '../core/item.js';
+import { jobOptions } from './job-options.js';
+import type { RunKeys } from './keys.js';
+import { luaCommands } from './lua-commands.js';
+
+/** Line statuses `respool retry` can re-queue: the item itself was fine, the call did not work out. */
+export const RETRYABLE_STATUSES = ['failed', 'incomplete', 'invalid_output'] as const;
+const RETRYABLE = new Set<string>(RETRYABLE_STATUSES);
+
+/**
+ * Workers keep the job data of an item whose line is `failed` or `incomplete` (jobs are deleted
+ * once their line is delivered), so that `retry` can queue it again without the input files.
+ */
+export async function saveRetryData(redis: Redis, keys: RunKeys, id: string, data: JobData): Promise<void> {
+  await redis.hset(keys.retryData, id, JSON.stringify(data));
+}
+
+export function isRetryable(status: string): boolean {
+  return RETRYABLE.has(status);
+}
+
+/**
+ * The collector notes, before it writes a batch, which items' lines in the file can be retried (and
+ * drops the saved data of the others). Done before the write, so a crash can only repeat it.
+ */
+export async function noteLineStatuses(redis: Redis, keys: RunKeys, lines: Array<{ id: string; status: string }>): Promise<void> {
+  const retryable = lines.filter((l) => isRetryable(l.status));
+  const final = lines.filter((l) => !isRetryable(l.status)).map((l) => l.id);
+  if (retryable.length === 0 && final.length === 0) return;
+  const multi = redis.multi();
+  if (retryable.length > 0) multi.hset(keys.failedLines, ...retryable.flatMap((l) => [l.id, l.status]));
+  if (final.length > 0) multi.hdel(keys.failedLines, ...final).hdel(keys.retryData, ...final);
+  await multi.exec();
+}
+
+// KEYS: ledger, written, failedLines, retryData, retrying, superseded, lineCounts.
+// ARGV: wanted statuses joined by ",", then job ids. For each written item whose line has a wanted
+// status and whose data was saved: the ledger goes back to "claimed" (so the run is not complete until
+// its new line is written, and workers may deliver again), the written count and the status count go
+// down, the item is noted as superseded (its old line is to leave the file), and its data moves to
+// `retrying` until its job is in the queue.
+const RETRY_LUA = `
+local wanted = {}
+for s in string.gmatch(ARGV[1], '[^,]+') do wanted[s] = true end
+local requeued, missing = 0, 0
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local status = redis.call('HGET', KEYS[3], id)
+  local v = redis.call('HGET', KEYS[1], id)
+  if status and wanted[status] and v and string.sub(v, 1, 1) == '+' then
+    local data = redis.call('HGET', KEYS[4], id)
+    if data then
+      redis.call('HSET', KEYS[1], id, '-' .. string.sub(v, 2))
+      redis.call('DECR', KEYS[2])
+      redis.call('HINCRBY', KEYS[7], status, -1)
+      redis.call('HINCRBY', KEYS[6], id, 1)
+      redis.call('HSET', KEYS[5], id, data)
+      redis.call('HDEL', KEYS[4], id)
+      redis.call('HDEL', KEYS[3], id)
+      requeued = requeued + 1
+    else
+      missing = missing + 1
+    end
+  end
+end
+return {requeued, missing}
+`;
+
+interface RetryCommands {
+  respoolRetry(ledger: string, written: string, failedLines: string, retryData: string, retrying: string, superseded: string, lineCounts: string, ...args: string[]): Promise<[number, number]>;
+}
+
+export interface RetryResult {
+  /** Items put back in the queue. */
+  requeued: number;
+  /** Lines with a wanted status whose item data was not kept (written before respool kept it). */
+  missing: number;
+}
+
+/**
+ * Re-queues the items whose line in the results file has one of `statuses`. Their old lines stay in
+ * the file until their new lines are written; then the collector rewrites the file without them.
+ * Safe to repeat after a crash: an item moved to `retrying` but not yet queued is queued by the next call.
+ */
+export async function retryItems(redis: Redis, queue: Queue<JobData>, keys: RunKeys, statuses: string[], attempts: number): Promise<RetryResult> {
+  const cmd = luaCommands<RetryCommands>(redis, { respoolRetry: { keys: 7, lua: RETRY_LUA } });
+  const result: RetryResult = { requeued: 0, missing: 0 };
+  const wanted = statuses.join(',');
+  let cursor = '0';
+  do {
+    const [next, flat] = await redis.hscan(keys.failedLines, cursor, 'COUNT', 500);
+    cursor = next;
+    const ids = flat.filter((_, i) => i % 2 === 0);
+    if (ids.length === 0) continue;
+    const [requeued, missing] = await cmd.respoolRetry(keys.ledger, keys.written, keys.failedLines, keys.retryData, keys.retrying, keys.superseded, keys.lineCounts, wanted, ...ids);
+    result.requeued += requeued;
+    result.missing += missing;
+  } while (cursor !== '0');
+  await queueRetrying(redis, queue, keys, attempts);
+  return result;
+}
+
+/** Adds a job for every item in `retrying`, then forgets it there. */
+async function queueRetrying(redis: Redis, queue: Queue<JobData>, keys: RunKeys, attempts: number): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, flat] = await redis.hscan(keys.retrying, cursor, 'COUNT', 500);
+    cursor = next;
+    const entries: Array<{ id: string; data: JobData }> = [];
+    for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i]!, data: JSON.parse(flat[i + 1]!) as JobData });
+    if (entries.length === 0) continue;
+    // A job BullMQ gave up on stays in its failed set until the collector removes it; an id that still
+    // exists would make the add a no-op, so such leftovers go first.
+    await Promise.all(
+      entries.map(async ({ id }) => {
+        const state = await queue.getJobState(id);
+        if (state === 'failed' || state === 'completed') await queue.remove(id);
+      }),
+    );
+    await queue.addBulk(entries.map(({ id, data }) => ({ name: data.type, data, opts: jobOptions(id, attempts) })));
+    await redis.hdel(keys.retrying, ...entries.map((e) => e.id));
+  } while (cursor !== '0');
+}

@@ -1,0 +1,84 @@
+import type { Job, JobType, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { JobData } from '../core/item.js';
+import type { OutputLine } from '../core/output-line.js';
+import { runKeys } from '../queue/keys.js';
+import { deliver } from '../queue/ledger.js';
+import { saveRetryData } from '../queue/retry.js';
+import { loadRun } from '../queue/run-meta.js';
+import { failedLine, rejectedLine } from './line-builders.js';
+
+/** Every state a job of a cancelled run can wait in without a worker holding it. */
+const NOT_STARTED: JobType[] = ['wait', 'prioritized', 'delayed', 'waiting-children'];
+
+export const CANCELLED_MESSAGE = 'the run was cancelled (respool cancel) before this item got its answer';
+
+/**
+ * Marks the run cancelled: its queue is paused, so no worker anywhere takes another of its jobs, and
+ * enqueueing stops (producers watch the state). `enqueue_done` is set so that the run can complete
+ * with the lines it has. Enqueueing the run again sets it running.
+ */
+export async function markCancelled(redis: Redis, queue: Queue<JobData>, run: string, prefix?: string): Promise<void> {
+  await redis.hset(runKeys(run, prefix).meta, { state: 'cancelled', stop_reason: 'cancelled', enqueue_done: '1' });
+  await queue.pause();
+}
+
+/**
+ * Ends every job of the run that no worker holds as a line: `failed` with error type `cancelled`
+ * (or its `rejected` line, for bad input). The item's data is kept, so `respool retry` can queue it
+ * again. Lines go through the ledger like a worker's, so an item never gets two; the job is removed
+ * only after its line is delivered, so a crash in between only repeats the work. Returns how many
+ * items it ended.
+ */
+export async function cancelWaitingJobs(redis: Redis, queue: Queue<JobData>, run: string, prefix?: string): Promise<number> {
+  const keys = runKeys(run, prefix);
+  const model = (await loadRun(redis, run, prefix))?.settings.model ?? null;
+  let ended = 0;
+  for (;;) {
+    const jobs = (await queue.getJobs(NOT_STARTED, 0, 499, true)).filter((j) => Boolean(j?.id)) as Array<Job<JobData>>;
+    if (jobs.length === 0) return ended;
+    const lines = jobs.map((job) => ({ id: job.id!, line: JSON.stringify(cancelledLine(job, model)) }));
+    for (const job of jobs) if (job.data.type === 'item') await saveRetryData(redis, keys, job.id!, job.data);
+    const fresh = await deliver(redis, keys, lines);
+    ended += fresh.filter(Boolean).length;
+    const removed = await Promise.all(jobs.map((job) => job.remove().then(() => true, () => false)));
+    // A job that could not be removed is held by a worker after all: it ends with that worker's line.
+    if (!removed.some(Boolean)) return ended;
+  }
+}
+
+function cancelledLine(job: Job<JobData>, model: string | null): OutputLine {
+  const data = job.data;
+  if (data.type === 'rejected') return rejectedLine(data);
+  return failedLine(data, model ?? '', { type: 'cancelled', message: CANCELLED_MESSAGE, status: null }, job.attemptsMade, null);
+}
+
+/**
+ * An abort signal that fires when the run is cancelled (checked every `everyMs`) or when `parent`
+ * aborts. Producers use it to stop reading input for a cancelled run.
+ */
+export function whenCancelled(redis: Redis, run: string, prefix: string | undefined, parent?: AbortSignal, everyMs = 1000): { signal: AbortSignal; cancelled: () => boolean; stop: () => void } {
+  const ctrl = new AbortController();
+  let cancelled = false;
+  const onParent = () => ctrl.abort();
+  parent?.addEventListener('abort', onParent, { once: true });
+  const timer = setInterval(() => {
+    loadRun(redis, run, prefix)
+      .then((s) => {
+        if (s?.state === 'cancelled' && !ctrl.signal.aborted) {
+          cancelled = true;
+          ctrl.abort();
+        }
+      })
+      .catch(() => {});
+  }, everyMs);
+  timer.unref();
+  return {
+    signal: ctrl.signal,
+    cancelled: () => cancelled,
+    stop: () => {
+      clearInterval(timer);
+      parent?.removeEventListener('abort', onParent);
+    },
+  };
+}

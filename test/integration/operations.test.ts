@@ -1,0 +1,277 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
+import type { RunReport } from '../../src/cli/commands/status.js';
+import { countIds, finished, readLines, runCli, spawnCli, tempDir, testPrefix, waitFor } from '../helpers/cli.js';
+import { deletePrefix, dumpPrefix } from '../helpers/redis-scan.js';
+
+const API_KEY = 'sk-ops-test-7f3a9c1e5b2d4f60';
+
+/**
+ * status, retry and cancel through the real CLI, with separate worker and collector processes, a real
+ * Redis and the fake server over HTTP.
+ */
+describe('operations: status, retry, cancel', () => {
+  let fake: FakeServer;
+  const prefix = testPrefix();
+  let dir: string;
+  const children: ChildProcess[] = [];
+
+  before(async () => {
+    fake = await startFakeServer();
+    dir = await tempDir();
+  });
+  after(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await fake.close();
+    await deletePrefix(prefix);
+  });
+
+  const cli = (args: string[], env: Record<string, string> = {}) => runCli(['--prefix', prefix, ...args], { env, killAfterMs: 90_000 });
+  const spawn = (args: string[], env: Record<string, string> = {}) => {
+    const child = spawnCli(['--prefix', prefix, ...args], { env });
+    children.push(child);
+    return child;
+  };
+  const status = async (name: string): Promise<RunReport> => {
+    const res = await cli(['status', '--name', name, '--json']);
+    assert.equal(res.code, 0, res.stderr);
+    return (JSON.parse(res.stdout) as RunReport[])[0]!;
+  };
+  const writeInput = async (name: string, prompts: Array<[string, string]>) => {
+    const file = path.join(dir, `${name}.jsonl`);
+    await writeFile(file, prompts.map(([id, prompt]) => JSON.stringify({ custom_id: id, prompt })).join('\n') + '\n');
+    return file;
+  };
+  const enqueueArgs = (name: string, input: string, extra: string[] = []) => [
+    'enqueue', '--name', name, '--input', input, '--model', 'm', '--base-url', fake.url, '--out', path.join(dir, `${name}.out.jsonl`), ...extra,
+  ];
+
+  it('status: queued, active, delayed, completed, failed, rate, ETA and oldest item, as JSON and as a table', async () => {
+    fake.reset();
+    fake.setOptions({ latencyMs: 250, faults: undefined });
+    const prompts: Array<[string, string]> = Array.from({ length: 12 }, (_, i) => [`s${i}`, `item ${i}`]);
+    prompts.push(['flaky', '[[status:500]] always fails']);
+    const input = await writeInput('st', prompts);
+    const enq = await cli(enqueueArgs('st', input, ['--attempts', '2', '--backoff-ms', '2500']));
+    assert.equal(enq.code, 0, enq.stderr);
+
+    // Nothing works on it yet: everything is queued, and the oldest item ages.
+    await new Promise((r) => setTimeout(r, 1200));
+    const idle = await status('st');
+    assert.equal(idle.queued, 13);
+    assert.equal(idle.active, 0);
+    assert.equal(idle.delayed, 0);
+    assert.equal(idle.completed, 0);
+    assert.equal(idle.failed, 0);
+    assert.equal(idle.rate, null);
+    assert.equal(idle.eta_s, null);
+    assert.ok(idle.oldest_s !== null && idle.oldest_s >= 1, `oldest_s ${idle.oldest_s}`);
+    // Fields that were there before stay.
+    for (const k of ['run', 'state', 'items', 'written', 'queue', 'to_write', 'budgets', 'out', 'model'] as const) assert.ok(k in idle, k);
+
+    const worker = spawn(['worker', '--name', 'st', '--concurrency', '2']);
+    const collector = spawn(['collect', '--name', 'st']);
+    const done = finished(collector, 90_000);
+    // Mid-run: calls in flight, lines written, a rate and an ETA.
+    let mid: RunReport | null = null;
+    let sawDelayed = false;
+    await waitFor(async () => {
+      const s = await status('st');
+      if (s.delayed > 0) sawDelayed = true;
+      if (!mid && s.completed >= 3 && s.completed < s.items && s.rate !== null) mid = s;
+      return mid !== null && sawDelayed;
+    }, 60_000, 'a mid-run status with a rate and the failing item waiting for its retry');
+    const m = mid as unknown as RunReport;
+    assert.ok(m.active >= 0 && m.active <= 2, `active ${m.active}`);
+    assert.ok(m.rate! > 0, `rate ${m.rate}`);
+    assert.ok(m.eta_s !== null && m.eta_s > 0, `eta ${m.eta_s}`);
+    assert.equal(m.queued + m.active + m.delayed + m.to_write + m.completed >= m.items - 1, true, JSON.stringify(m));
+
+    const res = await done;
+    assert.equal(res.code, 0, res.stderr);
+    const end = await status('st');
+    assert.equal(end.state, 'complete');
+    assert.equal(end.completed, 13);
+    assert.equal(end.failed, 1);
+    assert.deepEqual(end.lines, { completed: 12, failed: 1 });
+    assert.equal(end.queued + end.active + end.delayed, 0);
+    assert.equal(end.eta_s, 0);
+    assert.equal(end.oldest_s, null);
+    assert.ok(end.rate !== null && end.rate > 0);
+
+    const table = await cli(['status', '--name', 'st']);
+    assert.match(table.stdout, /RUN\s+STATE\s+QUEUED\s+ACTIVE\s+DELAYED\s+COMPLETED\s+FAILED\s+RATE\/S\s+ETA\s+OLDEST/);
+    assert.match(table.stdout, /\nst\s+complete\s+0\s+0\s+0\s+13\/13\s+1\s+[\d.]+\s+0s\s+-/);
+    worker.kill('SIGTERM');
+    await finished(worker);
+  });
+
+  it('retry: failed items run again; the results file ends with exactly one line per custom_id, the new one', async () => {
+    fake.reset();
+    // About half the calls fail with a 500, and with one attempt their lines are failed.
+    fake.setOptions({ latencyMs: 0, faults: { rate500: 0.5, seed: 11 }, apiKey: API_KEY });
+    const withKey = { OPENRESPONSES_API_KEY: API_KEY };
+    const prompts: Array<[string, string]> = Array.from({ length: 20 }, (_, i) => [`r${i}`, `question ${i}`]);
+    prompts.push(['always-400', '[[status:400]] refused every time']);
+    const input = await writeInput('rt', prompts);
+    const out = path.join(dir, 'rt.out.jsonl');
+    const first = await cli(['run', '--name', 'rt', '--input', input, '--model', 'm', '--base-url', fake.url, '--out', out, '--attempts', '1'], withKey);
+    assert.equal(first.code, 0, first.stderr);
+    const before = await readLines(out);
+    const beforeText = (await readFile(out, 'utf8')).split('\n').filter(Boolean);
+    const failedBefore = before.filter((l) => l.status === 'failed').map((l) => l.custom_id);
+    const completedBefore = before.filter((l) => l.status === 'completed').map((l) => l.custom_id);
+    assert.ok(failedBefore.length >= 3 && completedBefore.length >= 3, `failed ${failedBefore.length}, completed ${completedBefore.length}`);
+    assert.ok(failedBefore.includes('always-400'));
+    assert.equal((await status('rt')).failed, failedBefore.length);
+
+    // The server works now.
+    fake.setOptions({ faults: undefined });
+    const callsBefore = { ...fake.stats().byKey };
+    const retry = await cli(['retry', '--name', 'rt']);
+    assert.equal(retry.code, 0, retry.stderr);
+    assert.match(retry.stderr, new RegExp(`${failedBefore.length} item\\(s\\) with a failed line queued again`));
+    const queuedAgain = await status('rt');
+    assert.equal(queuedAgain.state, 'running');
+    assert.equal(queuedAgain.queued, failedBefore.length);
+    assert.equal(queuedAgain.failed, 0);
+    assert.equal(queuedAgain.completed, 21 - failedBefore.length);
+
+    const worker = spawn(['worker', '--name', 'rt', '--concurrency', '4'], withKey);
+    const collected = await cli(['collect', '--name', 'rt']);
+    assert.equal(collected.code, 0, collected.stderr);
+    assert.match(collected.stderr, /rewrote .* without \d+ old line\(s\)/);
+    worker.kill('SIGTERM');
+    await finished(worker);
+
+    const afterLines = await readLines(out);
+    const counts = countIds(afterLines);
+    assert.equal(afterLines.length, 21);
+    assert.equal(counts.size, 21);
+    for (const [id, n] of counts) assert.equal(n, 1, id);
+    const byId = new Map(afterLines.map((l) => [l.custom_id, l]));
+    for (const id of failedBefore) {
+      if (id === 'always-400') {
+        assert.equal(byId.get(id)!.status, 'failed');
+        assert.equal(byId.get(id)!.error?.type, 'invalid_request');
+      } else {
+        assert.equal(byId.get(id)!.status, 'completed', JSON.stringify(byId.get(id)));
+      }
+    }
+    // Lines that were fine are untouched, byte for byte, and were not paid for again.
+    const afterText = new Set((await readFile(out, 'utf8')).split('\n').filter(Boolean));
+    for (const line of beforeText) {
+      const l = JSON.parse(line) as { custom_id: string; status: string };
+      if (l.status === 'completed') assert.ok(afterText.has(line), `${l.custom_id} changed`);
+    }
+    const calls = fake.stats().byKey;
+    const newCalls = Object.entries(calls).filter(([k, n]) => n > (callsBefore[k] ?? 0)).length;
+    assert.equal(newCalls, failedBefore.length, 'exactly the failed items were called again');
+
+    const end = await status('rt');
+    assert.equal(end.state, 'complete');
+    assert.equal(end.completed, 21);
+    assert.equal(end.failed, 1);
+    assert.deepEqual(end.lines, { completed: 20, failed: 1 });
+
+    // Retrying again re-runs only the one that still fails; the file still has one line for it.
+    assert.equal((await cli(['retry', '--name', 'rt'])).code, 0);
+    const again = await cli(['run', '--name', 'rt', '--input', input, '--model', 'm', '--base-url', fake.url, '--out', out, '--attempts', '1'], withKey);
+    assert.equal(again.code, 0, again.stderr);
+    const final = await readLines(out);
+    assert.equal(final.length, 21);
+    assert.equal(countIds(final).get('always-400'), 1);
+    // Nothing is left of the retry bookkeeping but the one item that can be retried again.
+    const keys = await dumpPrefix(`${prefix}:run:rt`);
+    assert.ok(!keys.has(`${prefix}:run:rt:retrying`));
+    assert.ok(!keys.has(`${prefix}:run:rt:superseded`));
+    assert.equal(Object.keys(JSON.parse(keys.get(`${prefix}:run:rt:retry_data`)!) as object).length, 1);
+    // The key the workers used is nowhere in Redis, the retry bookkeeping included.
+    for (const [key, value] of await dumpPrefix(prefix)) assert.ok(!value.includes(API_KEY) && !key.includes(API_KEY), key);
+    fake.setOptions({ apiKey: undefined });
+  });
+
+  it('cancel: no new calls; items not sent end as failed/cancelled lines; calls in flight finish; retry resumes them', async () => {
+    fake.reset();
+    fake.setOptions({ latencyMs: 1500, faults: undefined });
+    const prompts: Array<[string, string]> = Array.from({ length: 30 }, (_, i) => [`c${i}`, `slow ${i}`]);
+    const input = await writeInput('cx', prompts);
+    const out = path.join(dir, 'cx.out.jsonl');
+    assert.equal((await cli(enqueueArgs('cx', input))).code, 0);
+    const worker = spawn(['worker', '--name', 'cx', '--concurrency', '2']);
+    const collector = spawn(['collect', '--name', 'cx']);
+    const collected = finished(collector, 90_000);
+    await waitFor(async () => (await status('cx')).completed >= 2, 30_000, 'two lines written');
+
+    const cancel = await cli(['cancel', '--name', 'cx']);
+    assert.equal(cancel.code, 0, cancel.stderr);
+    assert.match(cancel.stderr, /cancelled run cx: \d+ item\(s\) ended as cancelled/);
+    const res = await collected;
+    assert.equal(res.code, 0, res.stderr);
+
+    const lines = await readLines(out);
+    assert.equal(lines.length, 30);
+    assert.equal(countIds(lines).size, 30);
+    const completed = lines.filter((l) => l.status === 'completed');
+    const cancelled = lines.filter((l) => l.status === 'failed');
+    assert.equal(completed.length + cancelled.length, 30);
+    // How many finished before the cancel depends on the machine; that some did and some did not does not.
+    assert.ok(completed.length >= 2 && cancelled.length >= 1, `completed ${completed.length}, cancelled ${cancelled.length}`);
+    for (const l of cancelled) {
+      assert.equal(l.error?.type, 'cancelled');
+      assert.match(l.error!.message, /cancelled/);
+      assert.equal(l.model, 'm');
+    }
+    // Every call made ended as a completed line: none was made for a cancelled item.
+    assert.equal(fake.stats().requests, completed.length);
+    const after = fake.stats().requests;
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(fake.stats().requests, after, 'no call after the cancel');
+    const s = await status('cx');
+    assert.equal(s.state, 'cancelled');
+    assert.equal(s.queued + s.active + s.delayed, 0);
+
+    // The cancelled items can be queued again; the worker still running picks them up.
+    fake.setOptions({ latencyMs: 0 });
+    assert.equal((await cli(['retry', '--name', 'cx'])).code, 0);
+    const collectAgain = await cli(['collect', '--name', 'cx']);
+    assert.equal(collectAgain.code, 0, collectAgain.stderr);
+    const final = await readLines(out);
+    assert.equal(final.length, 30);
+    assert.ok(final.every((l) => l.status === 'completed'), JSON.stringify(final.filter((l) => l.status !== 'completed')));
+    worker.kill('SIGTERM');
+    await finished(worker);
+  });
+
+  it('cancel stops a `respool run` that is still reading its input; every item it queued gets one line', async () => {
+    fake.reset();
+    fake.setOptions({ latencyMs: 300, faults: undefined });
+    const prompts: Array<[string, string]> = Array.from({ length: 6000 }, (_, i) => [`big${i}`, `row ${i}`]);
+    const input = await writeInput('big', prompts);
+    const out = path.join(dir, 'big.out.jsonl');
+    const run = spawn(['run', '--name', 'big', '--input', input, '--model', 'm', '--base-url', fake.url, '--out', out, '--concurrency', '2']);
+    const ran = finished(run, 90_000);
+    // `run` keeps about 2000 items queued ahead of its workers, so it is still reading when this holds.
+    await waitFor(async () => {
+      const s = await cli(['status', '--name', 'big', '--json']).then((r) => (r.code === 0 ? (JSON.parse(r.stdout) as RunReport[])[0] : null));
+      return s !== null && s !== undefined && s.completed >= 1 && s.items >= 2000;
+    }, 60_000, 'the run to be under way');
+    assert.equal((await cli(['cancel', '--name', 'big'])).code, 0);
+    const res = await ran;
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stderr, /run big was cancelled: stopped reading the inputs after \d+ items/);
+    const lines = await readLines(out);
+    const s = await status('big');
+    assert.equal(s.state, 'cancelled');
+    assert.ok(s.items < 6000, `items ${s.items}`);
+    assert.equal(lines.length, s.items);
+    assert.equal(countIds(lines).size, lines.length);
+    const completed = lines.filter((l) => l.status === 'completed').length;
+    assert.equal(lines.filter((l) => l.error?.type === 'cancelled').length, lines.length - completed);
+    assert.equal(fake.stats().requests, completed);
+  });
+});
