@@ -36,6 +36,7 @@ const FLAG_TO_FIELD: Record<string, string> = {
   tpm: 'tpm',
   maxInFlight: 'max_in_flight',
   expectedOutputTokens: 'expected_output_tokens',
+  resize: 'resize',
   temperature: 'request.temperature',
   maxOutputTokens: 'request.max_output_tokens',
   reasoningEffort: 'request.reasoning.effort',

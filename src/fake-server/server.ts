@@ -15,6 +15,7 @@ import { findMagic, mayHaveMagic, NO_MAGIC, type Magic } from './magic.js';
 import { buildResponse, planResponse, type ResponsePlan } from './respond.js';
 import type { FakeServer, FakeServerOptions, FakeServerSettings, FakeStats, FaultOptions, LimitOptions } from './types.js';
 import { checkCreateBody, specValidator } from './validate.js';
+import { receivedImages } from './received-images.js';
 
 /** Large enough for several 20 MB data-URI images, small enough to stop a runaway client. */
 const MAX_BODY_BYTES = 128 * 1024 * 1024;
@@ -46,6 +47,8 @@ function emptyStats(): FakeStats {
     tokensAdmitted: 0,
     windowPeak: { requests: 0, tokens: 0 },
     arrivals: [],
+    requestBytes: 0,
+    images: [],
   };
 }
 
@@ -113,7 +116,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   }
 
   function snapshot(): FakeStats {
-    return { ...stats, byStatus: { ...stats.byStatus }, byKey: Object.fromEntries(callsByKey), windowPeak: { ...stats.windowPeak }, arrivals: stats.arrivals.slice(-MAX_ARRIVALS) };
+    return { ...stats, byStatus: { ...stats.byStatus }, byKey: Object.fromEntries(callsByKey), windowPeak: { ...stats.windowPeak }, arrivals: stats.arrivals.slice(-MAX_ARRIVALS), images: stats.images.slice(-MAX_ARRIVALS) };
   }
 
   function later(ms: number, fn: () => void): void {
@@ -186,6 +189,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
         }
         return;
       }
+      stats.requestBytes += Buffer.byteLength(raw);
       let body: unknown;
       try {
         body = JSON.parse(raw);
@@ -199,6 +203,10 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
         return;
       }
       const request = body as Record<string, unknown>;
+      if (raw.includes('"input_image"')) {
+        stats.images.push(...receivedImages(request));
+        if (stats.images.length > MAX_ARRIVALS * 2) stats.images = stats.images.slice(-MAX_ARRIVALS);
+      }
       const magic: Magic = mayHaveMagic(raw) ? findMagic(JSON.stringify(request.input)) : NO_MAGIC;
       const delay = settings.latencyMs + magic.latencyMs;
       // A client that hung up while its body was read would never release a concurrency slot.

@@ -8,6 +8,10 @@ export interface ReaderContext {
   imagePrompt: string;
   idColumn: string | undefined;
   maxImageBytes: number;
+  /** BMP, TIFF, AVIF and HEIC files are accepted: the worker converts them (`resize: auto`). */
+  convertImages: boolean;
+  /** Splits a CSV `image` cell into several images. */
+  imageSeparator: string | undefined;
 }
 
 /** One file to read, with the names the readers need for ids and for `SourceRef`s. */

@@ -21,6 +21,10 @@ export interface ReadOptions {
   idColumn?: string;
   /** Largest image file accepted, in bytes; default 15 MiB. */
   maxImageBytes?: number;
+  /** Accept BMP, TIFF, AVIF and HEIC: the worker converts them (`resize: auto`). Default false. */
+  convertImages?: boolean;
+  /** Splits a CSV `image` cell into several images, e.g. `|`. */
+  imageSeparator?: string;
 }
 
 export const DEFAULT_TEMPLATE = '{{prompt}}';
@@ -40,6 +44,8 @@ export async function* readInputs(inputs: string[], opts: ReadOptions): AsyncGen
     imagePrompt: opts.imagePrompt ?? DEFAULT_IMAGE_PROMPT,
     idColumn: opts.idColumn,
     maxImageBytes: opts.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
+    convertImages: opts.convertImages ?? false,
+    imageSeparator: opts.imageSeparator,
   };
   for (const input of inputs) yield* readInput(input, ctx);
 }

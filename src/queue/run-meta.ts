@@ -23,6 +23,10 @@ export interface RunSettings {
   limits: { rpm?: number; tpm?: number; maxInFlight?: number };
   modelLimits: Record<string, { rpm?: number; tpm?: number; maxInFlight?: number }>;
   expectedOutputTokens?: number;
+  /** Image processing before upload; absent in runs saved before it existed (= off). */
+  resize?: JobConfig['resize'];
+  /** The incremental state this run records into (docs/nightly.md); absent when not incremental. */
+  incremental?: string;
 }
 
 export type RunState = 'running' | 'stopped';
@@ -52,6 +56,7 @@ export function settingsFromConfig(config: JobConfig): RunSettings {
     limits: limitsOf(config),
     modelLimits: Object.fromEntries(Object.entries(config.limits).map(([model, l]) => [model, limitsOf(l)])),
     ...(config.expected_output_tokens === undefined ? {} : { expectedOutputTokens: config.expected_output_tokens }),
+    resize: config.resize,
   };
 }
 
