@@ -6,6 +6,7 @@ import { registerCollect } from './commands/collect.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEnqueue } from './commands/enqueue.js';
 import { registerRun } from './commands/run.js';
+import { registerSchedule } from './commands/schedule.js';
 import { registerStatus } from './commands/status.js';
 import { registerWorker } from './commands/worker.js';
 import { EXIT, ExitError } from './exit.js';
@@ -38,6 +39,7 @@ Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stop
   registerEnqueue(program, globals);
   registerWorker(program, globals);
   registerCollect(program, globals);
+  registerSchedule(program, globals);
   registerStatus(program, globals);
   registerClean(program, globals);
   registerDemo(program, globals);

@@ -14,6 +14,7 @@ export interface RunKeys {
   writing: string; // the batch the collector is writing, for crash recovery
   collectorLock: string;
   budgets: string; // set: ids of the rate-limit budgets the run's workers use
+  content: string; // hash: custom_id -> content key, for incremental runs (docs/nightly.md)
 }
 
 export function bullPrefix(prefix = QUEUE_DEFAULTS.prefix): string {
@@ -30,6 +31,7 @@ export function runKeys(run: string, prefix = QUEUE_DEFAULTS.prefix): RunKeys {
     writing: `${base}:writing`,
     collectorLock: `${base}:collector`,
     budgets: `${base}:budgets`,
+    content: `${base}:content`,
   };
 }
 
@@ -45,4 +47,9 @@ export function runsKey(prefix = QUEUE_DEFAULTS.prefix): string {
  */
 export function jobIdFor(run: string, customId: string): string {
   return `i${createHash('sha256').update(run).update('\0').update(customId).digest('hex').slice(0, 32)}`;
+}
+
+/** Set of the content keys an incremental job has written successfully (docs/nightly.md). */
+export function incrementalKey(state: string, prefix = QUEUE_DEFAULTS.prefix): string {
+  return `${prefix}:incremental:${state}:done`;
 }

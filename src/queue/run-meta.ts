@@ -25,8 +25,6 @@ export interface RunSettings {
   expectedOutputTokens?: number;
   /** Image processing before upload; absent in runs saved before it existed (= off). */
   resize?: JobConfig['resize'];
-  /** The incremental state this run records into (docs/nightly.md); absent when not incremental. */
-  incremental?: string;
 }
 
 export type RunState = 'running' | 'stopped';
