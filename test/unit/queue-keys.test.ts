@@ -75,6 +75,7 @@ describe('runKeys and bullPrefix', () => {
       writing: `${prefix}:run:r1:writing`,
       collectorLock: `${prefix}:run:r1:collector`,
       budgets: `${prefix}:run:r1:budgets`,
+      content: `${prefix}:run:r1:content`,
     });
     assert.equal(runKeys('r1').meta, `${QUEUE_DEFAULTS.prefix}:run:r1:meta`);
   });
