@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { access, rename, writeFile } from 'node:fs/promises';
+import { access, mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
@@ -28,12 +28,12 @@ describe('nightly captioning', () => {
     await deletePrefix(prefix);
   });
 
-  /** The custom_ids the fake server was asked about since the last reset, from the prompts it saw. */
+  /** Calls the fake server got since its last reset: what was paid for. */
   const promptsSent = () => fake.stats().requests;
 
   it('incremental runs: unchanged images are skipped, a renamed one is not paid twice, a changed one and failures are sent again', async () => {
     const photos = path.join(dir, 'inc');
-    await import('node:fs/promises').then((fs) => fs.mkdir(photos));
+    await mkdir(photos);
     await writePhoto(path.join(photos, 'a.jpg'), { width: 900, height: 600, seed: 1 });
     await writePhoto(path.join(photos, 'b.jpg'), { width: 900, height: 600, seed: 2 });
     await writePhoto(path.join(photos, 'c.png'), { width: 300, height: 200, seed: 3, format: 'png' });
@@ -100,7 +100,7 @@ describe('nightly captioning', () => {
 
   it('a schedule fires a dated run in a worker, which writes the file and POSTs the summary; --list and --remove', async () => {
     const photos = path.join(dir, 'sched');
-    await import('node:fs/promises').then((fs) => fs.mkdir(photos));
+    await mkdir(photos);
     await writePhoto(path.join(photos, 'one.jpg'), { width: 1600, height: 1200, seed: 9 });
     await writePhoto(path.join(photos, 'two.jpg'), { width: 800, height: 600, seed: 10, orientation: 8 });
     const job = path.join(dir, 'sched.yaml');
@@ -110,7 +110,7 @@ describe('nightly captioning', () => {
     );
     hook.bodies.length = 0;
     fake.reset();
-    const before = Date.now();
+    const startedAt = Date.now();
     // Every second instead of a cron pattern, so the test does not wait for 02:00.
     const scheduled = await runCli(['--prefix', prefix, 'schedule', job, '--every', '1000', '--tz', 'Europe/Berlin']);
     assert.equal(scheduled.code, 0, scheduled.stderr);
@@ -132,7 +132,7 @@ describe('nightly captioning', () => {
     assert.equal(removed.code, 0, removed.stderr);
     assert.equal(res.code, 0, res.stderr);
     const first = hook.bodies[0] as RunSummary;
-    const dates = [dateIn(before, 'Europe/Berlin'), dateIn(Date.now(), 'Europe/Berlin')];
+    const dates = [dateIn(startedAt, 'Europe/Berlin'), dateIn(Date.now(), 'Europe/Berlin')];
     assert.ok(dates.includes(first.date), `${first.date} is not today in Berlin (${dates.join(', ')})`);
     assert.equal(first.run, `nightly-${first.date}`);
     assert.equal(first.items, 2);
@@ -147,8 +147,8 @@ describe('nightly captioning', () => {
     assert.match(res.stderr, /schedule nightly fired/);
     assert.match(res.stderr, /summary of nightly-\d{4}-\d{2}-\d{2} \(complete\): 2 items, 0 failures/);
 
-    const after = await runCli(['--prefix', prefix, 'schedule', '--list']);
-    assert.equal(after.stdout.trim(), 'no schedules');
+    const listAfter = await runCli(['--prefix', prefix, 'schedule', '--list']);
+    assert.equal(listAfter.stdout.trim(), 'no schedules');
     const missing = await runCli(['--prefix', prefix, 'schedule', '--remove', 'nightly']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /no schedule named nightly/);
