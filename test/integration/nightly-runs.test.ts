@@ -96,6 +96,12 @@ describe('nightly captioning', () => {
     const hashes = JSON.parse(state[1]) as string[];
     assert.equal(hashes.length, 5, 'a, b (old), b (new), c, d; never the failed one');
     assert.ok(hashes.every((h) => /^[0-9a-f]{64}$/.test(h)));
+
+    // --reset-state forgets it: the next run pays for every image again.
+    const reset = await runCli(['--prefix', prefix, 'schedule', '--reset-state', 'cap']);
+    assert.equal(reset.code, 0, reset.stderr);
+    const day4 = await run('2026-01-04');
+    assert.deepEqual(ids(day4.lines), ['a-renamed.jpg completed', 'b.jpg completed', 'bad[[status:400]].jpg failed', 'c.png completed', 'd.jpg completed']);
   });
 
   it('a schedule fires a dated run in a worker, which writes the file and POSTs the summary; --list and --remove', async () => {
