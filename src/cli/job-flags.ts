@@ -18,6 +18,7 @@ export function addJobFlags(cmd: Command): Command {
     .option('-c, --concurrency <n>', 'API calls in flight per worker process')
     .option('--attempts <n>', 'API calls per item at most, retries included')
     .addOption(new Option('--detail <detail>', 'image detail').choices(['auto', 'low', 'high']))
+    .addOption(new Option('--resize <mode>', 'auto: orient, strip, convert and downscale images to what detail uses; off: send as is').choices(['auto', 'off']))
     .option('--base-url <url>', 'OpenResponses base URL (env OPENRESPONSES_BASE_URL)')
     .option('--id-column <column>', 'CSV column / JSONL field that holds custom_id')
     .option('--image-root <dir>', 'folder that image paths in CSV/JSONL files may point into, besides the file\'s own folder (repeatable)', collect, [])

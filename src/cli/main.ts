@@ -12,6 +12,7 @@ import { registerReport } from './commands/report.js';
 import { registerEstimate } from './commands/estimate.js';
 import { registerRetry } from './commands/retry.js';
 import { registerRun } from './commands/run.js';
+import { registerSchedule } from './commands/schedule.js';
 import { registerStatus } from './commands/status.js';
 import { registerWorker } from './commands/worker.js';
 import { EXIT, ExitError } from './exit.js';
@@ -46,6 +47,7 @@ Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stop
   registerEnqueue(program, globals);
   registerWorker(program, globals);
   registerCollect(program, globals);
+  registerSchedule(program, globals);
   registerStatus(program, globals);
   registerRetry(program, globals);
   registerCancel(program, globals);

@@ -15,6 +15,20 @@ export const DEFAULTS = {
   samples: 1,
   invalid_output_retries: 2,
   output_format: 'respool' as const,
+  /** Images are sent as they are unless a job asks for processing (docs/nightly.md). */
+  resize: 'off' as const,
+};
+
+/** Scheduled runs and image processing (docs/nightly.md). */
+export const NIGHTLY_DEFAULTS = {
+  /** Time zone of a schedule's cron pattern and of the `{date}` in its run names and files. */
+  tz: 'UTC',
+  /** The webhook POST gives up after this long; the run itself is already written. */
+  webhookTimeoutMs: 10_000,
+  /** JPEG quality of re-encoded photos. */
+  jpegQuality: 85,
+  /** Scheduled runs still working when their job's lock is lost are picked up by another worker. */
+  scheduledJobAttempts: 3,
 };
 
 /** Redis and BullMQ settings that are not part of a job. */

@@ -39,6 +39,7 @@ const FLAG_TO_FIELD: Record<string, string> = {
   expectedOutputTokens: 'expected_output_tokens',
   maxCost: 'max_cost',
   prices: 'prices',
+  resize: 'resize',
   temperature: 'request.temperature',
   maxOutputTokens: 'request.max_output_tokens',
   reasoningEffort: 'request.reasoning.effort',

@@ -75,6 +75,14 @@ export const jobConfigSchema = z
     max_image_bytes: z.number().int().min(1).max(15 * 1024 * 1024).default(DEFAULTS.max_image_bytes),
     /** Folders that image paths inside CSV/JSONL files may point into, besides the file's own folder. */
     image_roots: z.array(z.string().min(1)).default([]),
+    /** Image processing before upload (docs/nightly.md#image-processing): `auto` or sent as they are. */
+    resize: z.enum(['auto', 'off']).default(DEFAULTS.resize),
+    /** Splits a CSV `image` cell into several images. */
+    image_separator: z.string().min(1).optional(),
+    /** Skip items whose images were captioned by an earlier run of this job (docs/nightly.md). */
+    incremental: z.boolean().default(false),
+    /** POSTed the run's summary JSON when a scheduled or incremental run ends. */
+    on_complete: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     ...limitFields,
     /** Per-model overrides of rpm / tpm / max_in_flight. */
     limits: z.record(z.string().min(1), limitsSchema).default({}),

@@ -16,6 +16,7 @@ import { buildResponse, jsonSchemaFormat, planResponse, type ResponsePlan } from
 import type { FakeServer, FakeServerOptions, FakeServerSettings, FakeStats, FaultOptions, LimitOptions, UsageCostOptions } from './types.js';
 import { routerCost } from './usage.js';
 import { checkCreateBody, specValidator } from './validate.js';
+import { receivedImages } from './received-images.js';
 
 /** Large enough for several 20 MB data-URI images, small enough to stop a runaway client. */
 const MAX_BODY_BYTES = 128 * 1024 * 1024;
@@ -48,6 +49,8 @@ function emptyStats(): FakeStats {
     tokensAdmitted: 0,
     windowPeak: { requests: 0, tokens: 0 },
     arrivals: [],
+    requestBytes: 0,
+    images: [],
   };
 }
 
@@ -127,7 +130,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   }
 
   function snapshot(): FakeStats {
-    return { ...stats, byStatus: { ...stats.byStatus }, byKey: Object.fromEntries(callsByKey), windowPeak: { ...stats.windowPeak }, arrivals: stats.arrivals.slice(-MAX_ARRIVALS) };
+    return { ...stats, byStatus: { ...stats.byStatus }, byKey: Object.fromEntries(callsByKey), windowPeak: { ...stats.windowPeak }, arrivals: stats.arrivals.slice(-MAX_ARRIVALS), images: stats.images.slice(-MAX_ARRIVALS) };
   }
 
   function later(ms: number, fn: () => void): void {
@@ -200,6 +203,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
         }
         return;
       }
+      stats.requestBytes += Buffer.byteLength(raw);
       let body: unknown;
       try {
         body = JSON.parse(raw);
@@ -213,6 +217,10 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
         return;
       }
       const request = body as Record<string, unknown>;
+      if (raw.includes('"input_image"')) {
+        stats.images.push(...receivedImages(request));
+        if (stats.images.length > MAX_ARRIVALS * 2) stats.images = stats.images.slice(-MAX_ARRIVALS);
+      }
       let magic: Magic = mayHaveMagic(raw) ? findMagic(JSON.stringify(request.input)) : NO_MAGIC;
       // A configured share of structured answers break the schema, like `[[invalid_schema]]`.
       const structured = jsonSchemaFormat(request) !== null;

@@ -1,3 +1,5 @@
+import type { ReceivedImage } from './received-images.js';
+
 /** Public option and result shapes of the fake OpenResponses server. */
 
 export type FaultKind = '429' | '500' | '503' | 'reset' | 'truncate';
@@ -97,6 +99,10 @@ export interface FakeStats {
   windowPeak: { requests: number; tokens: number };
   /** Arrival times (ms since the epoch) of the most recent calls, at most 10,000, oldest first. */
   arrivals: number[];
+  /** Bytes of the request bodies of every `/responses` call (what clients uploaded). */
+  requestBytes: number;
+  /** The images of the most recent valid calls, at most 10,000, oldest first. */
+  images: ReceivedImage[];
 }
 
 export interface FakeServer {

@@ -11,6 +11,10 @@ export interface ReaderContext {
   maxImageBytes: number;
   /** Where image paths named in CSV/JSONL files may point, besides the file's own folder. */
   imageRoots: ImageRoots;
+  /** BMP, TIFF, AVIF and HEIC files are accepted: the worker converts them (`resize: auto`). */
+  convertImages: boolean;
+  /** Splits a CSV `image` cell into several images. */
+  imageSeparator: string | undefined;
 }
 
 /** One file to read, with the names the readers need for ids and for `SourceRef`s. */

@@ -199,8 +199,10 @@ class RowReader {
 
     const images: ImageRef[] = [];
     const imageValue = this.hasImageColumn ? (fields[IMAGE_COLUMN] as string) : '';
-    if (imageValue.trim() !== '') {
-      const image = await resolveImageValue(imageValue, this.dir, this.ctx.maxImageBytes, this.ctx.imageRoots);
+    // With `image_separator`, one cell can name several images, e.g. `front.jpg|back.jpg`.
+    const values = this.ctx.imageSeparator === undefined ? [imageValue] : imageValue.split(this.ctx.imageSeparator);
+    for (const value of values.filter((v) => v.trim() !== '')) {
+      const image = await resolveImageValue(value, this.dir, this.ctx.maxImageBytes, this.ctx.imageRoots, this.ctx.convertImages);
       if (!image.ok) return rejected(customId, source, `${where}: ${image.reason}`);
       images.push(image.ref);
     }

@@ -33,6 +33,13 @@ export function describeUnsupported(bytes: Uint8Array): string | null {
   return isoMediaImage(bytes);
 }
 
+/**
+ * Formats the API does not take that respool converts to PNG or JPEG when a job sets `resize: auto`
+ * (src/worker/images/prepare.ts). HEIC decodes only where the image library was built with a decoder
+ * for it; otherwise its item ends as a rejected line saying so.
+ */
+export const CONVERTIBLE_FORMATS: ReadonlySet<string> = new Set(['BMP', 'TIFF', 'AVIF', 'HEIC']);
+
 /** The one-sentence reason used whenever bytes are not a supported image. */
 export function unsupportedImageReason(bytes: Uint8Array): string {
   if (bytes.length === 0) return 'the file is empty';

@@ -3,17 +3,18 @@ import { open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageRef, ReadOutcome } from '../core/item.js';
 import { errorCode, errorText, inputFile, rejected, toPosix, type ReaderContext } from './context.js';
-import { imageSizeProblem, sniffImageType, SNIFF_BYTES, unsupportedImageReason, type SupportedImageType } from './image-type.js';
+import { CONVERTIBLE_FORMATS, describeUnsupported, imageSizeProblem, sniffImageType, SNIFF_BYTES, unsupportedImageReason, type SupportedImageType } from './image-type.js';
 import type { ImageRoots } from './image-roots.js';
 import { renderTemplate } from './template.js';
 
-export type ImageCheck = { ok: true; mime: SupportedImageType; size: number } | { ok: false; reason: string };
+/** `mime` is null for a format that the worker converts before sending (`convert`). */
+export type ImageCheck = { ok: true; mime: SupportedImageType | null; size: number } | { ok: false; reason: string };
 
 /**
  * Decides whether a file can be sent as an image, reading only its first bytes plus `stat`: the whole file is
  * read later by the worker, so a run over a large photo folder never holds image bytes in memory or in Redis.
  */
-export async function inspectImageFile(absPath: string, maxBytes: number): Promise<ImageCheck> {
+export async function inspectImageFile(absPath: string, maxBytes: number, convert = false): Promise<ImageCheck> {
   let info: Stats;
   try {
     info = await stat(absPath);
@@ -32,7 +33,15 @@ export async function inspectImageFile(absPath: string, maxBytes: number): Promi
     return { ok: false, reason: cannotRead(err) };
   }
   const mime = sniffImageType(head);
-  if (!mime) return { ok: false, reason: unsupportedImageReason(head) };
+  if (!mime) {
+    const known = describeUnsupported(head);
+    // The worker converts these; its result is checked against the API's limits when it is made.
+    if (convert && known !== null && CONVERTIBLE_FORMATS.has(known)) {
+      if (info.size > maxBytes) return { ok: false, reason: `the image is ${info.size} bytes, over the limit of ${maxBytes} bytes` };
+      return { ok: true, mime: null, size: info.size };
+    }
+    return { ok: false, reason: unsupportedImageReason(head) };
+  }
   const sizeProblem = imageSizeProblem(info.size, mime, maxBytes);
   if (sizeProblem) return { ok: false, reason: sizeProblem };
   return { ok: true, mime, size: info.size };
@@ -47,7 +56,7 @@ export async function readImageItem(absPath: string, base: string, ctx: ReaderCo
   const customId = toPosix(path.relative(base, absPath));
   const source = { path: file.display };
 
-  const check = await inspectImageFile(absPath, ctx.maxImageBytes);
+  const check = await inspectImageFile(absPath, ctx.maxImageBytes, ctx.convertImages);
   if (!check.ok) return rejected(customId, source, `${file.display}: ${check.reason}`);
 
   const prompt = renderTemplate(ctx.imagePrompt, { path: customId, name: file.name });
@@ -64,7 +73,7 @@ export type ImageValue = { ok: true; ref: ImageRef } | { ok: false; reason: stri
  * An `image` value from a CSV cell or JSONL field: an http(s) URL is passed on as is (the API fetches it);
  * anything else is a path relative to the data file's folder and is checked like any image file.
  */
-export async function resolveImageValue(value: string, dataFileDir: string, maxBytes: number, roots?: ImageRoots): Promise<ImageValue> {
+export async function resolveImageValue(value: string, dataFileDir: string, maxBytes: number, roots?: ImageRoots, convert = false): Promise<ImageValue> {
   const trimmed = value.trim();
   if (/^https?:\/\//i.test(trimmed)) {
     if (!URL.canParse(trimmed)) return { ok: false, reason: `image "${trimmed}" is not a valid URL` };
@@ -75,7 +84,7 @@ export async function resolveImageValue(value: string, dataFileDir: string, maxB
   const abs = await realpath(path.resolve(dataFileDir, trimmed)).catch(() => path.resolve(dataFileDir, trimmed));
   const outside = roots ? await roots.check(abs, dataFileDir) : null;
   if (outside) return { ok: false, reason: `image "${trimmed}" ${outside}` };
-  const check = await inspectImageFile(abs, maxBytes);
+  const check = await inspectImageFile(abs, maxBytes, convert);
   if (!check.ok) return { ok: false, reason: `image "${trimmed}": ${check.reason}` };
   return { ok: true, ref: { kind: 'file', path: abs } };
 }

@@ -24,6 +24,10 @@ export interface ReadOptions {
   maxImageBytes?: number;
   /** Folders (besides each data file's own) that image paths in CSV/JSONL files may point into. */
   imageRoots?: string[];
+  /** Accept BMP, TIFF, AVIF and HEIC: the worker converts them (`resize: auto`). Default false. */
+  convertImages?: boolean;
+  /** Splits a CSV `image` cell into several images, e.g. `|`. */
+  imageSeparator?: string;
 }
 
 export const DEFAULT_TEMPLATE = '{{prompt}}';
@@ -44,6 +48,8 @@ export async function* readInputs(inputs: string[], opts: ReadOptions): AsyncGen
     idColumn: opts.idColumn,
     maxImageBytes: opts.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
     imageRoots: new ImageRoots(opts.imageRoots ?? [], opts.cwd),
+    convertImages: opts.convertImages ?? false,
+    imageSeparator: opts.imageSeparator,
   };
   for (const input of inputs) yield* readInput(input, ctx);
 }

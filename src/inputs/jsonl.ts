@@ -148,15 +148,27 @@ async function promptRequest(line: JsonObject, customId: string, lc: LineContext
 
 type ImagesResult = { ok: true; refs: ImageRef[] } | { ok: false; reason: string };
 
-/** The optional `image` field: one path/URL or an array of them, paths relative to the JSONL file. */
+/**
+ * The optional `image` and `images` fields: each one path/URL or an array of them, paths relative to
+ * the JSONL file. Both may be given; `image` comes first.
+ */
 async function lineImages(line: JsonObject, lc: LineContext): Promise<ImagesResult> {
-  const field = line.image;
-  if (field === undefined || field === null) return { ok: true, refs: [] };
-  const values = Array.isArray(field) ? field : [field];
+  const refs: ImageRef[] = [];
+  for (const name of ['image', 'images'] as const) {
+    const field = line[name];
+    if (field === undefined || field === null) continue;
+    const found = await fieldImages(name, Array.isArray(field) ? field : [field], lc);
+    if (!found.ok) return found;
+    refs.push(...found.refs);
+  }
+  return { ok: true, refs };
+}
+
+async function fieldImages(name: string, values: unknown[], lc: LineContext): Promise<ImagesResult> {
   const refs: ImageRef[] = [];
   for (const value of values) {
-    if (typeof value !== 'string' || value.trim() === '') return { ok: false, reason: '"image" must be a path or URL string, or an array of them' };
-    const image = await resolveImageValue(value, path.dirname(lc.file.abs), lc.ctx.maxImageBytes, lc.ctx.imageRoots);
+    if (typeof value !== 'string' || value.trim() === '') return { ok: false, reason: `"${name}" must be a path or URL string, or an array of them` };
+    const image = await resolveImageValue(value, path.dirname(lc.file.abs), lc.ctx.maxImageBytes, lc.ctx.imageRoots, lc.ctx.convertImages);
     if (!image.ok) return { ok: false, reason: image.reason };
     refs.push(image.ref);
   }

@@ -8,7 +8,7 @@ export async function cleanRun(redis: Redis, queue: Queue, run: string, prefix?:
   await queue.obliterate({ force: true });
   const keys = runKeys(run, prefix);
   await redis.del(keys.meta, keys.ledger, keys.results, keys.written, keys.writing, keys.collectorLock, keys.budgets,
-    keys.lineCounts, keys.progress, keys.failedLines, keys.retryData, keys.retrying, keys.superseded);
+    keys.lineCounts, keys.progress, keys.failedLines, keys.retryData, keys.retrying, keys.superseded, keys.content);
   await deleteSpend(redis, run, prefix);
   await redis.srem(runsKey(prefix), run);
 }

@@ -20,6 +20,7 @@ export interface RunKeys {
   retryData: string; // hash: job id -> JobData of items whose line is failed or incomplete, for `retry`
   retrying: string; // hash: job id -> JobData of items `retry` is re-queueing (crash-safe hand-over)
   superseded: string; // hash: job id -> generation: items whose older line the collector must drop from the file
+  content: string; // hash: custom_id -> content key, for incremental runs (docs/nightly.md)
 }
 
 export function bullPrefix(prefix = QUEUE_DEFAULTS.prefix): string {
@@ -42,6 +43,7 @@ export function runKeys(run: string, prefix = QUEUE_DEFAULTS.prefix): RunKeys {
     retryData: `${base}:retry_data`,
     retrying: `${base}:retrying`,
     superseded: `${base}:superseded`,
+    content: `${base}:content`,
   };
 }
 
@@ -57,4 +59,9 @@ export function runsKey(prefix = QUEUE_DEFAULTS.prefix): string {
  */
 export function jobIdFor(run: string, customId: string): string {
   return `i${createHash('sha256').update(run).update('\0').update(customId).digest('hex').slice(0, 32)}`;
+}
+
+/** Set of the content keys an incremental job has written successfully (docs/nightly.md). */
+export function incrementalKey(state: string, prefix = QUEUE_DEFAULTS.prefix): string {
+  return `${prefix}:incremental:${state}:done`;
 }

@@ -32,6 +32,8 @@ export interface RunSettings {
   maxCost?: number;
   /** The user's price file (`prices`), read at enqueue so workers elsewhere need not see it. */
   prices?: unknown;
+  /** Image processing before upload; absent in runs saved before it existed (= off). */
+  resize?: JobConfig['resize'];
 }
 
 /** `cancelled`: `respool cancel` ended it; its waiting items got `cancelled` lines. */
@@ -64,6 +66,7 @@ export function settingsFromConfig(config: JobConfig): RunSettings {
     // `request`, with the text format that labels / schema ask for; the plan; the output format.
     ...structuredSettings(config),
     ...(config.max_cost === undefined ? {} : { maxCost: config.max_cost }),
+    resize: config.resize,
   };
 }
 

@@ -2,9 +2,9 @@ import type { Job } from 'bullmq';
 import { WaitingError } from 'bullmq';
 import type { ImageRef, JobData } from '../core/item.js';
 import type { HttpRecord, OutputLine } from '../core/output-line.js';
-import { loadImageAsDataUri } from '../inputs/image-type.js';
 import type { RunSettings } from '../queue/run-meta.js';
 import { buildRequestBody, wantsJsonOutput } from './build-request.js';
+import { imageDataUri } from './images/prepare.js';
 import { decide, errorFromFailedResponse } from './classify.js';
 import type { OpenResponsesClient } from './client.js';
 import { ApiCallError, RateLimitedError } from './errors.js';
@@ -76,7 +76,7 @@ function lineMaker(ctx: ProcessorContext) {
 
     let images: string[];
     try {
-      images = await Promise.all(imageRefs(data).map((ref) => resolveImage(ref, settings.maxImageBytes)));
+      images = await Promise.all(imageRefs(data).map((ref) => resolveImage(ref, settings)));
     } catch (err) {
       // The file was fine when it was enqueued; it changed or vanished since. That is bad input too.
       return { ...baseLine(data, settings.model), status: 'rejected', error: { type: 'rejected_input', message: (err as Error).message, status: null } };
@@ -218,8 +218,9 @@ function imageRefs(data: ItemJob): ImageRef[] {
   return data.request.kind === 'body' ? [] : data.request.images;
 }
 
-function resolveImage(ref: ImageRef, maxBytes: number): Promise<string> {
-  return ref.kind === 'url' ? Promise.resolve(ref.url) : loadImageAsDataUri(ref.path, maxBytes);
+function resolveImage(ref: ImageRef, s: RunSettings): Promise<string> {
+  if (ref.kind === 'url') return Promise.resolve(ref.url);
+  return imageDataUri(ref.path, { detail: s.detail, resize: s.resize ?? 'off', maxBytes: s.maxImageBytes });
 }
 
 export function toRequestSettings(s: RunSettings): RequestSettings {

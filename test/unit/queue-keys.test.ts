@@ -81,6 +81,7 @@ describe('runKeys and bullPrefix', () => {
       retryData: `${prefix}:run:r1:retry_data`,
       retrying: `${prefix}:run:r1:retrying`,
       superseded: `${prefix}:run:r1:superseded`,
+      content: `${prefix}:run:r1:content`,
     });
     assert.equal(runKeys('r1').meta, `${QUEUE_DEFAULTS.prefix}:run:r1:meta`);
   });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ConfigError } from '../../config/load.js';
 import { addJobFlags, configFromFlags } from '../job-flags.js';
 import { parsePositiveInt } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
@@ -9,6 +10,8 @@ export function registerEnqueue(program: Command, globals: () => GlobalFlags): v
     .option('--max-queued <n>', 'wait while more than this many items wait for a worker (default: no limit)')
     .action(async (jobfile: string | undefined, flags: Record<string, unknown>) => {
       const config = await configFromFlags(jobfile, flags);
+      // An incremental run records what it wrote; only the process that writes the results can.
+      if (config.incremental) throw new ConfigError('incremental: true jobs are started by `respool run` or `respool schedule`, not `enqueue`');
       const maxQueued = typeof flags.maxQueued === 'string' ? parsePositiveInt(flags.maxQueued, '--max-queued') : undefined;
       const session = await Session.open(globals());
       try {

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import type { JobConfig } from '../../config/schema.js';
+import type { OutputLine } from '../../core/output-line.js';
+import type { IncrementalState } from '../../queue/incremental.js';
 import { readInputs } from '../../inputs/index.js';
 import { enqueue, type EnqueueStats } from '../../queue/producer.js';
 import { ledgerCounts } from '../../queue/ledger.js';
@@ -16,6 +18,10 @@ import { redactRedisUrl } from '../../queue/redis-security.js';
 import { Session, type GlobalFlags } from '../session.js';
 import { EXIT, ExitError } from '../exit.js';
 import { failIfCapped } from '../cost-exit.js';
+import { NIGHTLY_DEFAULTS } from '../../config/defaults.js';
+import { ConfigError } from '../../config/load.js';
+import { dateIn, isDate, MAX_DATED_NAME } from '../../schedule/dates.js';
+import { runDated } from '../../schedule/dated-run.js';
 
 export interface PipelineResult {
   outcome: 'complete' | 'stopped' | 'interrupted';
@@ -30,24 +36,28 @@ export interface PipelineResult {
 export async function enqueueRun(
   session: Session,
   config: JobConfig,
-  opts: { onChunk?: (s: EnqueueStats) => void; maxQueued?: number; signal?: AbortSignal } = {},
+  opts: { onChunk?: (s: EnqueueStats) => void; maxQueued?: number; signal?: AbortSignal; incremental?: IncrementalState } = {},
 ): Promise<EnqueueStats> {
+  const { incremental, ...enqueueOpts } = opts;
   const queue = session.queue(config.name);
   await saveRun(session.redis, await settingsWithPrices(config), session.prefix);
   // A run stopped earlier (key refused) is paused; enqueueing it again means "go on".
   await queue.resume();
-  const outcomes = readInputs(config.inputs, {
+  const read = readInputs(config.inputs, {
     cwd: process.cwd(),
     ...(config.prompt === undefined ? {} : { template: config.prompt }),
     imagePrompt: config.image_prompt,
     ...(config.id_column === undefined ? {} : { idColumn: config.id_column }),
     maxImageBytes: config.max_image_bytes,
     imageRoots: config.image_roots,
+    convertImages: config.resize === 'auto',
+    ...(config.image_separator === undefined ? {} : { imageSeparator: config.image_separator }),
   });
+  const outcomes = incremental ? incremental.filter(read) : read;
   // `respool cancel` from anywhere stops the reading too.
   const watch = whenCancelled(session.redis, config.name, session.prefix, opts.signal);
   try {
-    const stats = await enqueue(outcomes, { redis: session.redis, queue, run: config.name, attempts: config.attempts, prefix: session.prefix, ...opts, signal: watch.signal });
+    const stats = await enqueue(outcomes, { redis: session.redis, queue, run: config.name, attempts: config.attempts, prefix: session.prefix, ...enqueueOpts, signal: watch.signal });
     if (watch.cancelled()) session.log.warn(`run ${config.name} was cancelled: stopped reading the inputs after ${stats.read} items`);
     else if (!opts.signal?.aborted) await markEnqueueDone(session.redis, config.name, session.prefix);
     return stats;
@@ -57,7 +67,18 @@ export async function enqueueRun(
 }
 
 /** enqueue + work + collect in one process: the laptop case, and what a resumed run does. */
-export async function runPipeline(session: Session, config: JobConfig, opts: { signal?: AbortSignal; progress?: Progress } = {}): Promise<PipelineResult> {
+export interface PipelineOptions {
+  signal?: AbortSignal;
+  progress?: Progress;
+  /** Skips items an earlier run wrote, and records the ones this run writes (docs/nightly.md). */
+  incremental?: IncrementalState;
+  /** Called with each batch of lines once they are in the results file. */
+  onWritten?: (lines: OutputLine[]) => void;
+  /** Work with these (a `respool worker` process's own) instead of starting workers for the run. */
+  workers?: WorkerSet;
+}
+
+export async function runPipeline(session: Session, config: JobConfig, opts: PipelineOptions = {}): Promise<PipelineResult> {
   const { log, redis } = session;
   const totals = emptyTotals();
   const queue = session.queue(config.name);
@@ -74,18 +95,20 @@ export async function runPipeline(session: Session, config: JobConfig, opts: { s
     onWritten: (lines) => {
       for (const l of lines) addLine(totals, l);
       opts.progress?.onLines(lines);
+      void opts.incremental?.record(lines);
+      opts.onWritten?.(lines);
     },
   });
   await collector.start();
   const writtenBefore = (await ledgerCounts(redis, runKeys(config.name, session.prefix))).written;
-  const workers = new WorkerSet({ redis: session.connection('workers'), log, concurrency: config.concurrency, apiKey: process.env.OPENRESPONSES_API_KEY, prefix: session.prefix });
+  const workers = opts.workers ?? new WorkerSet({ redis: session.connection('workers'), log, concurrency: config.concurrency, apiKey: process.env.OPENRESPONSES_API_KEY, prefix: session.prefix });
   opts.progress?.countRateLimited(() => workers.limiter.rateLimited);
   try {
     await workers.add(config.name);
     // Stay a little ahead of the workers instead of loading the whole input into Redis first: the
     // workers share this process, and memory follows what is in flight, not the size of the input.
     const maxQueued = Math.max(2000, config.concurrency * 20);
-    const enqueued = enqueueRun(session, config, { maxQueued, ...(opts.signal ? { signal: opts.signal } : {}) }).then(async (stats) => {
+    const enqueued = enqueueRun(session, config, { maxQueued, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.incremental ? { incremental: opts.incremental } : {}) }).then(async (stats) => {
       const { items } = await ledgerCounts(redis, runKeys(config.name, session.prefix));
       opts.progress?.setTotal(items - writtenBefore);
       log.info(`enqueued ${config.name}: ${stats.read} read, ${stats.rejected} rejected, ${stats.alreadyDone} already in ${config.out}`);
@@ -99,6 +122,7 @@ export async function runPipeline(session: Session, config: JobConfig, opts: { s
       shouldStop: async () => enqueueError !== null || (await loadRun(redis, config.name, session.prefix))?.state === 'stopped',
     });
     if (enqueueError) throw enqueueError;
+    await opts.incremental?.flush();
     const status = await loadRun(redis, config.name, session.prefix);
     return {
       outcome: outcome === 'complete' ? 'complete' : status?.state === 'stopped' ? 'stopped' : 'interrupted',
@@ -108,15 +132,17 @@ export async function runPipeline(session: Session, config: JobConfig, opts: { s
       out: collector.path,
     };
   } finally {
-    await workers.close(opts.signal?.aborted ? 10_000 : 30_000);
+    if (!opts.workers) await workers.close(opts.signal?.aborted ? 10_000 : 30_000);
     await collector.close();
   }
 }
 
 export function registerRun(program: Command, globals: () => GlobalFlags): void {
   addJobFlags(program.command('run').description('enqueue, work and write one run in this process; run it again to resume'))
+    .option('--date <YYYY-MM-DD>', 'with incremental: true, the date of the run (default: today, UTC)')
     .action(async (jobfile: string | undefined, flags: Record<string, unknown>) => {
       const config = await configFromFlags(jobfile, flags);
+      if (config.incremental) return runIncremental(config, flags, globals());
       const session = await Session.open(globals());
       const abort = new AbortController();
       const onSignal = () => {
@@ -148,4 +174,29 @@ export function registerRun(program: Command, globals: () => GlobalFlags): void 
         await session.close();
       }
     });
+}
+
+/** `run` of a job with `incremental: true`: one dated run, as a schedule would start it (docs/nightly.md). */
+async function runIncremental(config: JobConfig, flags: Record<string, unknown>, globals: GlobalFlags): Promise<void> {
+  const date = typeof flags.date === 'string' ? flags.date : dateIn(Date.now(), NIGHTLY_DEFAULTS.tz);
+  if (!isDate(date)) throw new ConfigError(`--date must be a date written YYYY-MM-DD (got "${date}")`);
+  if (config.name.length > MAX_DATED_NAME) throw new ConfigError(`name: at most ${MAX_DATED_NAME} characters for an incremental job (its runs add -YYYY-MM-DD)`);
+  const session = await Session.open(globals);
+  const abort = new AbortController();
+  const onSignal = () => {
+    if (abort.signal.aborted) process.exit(EXIT.interrupted);
+    session.log.warn('stopping: finishing calls in flight (press Ctrl-C again to exit at once); run the same command to resume');
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const summary = await runDated(session, config, { date, signal: abort.signal });
+    if (summary.outcome === 'stopped') throw new ExitError(`run ${summary.run} stopped: the API refused the key`, EXIT.runStopped);
+    if (summary.outcome === 'interrupted') throw new ExitError(`run ${summary.run} interrupted; run the same command again to resume`, EXIT.interrupted);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await session.close();
+  }
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { listRuns } from '../../queue/run-meta.js';
 import { WorkerSet } from '../../worker/run-worker.js';
+import { startScheduledRuns } from '../../schedule/scheduled-runs.js';
 import { EXIT } from '../exit.js';
 import { parsePositiveInt } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
@@ -13,7 +14,8 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
     .option('-n, --name <run>', 'only this run')
     .option('--base-url <url>', 'override the base URL the run was enqueued with (env OPENRESPONSES_BASE_URL)')
     .option('--grace <seconds>', 'on SIGTERM/SIGINT, how long calls in flight may take to finish', '30')
-    .action(async (flags: { concurrency: string; name?: string; baseUrl?: string; grace: string }) => {
+    .option('--no-schedules', 'do not start scheduled runs (without --name, workers start them and write their results)')
+    .action(async (flags: { concurrency: string; name?: string; baseUrl?: string; grace: string; schedules: boolean }) => {
       const concurrency = parsePositiveInt(flags.concurrency, '--concurrency');
       const graceMs = parsePositiveInt(flags.grace, '--grace') * 1000;
       const session = await Session.open(globals());
@@ -28,10 +30,14 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
       });
       if (!process.env.OPENRESPONSES_API_KEY) session.log.warn('OPENRESPONSES_API_KEY is not set: calls go out without a key');
       let stopping = false;
+      const abort = new AbortController();
+      // Scheduled runs fire here: this process enqueues the dated run and is its collector.
+      const scheduled = flags.schedules && !flags.name ? startScheduledRuns(session, workers, abort.signal) : null;
       const done = new Promise<void>((resolve) => {
         const onSignal = () => {
           if (stopping) process.exit(EXIT.interrupted);
           stopping = true;
+          abort.abort();
           session.log.info(`stopping: no new jobs; waiting up to ${graceMs / 1000}s for calls in flight (signal again to exit at once)`);
           resolve();
         };
@@ -53,6 +59,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
       const timer = setInterval(() => discover().catch((err: Error) => session.log.warn(`finding runs: ${err.message}`)), 2000);
       await done;
       clearInterval(timer);
+      await scheduled?.close();
       await workers.close(graceMs);
       await session.close();
       session.log.info(`worker stopped; it delivered ${workers.delivered} lines`);

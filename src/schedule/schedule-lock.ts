@@ -1,0 +1,39 @@
+/**
+ * One run of a schedule at a time, over every worker process. Two runs of one incremental job at
+ * once would both send the items the first has not written yet (paying twice), and two firings of
+ * the same day would fight over one results file. A firing that finds the lock held is skipped; a
+ * lock whose holder died expires, and BullMQ's retry of the dead worker's job resumes that run.
+ */
+import os from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { QUEUE_DEFAULTS } from '../config/defaults.js';
+
+const TTL_MS = 30_000;
+
+export interface ScheduleLock {
+  release(): Promise<void>;
+}
+
+export function scheduleLockKey(schedule: string, prefix = QUEUE_DEFAULTS.prefix): string {
+  return `${prefix}:schedule:${schedule}:active`;
+}
+
+/** The lock, or null when another run of the schedule holds it. */
+export async function acquireScheduleLock(redis: Redis, schedule: string, prefix?: string): Promise<ScheduleLock | null> {
+  const key = scheduleLockKey(schedule, prefix);
+  const token = `${os.hostname()}:${process.pid}:${randomUUID()}`;
+  if ((await redis.set(key, token, 'PX', TTL_MS, 'NX')) !== 'OK') return null;
+  const timer = setInterval(() => {
+    redis
+      .eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0", 1, key, token, String(TTL_MS))
+      .catch(() => {});
+  }, TTL_MS / 3);
+  timer.unref();
+  return {
+    async release() {
+      clearInterval(timer);
+      await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, key, token);
+    },
+  };
+}

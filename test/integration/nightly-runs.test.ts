@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { access, mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
+import type { RunSummary } from '../../src/report/run-summary.js';
+import { dateIn } from '../../src/schedule/dates.js';
+import { finished, readLines, runCli, spawnCli, tempDir, testPrefix, waitFor } from '../helpers/cli.js';
+import { writePhoto } from '../helpers/photos.js';
+import { dumpPrefix, deletePrefix } from '../helpers/redis-scan.js';
+import { startWebhookSink, type WebhookSink } from '../helpers/webhook.js';
+
+/** Dated incremental runs and schedules, through the real CLI, real Redis and the fake server. */
+describe('nightly captioning', () => {
+  let fake: FakeServer;
+  let hook: WebhookSink;
+  const prefix = testPrefix();
+  let dir: string;
+
+  before(async () => {
+    fake = await startFakeServer();
+    hook = await startWebhookSink();
+    dir = await tempDir();
+  });
+  after(async () => {
+    await fake.close();
+    await hook.close();
+    await deletePrefix(prefix);
+  });
+
+  /** Calls the fake server got since its last reset: what was paid for. */
+  const promptsSent = () => fake.stats().requests;
+
+  it('incremental runs: unchanged images are skipped, a renamed one is not paid twice, a changed one and failures are sent again', async () => {
+    const photos = path.join(dir, 'inc');
+    await mkdir(photos);
+    await writePhoto(path.join(photos, 'a.jpg'), { width: 900, height: 600, seed: 1 });
+    await writePhoto(path.join(photos, 'b.jpg'), { width: 900, height: 600, seed: 2 });
+    await writePhoto(path.join(photos, 'c.png'), { width: 300, height: 200, seed: 3, format: 'png' });
+    // The fake server answers 400 to a prompt holding this token: the item's line is `failed`.
+    await writePhoto(path.join(photos, 'bad[[status:400]].jpg'), { width: 300, height: 200, seed: 4 });
+    const job = path.join(dir, 'inc.yaml');
+    await writeFile(
+      job,
+      [
+        'name: cap',
+        'inputs: [inc]',
+        'model: test-model',
+        `base_url: ${fake.url}`,
+        'image_prompt: "Caption {{name}}"',
+        'detail: low',
+        'resize: auto',
+        'incremental: true',
+        `on_complete: "${hook.url}"`,
+        'out: out/cap-{date}.jsonl',
+      ].join('\n'),
+    );
+    const run = async (date: string) => {
+      fake.reset();
+      const res = await runCli(['--prefix', prefix, 'run', job, '--date', date]);
+      assert.equal(res.code, 0, res.stderr);
+      return { res, lines: await readLines(path.join(dir, 'out', `cap-${date}.jsonl`)) };
+    };
+    const ids = (lines: { custom_id: string; status: string }[]) => lines.map((l) => `${l.custom_id} ${l.status}`).sort();
+
+    const day1 = await run('2026-01-01');
+    assert.deepEqual(ids(day1.lines), ['a.jpg completed', 'b.jpg completed', 'bad[[status:400]].jpg failed', 'c.png completed']);
+    assert.ok(day1.lines.every((l) => l.run === 'cap-2026-01-01'));
+    assert.match(day1.res.stderr, /summary of cap-2026-01-01 \(complete\): 4 items, 1 failures .*0 unchanged skipped/);
+    const summary1 = hook.bodies.at(-1) as RunSummary;
+    assert.equal(hook.bodies.length, 1);
+    assert.deepEqual(
+      { job: summary1.job, run: summary1.run, date: summary1.date, outcome: summary1.outcome, items: summary1.items, failures: summary1.failures, failed: summary1.failed, skipped: summary1.skipped_unchanged, cost: summary1.cost },
+      { job: 'cap', run: 'cap-2026-01-01', date: '2026-01-01', outcome: 'complete', items: 4, failures: 1, failed: 1, skipped: 0, cost: null },
+    );
+    assert.equal(summary1.out, path.join(dir, 'out', 'cap-2026-01-01.jsonl'));
+
+    // Nothing changed: only the failed item is sent again.
+    const day2 = await run('2026-01-02');
+    assert.deepEqual(ids(day2.lines), ['bad[[status:400]].jpg failed']);
+    assert.equal(promptsSent(), 1);
+    assert.equal((hook.bodies.at(-1) as RunSummary).skipped_unchanged, 3);
+
+    // A renamed photo keeps its content; an edited one is new content; a new one is new.
+    await rename(path.join(photos, 'a.jpg'), path.join(photos, 'a-renamed.jpg'));
+    await writePhoto(path.join(photos, 'b.jpg'), { width: 900, height: 600, seed: 22 });
+    await writePhoto(path.join(photos, 'd.jpg'), { width: 900, height: 600, seed: 5 });
+    const day3 = await run('2026-01-03');
+    assert.deepEqual(ids(day3.lines), ['b.jpg completed', 'bad[[status:400]].jpg failed', 'd.jpg completed']);
+    assert.equal(promptsSent(), 3);
+
+    // The state lives in Redis under the job's name: content hashes, never paths or image bytes.
+    const keys = await dumpPrefix(prefix);
+    const state = [...keys.entries()].find(([k]) => k === `${prefix}:incremental:cap:done`);
+    assert.ok(state, [...keys.keys()].join(', '));
+    const hashes = JSON.parse(state[1]) as string[];
+    assert.equal(hashes.length, 5, 'a, b (old), b (new), c, d; never the failed one');
+    assert.ok(hashes.every((h) => /^[0-9a-f]{64}$/.test(h)));
+
+    // --reset-state forgets it: the next run pays for every image again.
+    const reset = await runCli(['--prefix', prefix, 'schedule', '--reset-state', 'cap']);
+    assert.equal(reset.code, 0, reset.stderr);
+    const day4 = await run('2026-01-04');
+    assert.deepEqual(ids(day4.lines), ['a-renamed.jpg completed', 'b.jpg completed', 'bad[[status:400]].jpg failed', 'c.png completed', 'd.jpg completed']);
+  });
+
+  it('a schedule fires a dated run in a worker, which writes the file and POSTs the summary; --list and --remove', async () => {
+    const photos = path.join(dir, 'sched');
+    await mkdir(photos);
+    await writePhoto(path.join(photos, 'one.jpg'), { width: 1600, height: 1200, seed: 9 });
+    await writePhoto(path.join(photos, 'two.jpg'), { width: 800, height: 600, seed: 10, orientation: 8 });
+    const job = path.join(dir, 'sched.yaml');
+    await writeFile(
+      job,
+      ['name: nightly', 'inputs: [sched]', 'model: test-model', `base_url: ${fake.url}`, 'detail: low', 'resize: auto', 'incremental: true', `on_complete: "${hook.url}"`, 'out: out/nightly-{date}.jsonl'].join('\n'),
+    );
+    hook.bodies.length = 0;
+    fake.reset();
+    const startedAt = Date.now();
+    // Every second instead of a cron pattern, so the test does not wait for 02:00.
+    const scheduled = await runCli(['--prefix', prefix, 'schedule', job, '--every', '1000', '--tz', 'Europe/Berlin']);
+    assert.equal(scheduled.code, 0, scheduled.stderr);
+    const list = await runCli(['--prefix', prefix, 'schedule', '--list', '--json']);
+    assert.equal(list.code, 0, list.stderr);
+    const listed = JSON.parse(list.stdout) as Array<{ name: string; every: number; tz: string; out: string }>;
+    assert.deepEqual(listed.map((s) => [s.name, s.every, s.tz, s.out]), [['nightly', 1000, 'Europe/Berlin', path.join(dir, 'out', 'nightly-{date}.jsonl')]]);
+
+    const worker = spawnCli(['--prefix', prefix, 'worker', '--concurrency', '4'], { cwd: dir });
+    const exited = finished(worker, 90_000);
+    const posted = await waitFor(() => hook.bodies.length > 0, 45_000, 'the on_complete POST').then(
+      () => null,
+      (err: Error) => err,
+    );
+    const removed = await runCli(['--prefix', prefix, 'schedule', '--remove', 'nightly']);
+    worker.kill('SIGTERM');
+    const res = await exited;
+    assert.equal(posted, null, `${posted?.message}; worker log:\n${res.stderr}`);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(res.code, 0, res.stderr);
+    const first = hook.bodies[0] as RunSummary;
+    const dates = [dateIn(startedAt, 'Europe/Berlin'), dateIn(Date.now(), 'Europe/Berlin')];
+    assert.ok(dates.includes(first.date), `${first.date} is not today in Berlin (${dates.join(', ')})`);
+    assert.equal(first.run, `nightly-${first.date}`);
+    assert.equal(first.items, 2);
+    assert.equal(first.failures, 0);
+    const file = path.join(dir, 'out', `nightly-${first.date}.jsonl`);
+    await access(file);
+    const lines = await readLines(file);
+    assert.deepEqual(lines.map((l) => `${l.custom_id} ${l.status}`).sort(), ['one.jpg completed', 'two.jpg completed']);
+    // Firings after the first find nothing new: the two photos were paid once.
+    assert.equal(fake.stats().requests, 2);
+    assert.deepEqual(fake.stats().images.map((i) => `${i.width}x${i.height}`).sort(), ['384x512', '512x384']);
+    assert.match(res.stderr, /schedule nightly fired/);
+    assert.match(res.stderr, /summary of nightly-\d{4}-\d{2}-\d{2} \(complete\): 2 items, 0 failures/);
+
+    const listAfter = await runCli(['--prefix', prefix, 'schedule', '--list']);
+    assert.equal(listAfter.stdout.trim(), 'no schedules');
+    const missing = await runCli(['--prefix', prefix, 'schedule', '--remove', 'nightly']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /no schedule named nightly/);
+  });
+
+  it('refuses a bad time zone, a missing pattern, and incremental jobs in enqueue', async () => {
+    const job = path.join(dir, 'bad.yaml');
+    await writeFile(job, ['name: bad', 'inputs: [sched]', 'model: m', 'incremental: true', 'out: out/bad-{date}.jsonl'].join('\n'));
+    const tz = await runCli(['--prefix', prefix, 'schedule', job, '--cron', '0 2 * * *', '--tz', 'Mars/Olympus']);
+    assert.equal(tz.code, 2);
+    assert.match(tz.stderr, /unknown time zone "Mars\/Olympus"/);
+    const none = await runCli(['--prefix', prefix, 'schedule', job]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /--cron PATTERN or --every MS/);
+    const cron = await runCli(['--prefix', prefix, 'schedule', job, '--cron', 'not a cron']);
+    assert.equal(cron.code, 2, cron.stderr);
+    const enq = await runCli(['--prefix', prefix, 'enqueue', job]);
+    assert.equal(enq.code, 2);
+    assert.match(enq.stderr, /incremental: true jobs are started by/);
+  });
+});
