@@ -1,0 +1,237 @@
+/**
+ * `npm run bench` (scale part): throughput with 1, 2 and 4 `respool worker` processes when the run is
+ * latency-bound, and a 1,000,000-row CSV enqueued with a cap while workers drain it, with the
+ * producer's peak RSS and Redis memory during and after the run. Everything runs as separate
+ * processes against a redis-server of the benchmark's own (AOF on, like a deployment) and the fake
+ * server in its own process. Prints figures; asserts nothing.
+ *
+ * BENCH_SCALE_ITEMS (4000), BENCH_SCALE_CONCURRENCY (50 per worker), BENCH_SCALE_LATENCY_MS (200),
+ * BENCH_SCALE_WORKERS ("1,2,4"), BENCH_ENQUEUE_ROWS (1000000), BENCH_ENQUEUE_MAX_QUEUED (20000),
+ * BENCH_SCALE=throughput,enqueue picks parts.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { Redis } from 'ioredis';
+import { BIN, startServer } from './common.js';
+
+const ITEMS = Number(process.env.BENCH_SCALE_ITEMS ?? 4000);
+const CONCURRENCY = Number(process.env.BENCH_SCALE_CONCURRENCY ?? 50);
+const LATENCY_MS = Number(process.env.BENCH_SCALE_LATENCY_MS ?? 200);
+const WORKER_COUNTS = (process.env.BENCH_SCALE_WORKERS ?? '1,2,4').split(',').map(Number);
+const ROWS = Number(process.env.BENCH_ENQUEUE_ROWS ?? 1_000_000);
+const MAX_QUEUED = Number(process.env.BENCH_ENQUEUE_MAX_QUEUED ?? 20_000);
+const PARTS = (process.env.BENCH_SCALE ?? 'throughput,enqueue').split(',');
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  if (spawnSync('which', ['redis-server']).status !== 0) {
+    console.log('scale bench: skipped (needs redis-server in PATH for a Redis of its own)');
+    return;
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'respool-scale-'));
+  const redis = await startRedis(dir);
+  const load = os.loadavg()[0]!.toFixed(1);
+  console.log(`\nrespool scale bench: ${os.cpus().length} cores (load average ${load} at start), own redis-server on ${redis.url} (AOF everysec), fake server in its own process`);
+  try {
+    if (PARTS.includes('throughput')) await throughput(dir, redis.url);
+    if (PARTS.includes('enqueue')) await bigEnqueue(dir, redis.url);
+  } finally {
+    redis.process.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** N worker processes on one pre-filled run; the rate is taken between 10 % and 90 % of the lines. */
+async function throughput(dir: string, redisUrl: string): Promise<void> {
+  const server = await startServer(['--latency-ms', String(LATENCY_MS)]);
+  const input = path.join(dir, 'prompts.jsonl');
+  await writeFile(input, Array.from({ length: ITEMS }, (_, i) => JSON.stringify({ custom_id: `item-${i}`, prompt: `Summarise item number ${i} in one word.` })).join('\n') + '\n');
+  const rows: string[][] = [['workers', 'concurrency each', 'items/s (10-90 %)', 'ratio to 1 worker', 'wall s (start to collect exit)', 'lines', 'server calls']];
+  let base = 0;
+  try {
+    for (const n of WORKER_COUNTS) {
+      const run = `scale-${n}`;
+      const out = path.join(dir, `${run}.jsonl`);
+      await fetch(`${server.admin}/_reset`, { method: 'POST' });
+      const env = { REDIS_URL: redisUrl, OPENRESPONSES_API_KEY: 'bench' };
+      await exitOf(cli(['enqueue', '--name', run, '--input', input, '--model', 'bench-model', '--base-url', server.url, '--out', out], env));
+      const t0 = Date.now();
+      const workers = Array.from({ length: n }, () => cli(['worker', '--name', run, '--concurrency', String(CONCURRENCY)], env));
+      const collector = cli(['collect', '--name', run], env);
+      const marks = await watchLines(out, ITEMS, collector);
+      const wall = (Date.now() - t0) / 1000;
+      for (const w of workers) w.kill('SIGTERM');
+      await Promise.all(workers.map((w) => exitOf(w, true)));
+      const rate = (0.8 * ITEMS) / ((marks.t90 - marks.t10) / 1000);
+      if (n === WORKER_COUNTS[0]) base = rate;
+      const stats = (await (await fetch(`${server.admin}/_stats`)).json()) as { requests: number };
+      rows.push([String(n), String(CONCURRENCY), rate.toFixed(0), (rate / base).toFixed(2), wall.toFixed(1), String(await lineCount(out)), String(stats.requests)]);
+    }
+  } finally {
+    server.process.kill('SIGTERM');
+  }
+  console.log(`\n(scale) throughput at ${LATENCY_MS} ms latency, ${ITEMS} items, pre-filled queue; latency-bound ceiling ${((CONCURRENCY * 1000) / LATENCY_MS).toFixed(0)} items/s per worker`);
+  printTable(rows);
+}
+
+/**
+ * A CSV of ROWS rows enqueued with --max-queued while two workers (0 ms latency) and a collector
+ * drain it: rows/s of the whole flow, the producer's peak RSS, Redis used_memory over the run and after.
+ */
+async function bigEnqueue(dir: string, redisUrl: string): Promise<void> {
+  const csv = path.join(dir, 'big.csv');
+  await writeCsv(csv, ROWS);
+  const server = await startServer(['--latency-ms', '0']);
+  const redis = new Redis(redisUrl);
+  const run = 'big';
+  const out = path.join(dir, 'big.jsonl');
+  const env = { REDIS_URL: redisUrl, OPENRESPONSES_API_KEY: 'bench' };
+  const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+  const before = await usedMemory();
+  try {
+    const t0 = Date.now();
+    const workers = [0, 1].map(() => cli(['worker', '--name', run, '--concurrency', '100'], env));
+    const collector = cli(['collect', '--name', run], env);
+    const producer = cli(['enqueue', '--name', run, '--input', csv, '--id-column', 'id', '--prompt', 'Label this review: {{text}}', '--model', 'bench-model', '--base-url', server.url, '--out', out, '--max-queued', String(MAX_QUEUED)], env);
+    let peakRss = 0;
+    let peakRedis = 0;
+    const atQuarters: string[] = [];
+    let producerSeconds = 0;
+    const producerExit = exitOf(producer).then(() => (producerSeconds = (Date.now() - t0) / 1000));
+    let next = 0.25;
+    while (collector.exitCode === null) {
+      peakRss = Math.max(peakRss, rssOf(producer.pid));
+      const mem = await usedMemory();
+      peakRedis = Math.max(peakRedis, mem);
+      const lines = await lineCount(out);
+      if (lines >= next * ROWS && next < 1) {
+        atQuarters.push(`${Math.round(next * 100)} %: ${mb(mem - before)}`);
+        next += 0.25;
+      }
+      await sleep(250);
+    }
+    await exitOf(collector);
+    await producerExit;
+    const total = (Date.now() - t0) / 1000;
+    for (const w of workers) w.kill('SIGTERM');
+    await Promise.all(workers.map((w) => exitOf(w, true)));
+    const after = await usedMemory();
+    const written = await redis.get(`respool:run:${run}:written`);
+    const buckets = await writtenSetBytes(redis, `respool:run:${run}:ledger:w:*`);
+    const csvMb = (await stat(csv)).size / 1e6;
+    console.log(`\n(scale) ${ROWS} CSV rows (${csvMb.toFixed(0)} MB) enqueued with --max-queued ${MAX_QUEUED} while 2 workers (concurrency 100, 0 ms latency) and a collector drain them`);
+    printTable([
+      ['measure', 'value'],
+      ['rows/s (enqueue start to producer exit; bound by the drain)', (ROWS / producerSeconds).toFixed(0)],
+      ['rows/s (whole run: start to last line written)', (ROWS / total).toFixed(0)],
+      ['producer peak RSS (sampled every 250 ms)', mb(peakRss)],
+      ['Redis used_memory before the run', mb(before)],
+      ['Redis used_memory at peak, above before', mb(peakRedis - before)],
+      ['Redis used_memory above before, at lines written', atQuarters.join('; ')],
+      ['Redis used_memory after completion, above before', mb(after - before)],
+      ['  of which the written set (MEMORY USAGE of its buckets)', `${mb(buckets.bytes)} in ${buckets.keys} keys = ${(buckets.bytes / ROWS).toFixed(1)} B per completed item`],
+      ['lines written (ledger)', String(written)],
+    ]);
+  } finally {
+    server.process.kill('SIGTERM');
+    await redis.quit();
+  }
+}
+
+async function writtenSetBytes(redis: Redis, pattern: string): Promise<{ keys: number; bytes: number }> {
+  let cursor = '0';
+  let keys = 0;
+  let bytes = 0;
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 2000);
+    cursor = next;
+    const pipe = redis.pipeline();
+    for (const k of found) pipe.memory('USAGE', k, 'SAMPLES', '0');
+    for (const [, v] of (await pipe.exec()) ?? []) bytes += Number(v ?? 0);
+    keys += found.length;
+  } while (cursor !== '0');
+  return { keys, bytes };
+}
+
+async function writeCsv(file: string, rows: number): Promise<void> {
+  const ws = createWriteStream(file);
+  ws.write('id,text\n');
+  for (let i = 0; i < rows; i++) {
+    if (!ws.write(`r${i},"Review number ${i}: the product did what it said, mostly."\n`)) await once(ws, 'drain');
+  }
+  ws.end();
+  await once(ws, 'finish');
+}
+
+function cli(args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [BIN, '--log-level', 'warn', ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
+}
+
+function exitOf(child: ChildProcess, anyCode = false): Promise<void> {
+  if (child.exitCode !== null) return child.exitCode === 0 || anyCode ? Promise.resolve() : Promise.reject(new Error(`exited with ${child.exitCode}`));
+  return new Promise((resolve, reject) => child.once('exit', (code) => (code === 0 || anyCode ? resolve() : reject(new Error(`respool exited with ${code}`)))));
+}
+
+async function watchLines(out: string, total: number, collector: ChildProcess): Promise<{ t10: number; t90: number }> {
+  let t10 = 0;
+  let t90 = 0;
+  while (collector.exitCode === null || t90 === 0) {
+    const n = await lineCount(out);
+    if (!t10 && n >= 0.1 * total) t10 = Date.now();
+    if (!t90 && n >= 0.9 * total) t90 = Date.now();
+    if (collector.exitCode !== null && !t90) throw new Error(`collector exited with ${collector.exitCode} at ${n} lines`);
+    await sleep(50);
+  }
+  return { t10, t90 };
+}
+
+async function lineCount(file: string): Promise<number> {
+  const buf = await readFile(file).catch(() => Buffer.alloc(0));
+  let n = 0;
+  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
+  return n;
+}
+
+function rssOf(pid: number | undefined): number {
+  if (!pid) return 0;
+  const r = spawnSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' });
+  const m = /VmHWM:\s+(\d+) kB/.exec(r.stdout ?? '');
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+async function startRedis(dir: string): Promise<{ url: string; process: ChildProcess }> {
+  const port = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: null });
+  probe.on('error', () => {});
+  await probe.connect().catch(() => {});
+  await probe.ping();
+  probe.disconnect();
+  return { url, process: child };
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
