@@ -6,7 +6,8 @@
  * server in its own process. Prints figures; asserts nothing.
  *
  * BENCH_SCALE_ITEMS (4000), BENCH_SCALE_CONCURRENCY (50 per worker), BENCH_SCALE_LATENCY_MS (200),
- * BENCH_SCALE_WORKERS ("1,2,4"), BENCH_ENQUEUE_ROWS (1000000), BENCH_ENQUEUE_MAX_QUEUED (20000),
+ * BENCH_SCALE_WORKERS ("1,2,4"), BENCH_ENQUEUE_ROWS (1000000), BENCH_DRAIN_ROWS (30000),
+ * BENCH_ENQUEUE_MAX_QUEUED (2000),
  * BENCH_SCALE=throughput,enqueue picks parts.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -18,13 +19,16 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { BIN, startServer } from './common.js';
+import { claim, markWritten } from '../src/queue/ledger.js';
+import { jobIdFor, runKeys } from '../src/queue/keys.js';
 
 const ITEMS = Number(process.env.BENCH_SCALE_ITEMS ?? 4000);
 const CONCURRENCY = Number(process.env.BENCH_SCALE_CONCURRENCY ?? 50);
 const LATENCY_MS = Number(process.env.BENCH_SCALE_LATENCY_MS ?? 200);
 const WORKER_COUNTS = (process.env.BENCH_SCALE_WORKERS ?? '1,2,4').split(',').map(Number);
 const ROWS = Number(process.env.BENCH_ENQUEUE_ROWS ?? 1_000_000);
-const MAX_QUEUED = Number(process.env.BENCH_ENQUEUE_MAX_QUEUED ?? 20_000);
+const MAX_QUEUED = Number(process.env.BENCH_ENQUEUE_MAX_QUEUED ?? 2000);
+const DRAIN_ROWS = Number(process.env.BENCH_DRAIN_ROWS ?? 30_000);
 const PARTS = (process.env.BENCH_SCALE ?? 'throughput,enqueue').split(',');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -81,63 +85,114 @@ async function throughput(dir: string, redisUrl: string): Promise<void> {
 }
 
 /**
- * A CSV of ROWS rows enqueued with --max-queued while two workers (0 ms latency) and a collector
- * drain it: rows/s of the whole flow, the producer's peak RSS, Redis used_memory over the run and after.
+ * (b1) A CSV of ROWS rows enqueued by `respool enqueue` alone (nothing drains it, so no cap): rows/s,
+ * the producer's peak RSS, Redis used_memory at peak and per queued item.
+ * (b2) DRAIN_ROWS rows enqueued with --max-queued while two workers (0 ms latency) and a collector
+ * drain them: Redis used_memory while the run goes and after it completed.
+ * (b3) The ledger alone with ROWS items: bytes per item in flight, and per item written.
  */
 async function bigEnqueue(dir: string, redisUrl: string): Promise<void> {
   const csv = path.join(dir, 'big.csv');
   await writeCsv(csv, ROWS);
   const server = await startServer(['--latency-ms', '0']);
   const redis = new Redis(redisUrl);
-  const run = 'big';
-  const out = path.join(dir, 'big.jsonl');
   const env = { REDIS_URL: redisUrl, OPENRESPONSES_API_KEY: 'bench' };
   const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
-  const before = await usedMemory();
+  const enqueueArgs = (run: string, file: string, extra: string[]) => ['enqueue', '--name', run, '--input', file, '--id-column', 'id', '--prompt', 'Label this review: {{text}}', '--model', 'bench-model', '--base-url', server.url, '--out', path.join(dir, `${run}.jsonl`), ...extra];
   try {
+    // (b1)
+    await redis.flushall(); // the benchmark's own server
+    const before = await usedMemory();
     const t0 = Date.now();
-    const workers = [0, 1].map(() => cli(['worker', '--name', run, '--concurrency', '100'], env));
-    const collector = cli(['collect', '--name', run], env);
-    const producer = cli(['enqueue', '--name', run, '--input', csv, '--id-column', 'id', '--prompt', 'Label this review: {{text}}', '--model', 'bench-model', '--base-url', server.url, '--out', out, '--max-queued', String(MAX_QUEUED)], env);
+    const producer = cli(enqueueArgs('big', csv, []), env);
     let peakRss = 0;
     let peakRedis = 0;
-    const atQuarters: string[] = [];
-    let producerSeconds = 0;
-    const producerExit = exitOf(producer).then(() => (producerSeconds = (Date.now() - t0) / 1000));
-    let next = 0.25;
-    while (collector.exitCode === null) {
+    while (producer.exitCode === null) {
       peakRss = Math.max(peakRss, rssOf(producer.pid));
+      peakRedis = Math.max(peakRedis, await usedMemory());
+      await sleep(250);
+    }
+    await exitOf(producer);
+    const seconds = (Date.now() - t0) / 1000;
+    peakRedis = Math.max(peakRedis, await usedMemory());
+    const csvMb = (await stat(csv)).size / 1e6;
+    console.log(`\n(scale b1) ${ROWS} CSV rows (${csvMb.toFixed(0)} MB) enqueued by respool enqueue alone (no workers, so no cap)`);
+    printTable([
+      ['measure', 'value'],
+      ['rows/s (process start to exit)', (ROWS / seconds).toFixed(0)],
+      ['producer peak RSS (VmHWM, sampled every 250 ms)', mb(peakRss)],
+      ['Redis used_memory at peak, above empty', mb(peakRedis - before)],
+      ['Redis bytes per queued item (job + ledger entry)', ((peakRedis - before) / ROWS).toFixed(0)],
+    ]);
+    await redis.flushall();
+
+    // (b2)
+    const drainCsv = path.join(dir, 'drain.csv');
+    await writeCsv(drainCsv, DRAIN_ROWS);
+    const empty = await usedMemory();
+    const t1 = Date.now();
+    const workers = [0, 1].map(() => cli(['worker', '--name', 'drain', '--concurrency', '100'], env));
+    const collector = cli(['collect', '--name', 'drain'], env);
+    const capped = cli(enqueueArgs('drain', drainCsv, ['--max-queued', String(MAX_QUEUED)]), env);
+    let cappedRss = 0;
+    let drainPeak = 0;
+    const quarters: string[] = [];
+    let next = 0.25;
+    let producerSeconds = 0;
+    const producerExit = exitOf(capped).then(() => (producerSeconds = (Date.now() - t1) / 1000));
+    while (collector.exitCode === null) {
+      cappedRss = Math.max(cappedRss, rssOf(capped.pid));
       const mem = await usedMemory();
-      peakRedis = Math.max(peakRedis, mem);
-      const lines = await lineCount(out);
-      if (lines >= next * ROWS && next < 1) {
-        atQuarters.push(`${Math.round(next * 100)} %: ${mb(mem - before)}`);
+      drainPeak = Math.max(drainPeak, mem);
+      const lines = await lineCount(path.join(dir, 'drain.jsonl'));
+      if (next < 1 && lines >= next * DRAIN_ROWS) {
+        quarters.push(`${Math.round(next * 100)} %: ${mb(mem - empty)}`);
         next += 0.25;
       }
       await sleep(250);
     }
     await exitOf(collector);
     await producerExit;
-    const total = (Date.now() - t0) / 1000;
+    const total = (Date.now() - t1) / 1000;
     for (const w of workers) w.kill('SIGTERM');
     await Promise.all(workers.map((w) => exitOf(w, true)));
     const after = await usedMemory();
-    const written = await redis.get(`respool:run:${run}:written`);
-    const buckets = await writtenSetBytes(redis, `respool:run:${run}:ledger:w:*`);
-    const csvMb = (await stat(csv)).size / 1e6;
-    console.log(`\n(scale) ${ROWS} CSV rows (${csvMb.toFixed(0)} MB) enqueued with --max-queued ${MAX_QUEUED} while 2 workers (concurrency 100, 0 ms latency) and a collector drain them`);
+    console.log(`\n(scale b2) ${DRAIN_ROWS} rows enqueued with --max-queued ${MAX_QUEUED} while 2 workers (concurrency 100, 0 ms latency) and a collector drain them`);
     printTable([
       ['measure', 'value'],
-      ['rows/s (enqueue start to producer exit; bound by the drain)', (ROWS / producerSeconds).toFixed(0)],
-      ['rows/s (whole run: start to last line written)', (ROWS / total).toFixed(0)],
-      ['producer peak RSS (sampled every 250 ms)', mb(peakRss)],
-      ['Redis used_memory before the run', mb(before)],
-      ['Redis used_memory at peak, above before', mb(peakRedis - before)],
-      ['Redis used_memory above before, at lines written', atQuarters.join('; ')],
-      ['Redis used_memory after completion, above before', mb(after - before)],
-      ['  of which the written set (MEMORY USAGE of its buckets)', `${mb(buckets.bytes)} in ${buckets.keys} keys = ${(buckets.bytes / ROWS).toFixed(1)} B per completed item`],
-      ['lines written (ledger)', String(written)],
+      ['rows/s, producer (bound by the drain)', (DRAIN_ROWS / producerSeconds).toFixed(0)],
+      ['rows/s, whole run (start to last line written)', (DRAIN_ROWS / total).toFixed(0)],
+      ['producer peak RSS', mb(cappedRss)],
+      ['Redis used_memory at peak, above empty', mb(drainPeak - empty)],
+      ['Redis used_memory above empty, by lines written', quarters.join('; ')],
+      ['Redis used_memory after completion, above empty', mb(after - empty)],
+      ['lines written (ledger)', String(await redis.get('respool:run:drain:written'))],
     ]);
+    await redis.flushall();
+
+    // (b3)
+    const keys = runKeys('ledger-only');
+    const emptyAgain = await usedMemory();
+    const batch = 1000;
+    for (let i = 0; i < ROWS; i += batch) {
+      const ids = Array.from({ length: Math.min(batch, ROWS - i) }, (_, k) => ({ id: jobIdFor('ledger-only', `r${i + k}`), source: `${csv}:${i + k + 2}` }));
+      await claim(redis, keys, ids);
+    }
+    const claimed = (await usedMemory()) - emptyAgain;
+    for (let i = 0; i < ROWS; i += batch) {
+      const ids = Array.from({ length: Math.min(batch, ROWS - i) }, (_, k) => jobIdFor('ledger-only', `r${i + k}`));
+      await markWritten(redis, keys, ids);
+    }
+    const writtenMem = (await usedMemory()) - emptyAgain;
+    const buckets = await writtenSetBytes(redis, `${keys.ledger}:w:*`);
+    console.log(`\n(scale b3) the ledger alone, ${ROWS} items with sources like ${csv}:123456`);
+    printTable([
+      ['measure', 'value'],
+      ['in flight (claimed), bytes per item', (claimed / ROWS).toFixed(1)],
+      ['written, bytes per item (used_memory)', (writtenMem / ROWS).toFixed(1)],
+      ['written set: keys, MEMORY USAGE', `${buckets.keys} keys, ${mb(buckets.bytes)} (${(buckets.bytes / ROWS).toFixed(1)} B per item)`],
+    ]);
+    await redis.flushall();
   } finally {
     server.process.kill('SIGTERM');
     await redis.quit();

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { JobData } from '../core/item.js';
 import { createRedis, resolveRedis, type RedisTarget } from '../queue/connection.js';
 import { bullPrefix } from '../queue/keys.js';
+import { warnIfEvicting } from '../queue/redis-policy.js';
 import { createLogger, type Logger } from './logger.js';
 
 export interface GlobalFlags {
@@ -32,6 +33,7 @@ export class Session {
     const target = await resolveRedis({ env: process.env, stateDir: path.resolve(process.env.RESPOOL_STATE_DIR ?? '.respool'), log });
     const redis = createRedis(target.url);
     watchConnection(redis, log, 'Redis');
+    await warnIfEvicting(redis, log);
     return new Session(log, target, redis, flags.prefix);
   }
 

@@ -78,6 +78,23 @@ describe('surviving faults, one at a time', { timeout: 120_000 }, () => {
     return Object.values(fake.stats().byKey).reduce((sum, n) => sum + (n - 1), 0);
   }
 
+  it('warns at start when Redis may evict keys, and not when it is set to noeviction', async () => {
+    const { Redis } = await import('ioredis');
+    const admin = new Redis(redis.url);
+    try {
+      await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      const evicting = await runCli(['--prefix', prefix, 'status'], { env: env() });
+      assert.equal(evicting.code, 0, evicting.stderr);
+      assert.match(evicting.stderr, /maxmemory-policy is "allkeys-lru"/);
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      const fine = await runCli(['--prefix', prefix, 'status'], { env: env() });
+      assert.doesNotMatch(fine.stderr, /maxmemory-policy/);
+    } finally {
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.quit();
+    }
+  });
+
   it('Redis down for 6 s mid-run: producer, workers and collector wait, reconnect and finish; nothing lost', async (t) => {
     const { ids, input, out } = await inputOf('down', 1500);
     fake.setOptions({ latencyMs: 100 });
