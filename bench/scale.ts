@@ -6,7 +6,7 @@
  * server in its own process. Prints figures; asserts nothing.
  *
  * BENCH_SCALE_ITEMS (4000), BENCH_SCALE_CONCURRENCY (50 per worker), BENCH_SCALE_LATENCY_MS (200),
- * BENCH_SCALE_WORKERS ("1,2,4"), BENCH_ENQUEUE_ROWS (1000000), BENCH_DRAIN_ROWS (30000),
+ * BENCH_SCALE_WORKERS ("1,2,4"), BENCH_ENQUEUE_ROWS (1000000), BENCH_DRAIN_ROWS (20000),
  * BENCH_ENQUEUE_MAX_QUEUED (2000),
  * BENCH_SCALE=throughput,enqueue picks parts.
  */
@@ -28,7 +28,7 @@ const LATENCY_MS = Number(process.env.BENCH_SCALE_LATENCY_MS ?? 200);
 const WORKER_COUNTS = (process.env.BENCH_SCALE_WORKERS ?? '1,2,4').split(',').map(Number);
 const ROWS = Number(process.env.BENCH_ENQUEUE_ROWS ?? 1_000_000);
 const MAX_QUEUED = Number(process.env.BENCH_ENQUEUE_MAX_QUEUED ?? 2000);
-const DRAIN_ROWS = Number(process.env.BENCH_DRAIN_ROWS ?? 30_000);
+const DRAIN_ROWS = Number(process.env.BENCH_DRAIN_ROWS ?? 20_000);
 const PARTS = (process.env.BENCH_SCALE ?? 'throughput,enqueue').split(',');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
