@@ -11,7 +11,7 @@
  * BENCH_SCALE=throughput,enqueue picks parts.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -56,7 +56,8 @@ async function throughput(dir: string, redisUrl: string): Promise<void> {
   const server = await startServer(['--latency-ms', String(LATENCY_MS)]);
   const input = path.join(dir, 'prompts.jsonl');
   await writeFile(input, Array.from({ length: ITEMS }, (_, i) => JSON.stringify({ custom_id: `item-${i}`, prompt: `Summarise item number ${i} in one word.` })).join('\n') + '\n');
-  const rows: string[][] = [['workers', 'concurrency each', 'items/s (10-90 %)', 'ratio to 1 worker', 'wall s (start to collect exit)', 'lines', 'server calls']];
+  const rows: string[][] = [['workers', 'concurrency each', 'items/s (10-90 %)', 'ratio to 1 worker', 'wall s (start to collect exit)', 'lines', 'server calls', 'CPU s: workers / collector / fake server / redis', 'CPU use of 2 cores']];
+  const redisPid = await redisPidOf(redisUrl);
   let base = 0;
   try {
     for (const n of WORKER_COUNTS) {
@@ -68,14 +69,22 @@ async function throughput(dir: string, redisUrl: string): Promise<void> {
       const t0 = Date.now();
       const workers = Array.from({ length: n }, () => cli(['worker', '--name', run, '--concurrency', String(CONCURRENCY)], env));
       const collector = cli(['collect', '--name', run], env);
-      const marks = await watchLines(out, ITEMS, collector);
+      const cpu = new CpuMeter({ workers: workers.map((w) => w.pid!), collector: [collector.pid!], server: [server.process.pid!], redis: [redisPid] });
+      const marks = await watchLines(out, ITEMS, collector, () => cpu.sample());
       const wall = (Date.now() - t0) / 1000;
+      cpu.sample();
       for (const w of workers) w.kill('SIGTERM');
       await Promise.all(workers.map((w) => exitOf(w, true)));
       const rate = (0.8 * ITEMS) / ((marks.t90 - marks.t10) / 1000);
       if (n === WORKER_COUNTS[0]) base = rate;
       const stats = (await (await fetch(`${server.admin}/_stats`)).json()) as { requests: number };
-      rows.push([String(n), String(CONCURRENCY), rate.toFixed(0), (rate / base).toFixed(2), wall.toFixed(1), String(await lineCount(out)), String(stats.requests)]);
+      const used = cpu.seconds();
+      const totalCpu = used.workers! + used.collector! + used.server! + used.redis!;
+      rows.push([
+        String(n), String(CONCURRENCY), rate.toFixed(0), (rate / base).toFixed(2), wall.toFixed(1), String(await lineCount(out)), String(stats.requests),
+        [used.workers!, used.collector!, used.server!, used.redis!].map((x) => x.toFixed(1)).join(' / '),
+        `${((100 * totalCpu) / (wall * os.cpus().length)).toFixed(0)} %`,
+      ]);
     }
   } finally {
     server.process.kill('SIGTERM');
@@ -233,10 +242,11 @@ function exitOf(child: ChildProcess, anyCode = false): Promise<void> {
   return new Promise((resolve, reject) => child.once('exit', (code) => (code === 0 || anyCode ? resolve() : reject(new Error(`respool exited with ${code}`)))));
 }
 
-async function watchLines(out: string, total: number, collector: ChildProcess): Promise<{ t10: number; t90: number }> {
+async function watchLines(out: string, total: number, collector: ChildProcess, onTick: () => void = () => {}): Promise<{ t10: number; t90: number }> {
   let t10 = 0;
   let t90 = 0;
   while (collector.exitCode === null || t90 === 0) {
+    onTick();
     const n = await lineCount(out);
     if (!t10 && n >= 0.1 * total) t10 = Date.now();
     if (!t90 && n >= 0.9 * total) t90 = Date.now();
@@ -258,6 +268,50 @@ function rssOf(pid: number | undefined): number {
   const r = spawnSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' });
   const m = /VmHWM:\s+(\d+) kB/.exec(r.stdout ?? '');
   return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** CPU seconds (user + system) per group of processes, from /proc; the last sample before each exits. */
+class CpuMeter {
+  private readonly last = new Map<number, number>();
+  constructor(private readonly groups: Record<string, number[]>) {
+    this.sample();
+  }
+  private readonly first = new Map<number, number>();
+  sample(): void {
+    for (const pids of Object.values(this.groups)) {
+      for (const pid of pids) {
+        const t = cpuTicks(pid);
+        if (t === null) continue;
+        if (!this.first.has(pid)) this.first.set(pid, t);
+        this.last.set(pid, t);
+      }
+    }
+  }
+  seconds(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, pids] of Object.entries(this.groups)) {
+      // Processes started for this row count from 0; the shared ones (server, Redis) from the first sample.
+      out[name] = pids.reduce((sum, pid) => sum + ((this.last.get(pid) ?? 0) - (name === 'server' || name === 'redis' ? (this.first.get(pid) ?? 0) : 0)), 0) / 100;
+    }
+    return out;
+  }
+}
+
+function cpuTicks(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return null;
+  }
+}
+
+async function redisPidOf(url: string): Promise<number> {
+  const r = new Redis(url);
+  const pid = Number(/process_id:(\d+)/.exec(await r.info('server'))![1]);
+  await r.quit();
+  return pid;
 }
 
 function mb(bytes: number): string {
