@@ -137,6 +137,22 @@ end
 return out
 `;
 
+// Puts written items back in flight as claimed (for a retry): out of the written set, into the hash,
+// and no longer counted as written. Items not written are left as they are.
+const UNWRITE_LUA = `${WRITTEN_HELPERS}
+local n = 0
+for i = 1, #ARGV, 2 do
+  local id, src = ARGV[i], ARGV[i + 1]
+  if writtenfp(id) and not redis.call('HGET', KEYS[1], id) then
+    redis.call('HDEL', wkey(id), wfield(id))
+    redis.call('HSET', KEYS[1], id, '-' .. src)
+    n = n + 1
+  end
+end
+if n > 0 then redis.call('DECRBY', KEYS[2], n) end
+return n
+`;
+
 // Items and lines written, read in one step (a batch moving between the two forms is never counted
 // twice or not at all).
 const COUNTS_LUA = `
@@ -149,6 +165,7 @@ interface LedgerCommands {
   respoolMarkWritten(ledger: string, written: string, writing: string, ...ids: string[]): Promise<number>;
   respoolLedgerStates(ledger: string, ...ids: string[]): Promise<number[]>;
   respoolLedgerCounts(ledger: string, written: string): Promise<[number, number]>;
+  respoolUnwrite(ledger: string, written: string, ...args: string[]): Promise<number>;
 }
 
 function commands(redis: Redis): LedgerCommands {
@@ -158,6 +175,7 @@ function commands(redis: Redis): LedgerCommands {
     respoolMarkWritten: { keys: 3, lua: MARK_WRITTEN_LUA },
     respoolLedgerStates: { keys: 1, lua: STATES_LUA },
     respoolLedgerCounts: { keys: 2, lua: COUNTS_LUA },
+    respoolUnwrite: { keys: 2, lua: UNWRITE_LUA },
   });
 }
 
@@ -203,6 +221,15 @@ export async function areWritten(redis: Redis, keys: RunKeys, ids: string[]): Pr
 export async function ledgerCounts(redis: Redis, keys: RunKeys): Promise<{ items: number; written: number }> {
   const [inFlight, written] = await commands(redis).respoolLedgerCounts(keys.ledger, keys.written);
   return { items: inFlight + written, written };
+}
+
+/**
+ * Puts written items back in flight as claimed, so that their jobs can run again and deliver a new
+ * line (a retry of failed items). Returns how many were written; the others are left alone.
+ */
+export async function unmarkWritten(redis: Redis, keys: RunKeys, entries: Array<{ id: string; source: string }>): Promise<number> {
+  if (entries.length === 0) return 0;
+  return commands(redis).respoolUnwrite(keys.ledger, keys.written, ...entries.flatMap((e) => [e.id, e.source]));
 }
 
 /** Deletes the ledger: the in-flight hash and every bucket of the written set. */

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { createRedis } from '../../src/queue/connection.js';
 import { runKeys, type RunKeys } from '../../src/queue/keys.js';
 import { jobIdFor } from '../../src/queue/keys.js';
-import { areDone, areWritten, claim, deleteLedger, deliver, ledgerCounts, markWritten } from '../../src/queue/ledger.js';
+import { areDone, areWritten, claim, deleteLedger, deliver, ledgerCounts, markWritten, unmarkWritten } from '../../src/queue/ledger.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -243,6 +243,21 @@ describe('ledger (real Redis)', () => {
       await deleteLedger(redis, keys);
       assert.deepEqual(await redis.keys(`${keys.ledger}*`), []);
     });
+  });
+
+  it('unmarkWritten puts written items back in flight (for a retry); others are left alone', async () => {
+    const a = { id: jobIdFor('r', 'a'), source: '/in/x.csv:2' };
+    const b = { id: jobIdFor('r', 'b'), source: '/in/x.csv:3' };
+    await claim(redis, keys, [a, b]);
+    await deliver(redis, keys, [{ id: a.id, line: 'A' }, { id: b.id, line: 'B' }]);
+    await markWritten(redis, keys, [a.id]);
+    assert.equal(await unmarkWritten(redis, keys, [a, b]), 1, 'only the written one');
+    assert.deepEqual(await ledgerCounts(redis, keys), { items: 2, written: 0 });
+    assert.equal(await redis.hget(keys.ledger, a.id), `-${a.source}`);
+    assert.deepEqual(await areWritten(redis, keys, [a.id]), [false]);
+    assert.deepEqual(await deliver(redis, keys, [{ id: a.id, line: 'A2' }]), [true], 'its new line can be delivered');
+    assert.equal(await markWritten(redis, keys, [a.id]), 1);
+    assert.deepEqual(await ledgerCounts(redis, keys), { items: 2, written: 1 });
   });
 
   it('runs stay apart: the same job id in two runs has two ledger entries', async () => {
