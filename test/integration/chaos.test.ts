@@ -13,8 +13,9 @@ import { Proc, stopAll } from '../helpers/procs.js';
  * this test's own (AOF on), which the test restarts; workers are SIGKILLed at seeded random moments.
  */
 
-// Short locks so that the jobs of a killed worker come back within seconds.
-const FAST = { RESPOOL_LOCK_DURATION_MS: '2000', RESPOOL_STALLED_INTERVAL_MS: '1000', OPENRESPONSES_API_KEY: 'sk-chaos-test' };
+// Short locks so that the jobs of a killed worker come back within seconds; not so short that a live
+// worker on a busy machine loses its locks (its items would then be paid twice without any kill).
+const FAST = { RESPOOL_LOCK_DURATION_MS: '3000', RESPOOL_STALLED_INTERVAL_MS: '1500', OPENRESPONSES_API_KEY: 'sk-chaos-test' };
 const CONCURRENCY = 6;
 
 async function lineCount(file: string): Promise<number> {
