@@ -21,7 +21,8 @@ import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { BIN, startServer } from './common.js';
 import { claim, markWritten } from '../src/queue/ledger.js';
-import { jobIdFor, runKeys } from '../src/queue/keys.js';
+import { bullPrefix, jobIdFor, runKeys } from '../src/queue/keys.js';
+import { Queue } from 'bullmq';
 
 const ITEMS = Number(process.env.BENCH_SCALE_ITEMS ?? 4000);
 const CONCURRENCY = Number(process.env.BENCH_SCALE_CONCURRENCY ?? 50);
@@ -58,7 +59,7 @@ async function throughput(dir: string, redisUrl: string, latencyMs: number, item
   const server = await startServer(['--latency-ms', String(latencyMs)]);
   const input = path.join(dir, 'prompts.jsonl');
   await writeFile(input, Array.from({ length: items }, (_, i) => JSON.stringify({ custom_id: `item-${i}`, prompt: `Summarise item number ${i} in one word.` })).join('\n') + '\n');
-  const rows: string[][] = [['workers', 'concurrency each', 'items/s (10-90 %)', 'ratio to 1 worker', 'wall s (start to collect exit)', 'lines', 'server calls', 'CPU s: workers / collector / fake server / redis', 'CPU use of 2 cores']];
+  const rows: string[][] = [['workers', 'concurrency each', 'items/s (10-90 %)', 'ratio to 1 worker', 'wall s (resume to collect exit)', 'lines', 'server calls', 'CPU s: workers / collector / fake server / redis', 'CPU use of 2 cores', 'workers waiting for a CPU, s']];
   const redisPid = await redisPidOf(redisUrl);
   let base = 0;
   try {
@@ -68,8 +69,17 @@ async function throughput(dir: string, redisUrl: string, latencyMs: number, item
       await fetch(`${server.admin}/_reset`, { method: 'POST' });
       const env = { REDIS_URL: redisUrl, OPENRESPONSES_API_KEY: 'bench' };
       await exitOf(cli(['enqueue', '--name', run, '--input', input, '--model', 'bench-model', '--base-url', server.url, '--out', out], env));
-      const t0 = Date.now();
+      // Every worker starts on the same signal: the queue stays paused until all N are connected, so
+      // a worker whose Node start is slow on a busy machine does not lower the rate.
+      const conn = new Redis(redisUrl, { maxRetriesPerRequest: null });
+      const queue = new Queue(run, { connection: conn, prefix: bullPrefix() });
+      await queue.pause();
       const workers = Array.from({ length: n }, () => cli(['worker', '--name', run, '--concurrency', String(CONCURRENCY)], env));
+      while ((await queue.getWorkersCount()) < n) await sleep(100);
+      const t0 = Date.now();
+      await queue.resume();
+      await queue.close();
+      await conn.quit();
       const collector = cli(['collect', '--name', run], env);
       const cpu = new CpuMeter({ workers: workers.map((w) => w.pid!), collector: [collector.pid!], server: [server.process.pid!], redis: [redisPid] });
       const marks = await watchLines(out, items, collector, () => cpu.sample());
@@ -86,6 +96,7 @@ async function throughput(dir: string, redisUrl: string, latencyMs: number, item
         String(n), String(CONCURRENCY), rate.toFixed(0), (rate / base).toFixed(2), wall.toFixed(1), String(await lineCount(out)), String(stats.requests),
         [used.workers!, used.collector!, used.server!, used.redis!].map((x) => x.toFixed(1)).join(' / '),
         `${((100 * totalCpu) / (wall * os.cpus().length)).toFixed(0)} %`,
+        cpu.workerWaitSeconds().toFixed(1),
       ]);
     }
   } finally {
@@ -279,9 +290,12 @@ class CpuMeter {
     this.sample();
   }
   private readonly first = new Map<number, number>();
+  private readonly waits = new Map<number, number>();
   sample(): void {
     for (const pids of Object.values(this.groups)) {
       for (const pid of pids) {
+        const wait = runQueueWaitNs(pid);
+        if (wait !== null) this.waits.set(pid, wait);
         const t = cpuTicks(pid);
         if (t === null) continue;
         if (!this.first.has(pid)) this.first.set(pid, t);
@@ -289,6 +303,11 @@ class CpuMeter {
       }
     }
   }
+  /** Seconds the workers were ready to run but waited for a CPU (the kernel's schedstat). */
+  workerWaitSeconds(): number {
+    return this.groups.workers!.reduce((sum, pid) => sum + (this.waits.get(pid) ?? 0), 0) / 1e9;
+  }
+
   seconds(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const [name, pids] of Object.entries(this.groups)) {
@@ -296,6 +315,14 @@ class CpuMeter {
       out[name] = pids.reduce((sum, pid) => sum + ((this.last.get(pid) ?? 0) - (name === 'server' || name === 'redis' ? (this.first.get(pid) ?? 0) : 0)), 0) / 100;
     }
     return out;
+  }
+}
+
+function runQueueWaitNs(pid: number): number | null {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
+  } catch {
+    return null;
   }
 }
 
