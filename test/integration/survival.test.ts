@@ -128,6 +128,31 @@ describe('surviving faults, one at a time', { timeout: 120_000 }, () => {
     assert.ok(duplicateCalls() <= 16, `duplicate calls: ${duplicateCalls()}`);
   });
 
+  it('enqueue --max-queued waits for workers: Redis holds at most the cap plus the chunks being added', async () => {
+    const { ids, input, out } = await inputOf('capped', 3000);
+    const producer = start(enqueueArgs('capped', input, out, ['--max-queued', '100']));
+    const { Redis } = await import('ioredis');
+    const admin = new Redis(redis.url);
+    try {
+      const waiting = () => admin.llen(`${prefix}:q:capped:wait`);
+      await waitFor(async () => (await waiting()) > 0, 20_000, 'the first jobs');
+      await sleep(2000);
+      const held = await waiting();
+      assert.ok(producer.running, 'the producer waits instead of pushing every row');
+      // The cap is checked before each chunk of 500; two chunks may be on their way meanwhile.
+      assert.ok(held <= 100 + 2 * 500, `${held} jobs waiting`);
+      assert.ok(held < ids.length);
+    } finally {
+      await admin.quit();
+    }
+    const w = worker('capped', ['-c', '16']);
+    const collector = start(['collect', '--name', 'capped']);
+    assert.equal((await producer.done).code, 0);
+    assert.equal((await collector.done).code, 0);
+    await w.kill('SIGTERM');
+    await assertExactlyOnce(out, ids);
+  });
+
   it('the collector SIGKILLed twice and restarted: one whole line per item', async () => {
     const { ids, input, out } = await inputOf('coll', 600);
     fake.setOptions({ latencyMs: 20 });
