@@ -36,7 +36,7 @@ export class Session {
     const redis = createRedis(target.url);
     watchConnection(redis, log, 'Redis');
     log.debug(`Redis: ${redactRedisUrl(target.url)} (${target.origin})`);
-    void warnIfEvicting(redis, log);
+    await warnIfEvicting(redis, log);
     return new Session(log, target, redis, flags.prefix);
   }
 

@@ -2,12 +2,14 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { deleteSpend } from '../cost/cap.js';
 import { runKeys, runsKey } from './keys.js';
+import { deleteLedger } from './ledger.js';
 
 /** Removes everything a run keeps in Redis: its queue, ledger and settings. The results file stays. */
 export async function cleanRun(redis: Redis, queue: Queue, run: string, prefix?: string): Promise<void> {
   await queue.obliterate({ force: true });
   const keys = runKeys(run, prefix);
-  await redis.del(keys.meta, keys.ledger, keys.results, keys.written, keys.writing, keys.collectorLock, keys.budgets,
+  await deleteLedger(redis, keys);
+  await redis.del(keys.meta, keys.results, keys.written, keys.writing, keys.collectorLock, keys.budgets,
     keys.lineCounts, keys.progress, keys.failedLines, keys.retryData, keys.retrying, keys.superseded, keys.content);
   await deleteSpend(redis, run, prefix);
   await redis.srem(runsKey(prefix), run);

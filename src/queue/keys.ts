@@ -8,7 +8,7 @@ import { QUEUE_DEFAULTS } from '../config/defaults.js';
  */
 export interface RunKeys {
   meta: string; // hash: settings and state of the run
-  ledger: string; // hash: job id -> mark + source; "-" claimed, "=" delivered, "+" written
+  ledger: string; // hash: job id -> mark + source ("-" claimed, "=" delivered); written items move to `<ledger>:w:<hhhh>`
   results: string; // stream: result lines waiting for the collector
   written: string; // counter: lines written
   writing: string; // the batch the collector is writing, for crash recovery

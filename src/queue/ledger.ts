@@ -3,60 +3,100 @@ import type { RunKeys } from './keys.js';
 import { luaCommands } from './lua-commands.js';
 
 /**
- * The run's ledger: one hash field per item, job id -> a state mark followed by the item's source
- * text: "-" claimed, "=" its line delivered to the run's results stream by a worker, "+" its line
- * written to the results file by the collector. (The mark is always there, so a source that itself
- * starts with one of these characters, like a file named "=prices.csv", cannot be misread.) It makes enqueueing idempotent across crashes and
- * restarts, keeps a re-run job from paying for a second API call, finds duplicate custom_ids, and
- * tells when a run is complete (written == items).
+ * The run's ledger. It makes enqueueing idempotent across crashes and restarts, keeps a re-run job
+ * from paying for a second API call, finds duplicate custom_ids, and tells when a run is complete.
+ *
+ * Items in flight live in one hash, job id -> a state mark followed by the item's source text:
+ * "-" claimed, "=" its line delivered to the run's results stream by a worker. (The mark is always
+ * there, so a source that itself starts with one, like a file named "=prices.csv", cannot be misread.)
+ *
+ * When the collector has written an item's line, the item leaves that hash for the compact written
+ * set: 65,536 small hashes `<ledger>:w:<hhhh>` (the job id's first 4 hex digits), each field the next
+ * 12 hex digits as 6 raw bytes, each value a 23-bit fingerprint of the source. Small hashes are kept
+ * by Redis as listpacks, about 13 bytes per entry, so a written item costs a few bytes instead of its
+ * job id and path (see docs/architecture.md for measured figures). Together the two forms keep 64 bits
+ * of the 128-bit job id per written item, and an item's source fingerprint, which is all the
+ * decisions below need:
+ *
+ * - in flight, or written: a second delivery is refused (exactly one line leaves the workers);
+ * - written with the same source fingerprint: a re-run skips the item;
+ * - written with another fingerprint: the custom_id is a duplicate.
+ *
+ * Completion: the in-flight hash is empty once every item is written, so items = HLEN + written.
  */
 
 export type ClaimState = 'new' | 'pending' | 'done' | 'duplicate';
 
 export interface Claim {
   state: ClaimState;
-  /** For duplicates: the source that claimed the custom_id first. */
+  /** For duplicates: the source that claimed the custom_id first (unknown once that item is written). */
   firstSource?: string;
 }
 
-// For each (id, source): new -> claimed; same source -> pending or written; another source -> duplicate.
-const CLAIM_LUA = `
+/** Number of hex digits of the job id that name a written-set bucket; see the module comment. */
+export const WRITTEN_BUCKET_HEX = 4;
+
+// Shared Lua helpers: where a written id lives, and the fingerprint of a source. Other scripts that
+// read the ledger (retry, the results rewrite) include them too. KEYS[1] is always the in-flight hash; its name + ":w:" prefixes the buckets.
+export const WRITTEN_HELPERS = `
+-- Job ids are "i" + 32 hex digits (queue/keys.ts); any other id is kept whole in bucket "_".
+local function standard(id) return #id == 33 and string.find(id, '^i%x+$') ~= nil end
+local function wkey(id)
+  if not standard(id) then return KEYS[1] .. ':w:_' end
+  return KEYS[1] .. ':w:' .. string.sub(id, 2, ${1 + WRITTEN_BUCKET_HEX})
+end
+local function wfield(id)
+  if not standard(id) then return id end
+  local hex = string.sub(id, ${2 + WRITTEN_BUCKET_HEX}, ${13 + WRITTEN_BUCKET_HEX})
+  return (string.gsub(hex, '..', function(h) return string.char(tonumber(h, 16)) end))
+end
+-- 23 bits: the largest that Redis keeps in a 3-byte listpack integer.
+local function srcfp(src) return tonumber(string.sub(redis.sha1hex(src), 1, 6), 16) % 8388608 end
+local function writtenfp(id) return redis.call('HGET', wkey(id), wfield(id)) end
+`;
+
+// For each (id, source): new -> claimed; same source -> pending or done; another source -> duplicate.
+const CLAIM_LUA = `${WRITTEN_HELPERS}
 local out = {}
 for i = 1, #ARGV, 2 do
   local id, src = ARGV[i], ARGV[i + 1]
-  if redis.call('HSETNX', KEYS[1], id, '-' .. src) == 1 then
-    out[#out + 1] = 'new'
-  else
-    local v = redis.call('HGET', KEYS[1], id)
-    local mark = string.sub(v, 1, 1)
-    local done = mark == '+' or mark == '='
+  local v = redis.call('HGET', KEYS[1], id)
+  if v then
     local stored = string.sub(v, 2)
     if stored ~= src then
       out[#out + 1] = 'dup:' .. stored
-    elseif done then
+    elseif string.sub(v, 1, 1) == '=' then
       out[#out + 1] = 'done'
     else
       out[#out + 1] = 'pending'
+    end
+  else
+    local fp = writtenfp(id)
+    if not fp then
+      redis.call('HSET', KEYS[1], id, '-' .. src)
+      out[#out + 1] = 'new'
+    elseif tonumber(fp) == srcfp(src) then
+      out[#out + 1] = 'done'
+    else
+      out[#out + 1] = 'dup:'
     end
   end
 end
 return out
 `;
 
-// Marks ids written and clears the collector's in-progress batch in one atomic step: after a crash,
-// either the whole batch counts as written or none of it does.
-const MARK_WRITTEN_LUA = `
+// Moves ids from the in-flight hash to the written set, counts them, and clears the collector's
+// in-progress batch in one atomic step: after a crash, either the whole batch counts as written or
+// none of it does. An id never claimed (a line made from a failed job) counts too.
+const MARK_WRITTEN_LUA = `${WRITTEN_HELPERS}
 local n = 0
 for i = 1, #ARGV do
-  local v = redis.call('HGET', KEYS[1], ARGV[i])
-  if not v then
-    redis.call('HSET', KEYS[1], ARGV[i], '+')
+  local id = ARGV[i]
+  if not writtenfp(id) then
+    local v = redis.call('HGET', KEYS[1], id)
+    redis.call('HSET', wkey(id), wfield(id), v and srcfp(string.sub(v, 2)) or 0)
+    if v then redis.call('HDEL', KEYS[1], id) end
     n = n + 1
-  else
-    if string.sub(v, 1, 1) ~= '+' then
-      redis.call('HSET', KEYS[1], ARGV[i], '+' .. string.sub(v, 2))
-      n = n + 1
-    end
   end
 end
 if n > 0 then redis.call('INCRBY', KEYS[2], n) end
@@ -64,39 +104,68 @@ redis.call('DEL', KEYS[3])
 return n
 `;
 
-// Which of the given ids are already written (1) or not (0).
-const ARE_WRITTEN_LUA = `
+// For each id: 2 written, 1 delivered, 0 claimed or unknown.
+const STATES_LUA = `${WRITTEN_HELPERS}
 local out = {}
 for i = 1, #ARGV do
   local v = redis.call('HGET', KEYS[1], ARGV[i])
-  out[i] = (v and string.sub(v, 1, 1) == '+') and 1 or 0
+  if v then
+    out[i] = string.sub(v, 1, 1) == '=' and 1 or 0
+  else
+    out[i] = writtenfp(ARGV[i]) and 2 or 0
+  end
 end
 return out
 `;
 
 // Workers hand over items' lines: each is marked delivered and appended to the results stream in one
 // step. A second delivery (a job that ran twice) is dropped here, so the stream holds one line per item.
-const DELIVER_LUA = `
+const DELIVER_LUA = `${WRITTEN_HELPERS}
 local out = {}
 for i = 1, #ARGV, 2 do
-  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  local id = ARGV[i]
+  local v = redis.call('HGET', KEYS[1], id)
   local mark = v and string.sub(v, 1, 1) or ''
-  if mark == '+' or mark == '=' then
+  if mark == '=' or (not v and writtenfp(id)) then
     out[#out + 1] = 0
   else
-    redis.call('HSET', KEYS[1], ARGV[i], '=' .. (v and string.sub(v, 2) or ''))
-    redis.call('XADD', KEYS[2], '*', 'id', ARGV[i], 'line', ARGV[i + 1])
+    redis.call('HSET', KEYS[1], id, '=' .. (v and string.sub(v, 2) or ''))
+    redis.call('XADD', KEYS[2], '*', 'id', id, 'line', ARGV[i + 1])
     out[#out + 1] = 1
   end
 end
 return out
 `;
 
+// Puts written items back in flight as claimed (for a retry): out of the written set, into the hash,
+// and no longer counted as written. Items not written are left as they are.
+const UNWRITE_LUA = `${WRITTEN_HELPERS}
+local n = 0
+for i = 1, #ARGV, 2 do
+  local id, src = ARGV[i], ARGV[i + 1]
+  if writtenfp(id) and not redis.call('HGET', KEYS[1], id) then
+    redis.call('HDEL', wkey(id), wfield(id))
+    redis.call('HSET', KEYS[1], id, '-' .. src)
+    n = n + 1
+  end
+end
+if n > 0 then redis.call('DECRBY', KEYS[2], n) end
+return n
+`;
+
+// Items and lines written, read in one step (a batch moving between the two forms is never counted
+// twice or not at all).
+const COUNTS_LUA = `
+return { redis.call('HLEN', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0') }
+`;
+
 interface LedgerCommands {
   respoolDeliver(ledger: string, results: string, ...idLinePairs: string[]): Promise<number[]>;
   respoolClaim(ledger: string, ...args: string[]): Promise<string[]>;
   respoolMarkWritten(ledger: string, written: string, writing: string, ...ids: string[]): Promise<number>;
-  respoolAreWritten(ledger: string, ...ids: string[]): Promise<number[]>;
+  respoolLedgerStates(ledger: string, ...ids: string[]): Promise<number[]>;
+  respoolLedgerCounts(ledger: string, written: string): Promise<[number, number]>;
+  respoolUnwrite(ledger: string, written: string, ...args: string[]): Promise<number>;
 }
 
 function commands(redis: Redis): LedgerCommands {
@@ -104,14 +173,20 @@ function commands(redis: Redis): LedgerCommands {
     respoolClaim: { keys: 1, lua: CLAIM_LUA },
     respoolDeliver: { keys: 2, lua: DELIVER_LUA },
     respoolMarkWritten: { keys: 3, lua: MARK_WRITTEN_LUA },
-    respoolAreWritten: { keys: 1, lua: ARE_WRITTEN_LUA },
+    respoolLedgerStates: { keys: 1, lua: STATES_LUA },
+    respoolLedgerCounts: { keys: 2, lua: COUNTS_LUA },
+    respoolUnwrite: { keys: 2, lua: UNWRITE_LUA },
   });
 }
 
 export async function claim(redis: Redis, keys: RunKeys, entries: Array<{ id: string; source: string }>): Promise<Claim[]> {
   if (entries.length === 0) return [];
   const raw = await commands(redis).respoolClaim(keys.ledger, ...entries.flatMap((e) => [e.id, e.source]));
-  return raw.map((r) => (r.startsWith('dup:') ? { state: 'duplicate', firstSource: r.slice(4) } : { state: r as ClaimState }));
+  return raw.map((r) => {
+    if (!r.startsWith('dup:')) return { state: r as ClaimState };
+    const first = r.slice(4);
+    return first ? { state: 'duplicate', firstSource: first } : { state: 'duplicate' };
+  });
 }
 
 export async function markWritten(redis: Redis, keys: RunKeys, ids: string[]): Promise<number> {
@@ -129,20 +204,41 @@ export async function deliver(redis: Redis, keys: RunKeys, lines: Array<{ id: st
   return raw.map((v) => v === 1);
 }
 
+async function states(redis: Redis, keys: RunKeys, ids: string[]): Promise<number[]> {
+  if (ids.length === 0) return [];
+  return commands(redis).respoolLedgerStates(keys.ledger, ...ids);
+}
+
 /** For each id: true once its line is delivered or written (running it again would pay twice). */
 export async function areDone(redis: Redis, keys: RunKeys, ids: string[]): Promise<boolean[]> {
-  if (ids.length === 0) return [];
-  const values = await redis.hmget(keys.ledger, ...ids);
-  return values.map((v) => v !== null && (v.startsWith('=') || v.startsWith('+')));
+  return (await states(redis, keys, ids)).map((s) => s >= 1);
 }
 
 export async function areWritten(redis: Redis, keys: RunKeys, ids: string[]): Promise<boolean[]> {
-  if (ids.length === 0) return [];
-  const raw = await commands(redis).respoolAreWritten(keys.ledger, ...ids);
-  return raw.map((v) => v === 1);
+  return (await states(redis, keys, ids)).map((s) => s === 2);
 }
 
 export async function ledgerCounts(redis: Redis, keys: RunKeys): Promise<{ items: number; written: number }> {
-  const [items, written] = await Promise.all([redis.hlen(keys.ledger), redis.get(keys.written)]);
-  return { items, written: Number(written ?? 0) };
+  const [inFlight, written] = await commands(redis).respoolLedgerCounts(keys.ledger, keys.written);
+  return { items: inFlight + written, written };
+}
+
+/**
+ * Puts written items back in flight as claimed, so that their jobs can run again and deliver a new
+ * line (a retry of failed items). Returns how many were written; the others are left alone.
+ */
+export async function unmarkWritten(redis: Redis, keys: RunKeys, entries: Array<{ id: string; source: string }>): Promise<number> {
+  if (entries.length === 0) return 0;
+  return commands(redis).respoolUnwrite(keys.ledger, keys.written, ...entries.flatMap((e) => [e.id, e.source]));
+}
+
+/** Deletes the ledger: the in-flight hash and every bucket of the written set. */
+export async function deleteLedger(redis: Redis, keys: RunKeys): Promise<void> {
+  await redis.del(keys.ledger);
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${keys.ledger}:w:*`, 'COUNT', 1000);
+    cursor = next;
+    if (found.length > 0) await redis.del(...found);
+  } while (cursor !== '0');
 }

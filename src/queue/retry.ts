@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { JobData } from '../core/item.js';
 import { jobOptions } from './job-options.js';
 import type { RunKeys } from './keys.js';
+import { WRITTEN_HELPERS } from './ledger.js';
 import { luaCommands } from './lua-commands.js';
 
 /** Line statuses `respool retry` can re-queue: the item itself was fine, the call did not work out. */
@@ -21,38 +22,44 @@ export function isRetryable(status: string): boolean {
   return RETRYABLE.has(status);
 }
 
-/**
- * The collector notes, before it writes a batch, which items' lines in the file can be retried (and
- * drops the saved data of the others). Done before the write, so a crash can only repeat it.
- */
-export async function noteLineStatuses(redis: Redis, keys: RunKeys, lines: Array<{ id: string; status: string }>): Promise<void> {
-  const retryable = lines.filter((l) => isRetryable(l.status));
-  const final = lines.filter((l) => !isRetryable(l.status)).map((l) => l.id);
-  if (retryable.length === 0 && final.length === 0) return;
-  const multi = redis.multi();
-  if (retryable.length > 0) multi.hset(keys.failedLines, ...retryable.flatMap((l) => [l.id, l.status]));
-  if (final.length > 0) multi.hdel(keys.failedLines, ...final).hdel(keys.retryData, ...final);
-  await multi.exec();
-}
+// KEYS: ledger, failedLines, retryData. ARGV: (id, status, retryable 1/0) triples. A retryable line's
+// status is noted with the item's ledger source (status "\n" source): once written, the ledger keeps
+// only a fingerprint of the source, and a retried item must be claimed again under the same one.
+const NOTE_LUA = `
+for i = 1, #ARGV, 3 do
+  local id = ARGV[i]
+  if ARGV[i + 2] == '1' then
+    local v = redis.call('HGET', KEYS[1], id)
+    redis.call('HSET', KEYS[2], id, ARGV[i + 1] .. '\\n' .. (v and string.sub(v, 2) or ''))
+  else
+    redis.call('HDEL', KEYS[2], id)
+    redis.call('HDEL', KEYS[3], id)
+  end
+end
+return 1
+`;
 
 // KEYS: ledger, written, failedLines, retryData, retrying, superseded, lineCounts.
 // ARGV: wanted statuses joined by ",", then job ids. For each written item whose line has a wanted
-// status and whose data was saved: the ledger goes back to "claimed" (so the run is not complete until
-// its new line is written, and workers may deliver again), the written count and the status count go
-// down, the item is noted as superseded (its old line is to leave the file), and its data moves to
-// `retrying` until its job is in the queue.
-const RETRY_LUA = `
+// status and whose data was saved: the item goes back in flight as "claimed" under its old source (so
+// the run is not complete until its new line is written, and workers may deliver again), the written
+// count and the status count go down, the item is noted as superseded (its old line is to leave the
+// file), and its data moves to `retrying` until its job is in the queue.
+const RETRY_LUA = `${WRITTEN_HELPERS}
 local wanted = {}
 for s in string.gmatch(ARGV[1], '[^,]+') do wanted[s] = true end
 local requeued, missing = 0, 0
 for i = 2, #ARGV do
   local id = ARGV[i]
-  local status = redis.call('HGET', KEYS[3], id)
-  local v = redis.call('HGET', KEYS[1], id)
-  if status and wanted[status] and v and string.sub(v, 1, 1) == '+' then
+  local rec = redis.call('HGET', KEYS[3], id)
+  local status, src = rec, ''
+  local nl = rec and string.find(rec, '\\n', 1, true)
+  if nl then status, src = string.sub(rec, 1, nl - 1), string.sub(rec, nl + 1) end
+  if status and wanted[status] and not redis.call('HGET', KEYS[1], id) and writtenfp(id) then
     local data = redis.call('HGET', KEYS[4], id)
     if data then
-      redis.call('HSET', KEYS[1], id, '-' .. string.sub(v, 2))
+      redis.call('HDEL', wkey(id), wfield(id))
+      redis.call('HSET', KEYS[1], id, '-' .. src)
       redis.call('DECR', KEYS[2])
       redis.call('HINCRBY', KEYS[7], status, -1)
       redis.call('HINCRBY', KEYS[6], id, 1)
@@ -68,8 +75,22 @@ end
 return {requeued, missing}
 `;
 
+/**
+ * The collector notes, before it writes a batch, which items' lines in the file can be retried (and
+ * drops the saved data of the others). Done before the write, so a crash can only repeat it.
+ */
+export async function noteLineStatuses(redis: Redis, keys: RunKeys, lines: Array<{ id: string; status: string }>): Promise<void> {
+  if (lines.length === 0) return;
+  await commands(redis).respoolNoteLines(keys.ledger, keys.failedLines, keys.retryData, ...lines.flatMap((l) => [l.id, l.status, isRetryable(l.status) ? '1' : '0']));
+}
+
 interface RetryCommands {
+  respoolNoteLines(ledger: string, failedLines: string, retryData: string, ...args: string[]): Promise<number>;
   respoolRetry(ledger: string, written: string, failedLines: string, retryData: string, retrying: string, superseded: string, lineCounts: string, ...args: string[]): Promise<[number, number]>;
+}
+
+function commands(redis: Redis): RetryCommands {
+  return luaCommands<RetryCommands>(redis, { respoolNoteLines: { keys: 3, lua: NOTE_LUA }, respoolRetry: { keys: 7, lua: RETRY_LUA } });
 }
 
 export interface RetryResult {
@@ -85,7 +106,7 @@ export interface RetryResult {
  * Safe to repeat after a crash: an item moved to `retrying` but not yet queued is queued by the next call.
  */
 export async function retryItems(redis: Redis, queue: Queue<JobData>, keys: RunKeys, statuses: string[], attempts: number): Promise<RetryResult> {
-  const cmd = luaCommands<RetryCommands>(redis, { respoolRetry: { keys: 7, lua: RETRY_LUA } });
+  const cmd = commands(redis);
   const result: RetryResult = { requeued: 0, missing: 0 };
   const wanted = statuses.join(',');
   let cursor = '0';

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Redis } from 'ioredis';
 import { jobIdFor, type RunKeys } from '../queue/keys.js';
+import { WRITTEN_HELPERS } from '../queue/ledger.js';
 import { luaCommands } from '../queue/lua-commands.js';
 
 /**
@@ -14,15 +15,14 @@ import { luaCommands } from '../queue/lua-commands.js';
  * rename, so a crash in between only makes the next collector do the same (harmless) rewrite again.
  */
 
-// KEYS: superseded, ledger. Returns id, generation pairs of superseded items whose new line is
+// KEYS: ledger, superseded. Returns id, generation pairs of superseded items whose new line is
 // written, or nothing while any of them still waits for its new line: one rewrite per retry, not one
 // per batch of new lines (the file may be large).
-const DUE_LUA = `
+const DUE_LUA = `${WRITTEN_HELPERS}
 local out = {}
-local all = redis.call('HGETALL', KEYS[1])
+local all = redis.call('HGETALL', KEYS[2])
 for i = 1, #all, 2 do
-  local v = redis.call('HGET', KEYS[2], all[i])
-  if v and string.sub(v, 1, 1) == '+' then
+  if not redis.call('HGET', KEYS[1], all[i]) and writtenfp(all[i]) then
     out[#out + 1] = all[i]
     out[#out + 1] = all[i + 1]
   else
@@ -45,7 +45,7 @@ return n
 `;
 
 interface CompactCommands {
-  respoolSupersededDue(superseded: string, ledger: string): Promise<string[]>;
+  respoolSupersededDue(ledger: string, superseded: string): Promise<string[]>;
   respoolSupersededDone(superseded: string, ...idGen: string[]): Promise<number>;
 }
 
@@ -62,7 +62,7 @@ export interface DueItem {
 }
 
 export async function supersededDue(redis: Redis, keys: RunKeys): Promise<DueItem[]> {
-  const flat = await commands(redis).respoolSupersededDue(keys.superseded, keys.ledger);
+  const flat = await commands(redis).respoolSupersededDue(keys.ledger, keys.superseded);
   const out: DueItem[] = [];
   for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i]!, generation: flat[i + 1]! });
   return out;

@@ -184,17 +184,24 @@ export class WorkerSet {
     await worker.waitUntilReady();
   }
 
-  /** Stops taking jobs; waits for jobs in flight up to `graceMs`, then abandons them (they re-run). */
-  async close(graceMs = 30_000): Promise<void> {
+  /**
+   * Stops taking jobs and waits for jobs in flight up to `graceMs`. Returns false when some were still
+   * running then: they are abandoned (not failed, no attempt used) and come back through another
+   * worker's stalled check, so the caller may exit at once.
+   */
+  async close(graceMs = 30_000): Promise<boolean> {
     const all = [...this.workers.values()];
     this.workers.clear();
-    await Promise.all(
+    const inTime = await Promise.all(
       all.map(async (w) => {
         const graceful = w.close();
         const timedOut = await Promise.race([graceful.then(() => false), sleep(graceMs, undefined, { unref: true }).then(() => true)]);
-        if (timedOut) await w.close(true);
+        // close(true) can hang as well while Redis is unreachable (BullMQ #4656): do not wait for it.
+        if (timedOut) void w.close(true).catch(() => {});
+        return !timedOut;
       }),
     );
+    return inTime.every(Boolean);
   }
 
   private readonly recorded = new Set<string>();

@@ -1,74 +1,81 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { Redis, type RedisOptions } from 'ioredis';
-import { tempDir } from './cli.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { answersPing } from '../../src/queue/connection.js';
 
 /**
- * A redis-server of a test's own, on a free port of 127.0.0.1, with its data in a temp folder: for
- * settings the shared Redis must never get (a password, TLS, an eviction policy). `stop` kills only it.
+ * A redis-server of the test's own, on a free port, with AOF on and its data in a temporary folder:
+ * tests that restart, stop or freeze Redis use this one, never the shared server.
  */
-export interface OwnRedis {
-  port: number;
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
+export class OwnRedis {
+  private child: ChildProcess | null = null;
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<OwnRedis> {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'respool-redis-'));
+    const r = new OwnRedis(await freePort(), dir);
+    await r.start();
+    return r;
+  }
+
+  /** Starts (again) on the same port and folder; the AOF brings the data back. */
+  async start(): Promise<void> {
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction'],
+      { stdio: 'ignore' },
+    );
+    this.child = child;
+    const deadline = Date.now() + 10_000;
+    while (!(await answersPing(this.url))) {
+      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+      if (Date.now() > deadline) throw new Error('redis-server did not answer within 10 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** SIGTERM: Redis flushes the AOF and exits, as in a restart by an operator. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+    this.child = null;
+  }
+
+  /** Freezes the server (connections stay open, nothing answers) or lets it go on. */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.child?.kill('SIGCONT');
+  }
+
+  async destroy(): Promise<void> {
+    this.thaw();
+    await this.stop('SIGKILL');
+    await rm(this.dir, { recursive: true, force: true });
+  }
 }
 
-export async function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const srv = createServer();
+    const srv = net.createServer();
     srv.once('error', reject);
     srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      const { port } = srv.address() as net.AddressInfo;
       srv.close(() => resolve(port));
     });
   });
-}
-
-export async function startOwnRedis(opts: { args?: string[]; tls?: { cert: string; key: string; ca: string }; password?: string } = {}): Promise<OwnRedis> {
-  const port = await freePort();
-  const dir = await tempDir();
-  const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
-  if (opts.tls) {
-    args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.cert, '--tls-key-file', opts.tls.key, '--tls-ca-cert-file', opts.tls.ca, '--tls-auth-clients', 'no');
-  } else {
-    args.push('--port', String(port));
-  }
-  if (opts.password) args.push('--requirepass', opts.password);
-  args.push(...(opts.args ?? []));
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const auth = opts.password ? `:${encodeURIComponent(opts.password)}@` : '';
-  const url = `${opts.tls ? 'rediss' : 'redis'}://${auth}127.0.0.1:${port}`;
-  const clientOpts: RedisOptions = opts.tls ? { tls: { ca: await import('node:fs/promises').then((fs) => fs.readFile(opts.tls!.ca)) } } : {};
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited: ${output}`);
-    const probe = new Redis(url, { ...clientOpts, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-    probe.on('error', () => {});
-    try {
-      await probe.connect();
-      if ((await probe.ping()) === 'PONG') break;
-    } catch {
-      // not up yet
-    } finally {
-      probe.disconnect();
-    }
-    if (Date.now() > deadline) throw new Error(`redis-server did not answer on ${port}: ${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    port,
-    url,
-    child,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const done = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
-      await done;
-    },
-  };
 }

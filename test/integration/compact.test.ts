@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { jobIdFor, runKeys } from '../../src/queue/keys.js';
+import { markWritten } from '../../src/queue/ledger.js';
 import { compactResults, compactTempPath, removeStaleCopy, supersededDone, supersededDue } from '../../src/sinks/compact.js';
 import { REDIS_URL, tempDir, testPrefix } from '../helpers/cli.js';
 import { deletePrefix } from '../helpers/redis-scan.js';
@@ -44,11 +45,13 @@ describe('results file rewrite after retry', () => {
     const redis = new Redis(REDIS_URL);
     try {
       const keys = runKeys('r', prefix);
-      await redis.hset(keys.ledger, 'i1', '+/x.jsonl:1', 'i2', '-/x.jsonl:2');
+      // i1's new line is written; i2's is still in flight.
+      await redis.hset(keys.ledger, 'i1', '=/x.jsonl:1', 'i2', '-/x.jsonl:2');
+      await markWritten(redis, keys, ['i1']);
       await redis.hset(keys.superseded, 'i1', '1', 'i2', '1');
       // i2's new line is not written yet: nothing is due, so that the file is rewritten once for both.
       assert.deepEqual(await supersededDue(redis, keys), []);
-      await redis.hset(keys.ledger, 'i2', '+/x.jsonl:2');
+      await markWritten(redis, keys, ['i2']);
       const due = await supersededDue(redis, keys);
       assert.deepEqual(due.sort((a, b) => a.id.localeCompare(b.id)), [{ id: 'i1', generation: '1' }, { id: 'i2', generation: '1' }]);
       // i1 is retried again before the rewrite finishes: its mark must survive.

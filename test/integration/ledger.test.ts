@@ -4,7 +4,8 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { createRedis } from '../../src/queue/connection.js';
 import { runKeys, type RunKeys } from '../../src/queue/keys.js';
-import { areDone, areWritten, claim, deliver, ledgerCounts, markWritten } from '../../src/queue/ledger.js';
+import { jobIdFor } from '../../src/queue/keys.js';
+import { areDone, areWritten, claim, deleteLedger, deliver, ledgerCounts, markWritten, unmarkWritten } from '../../src/queue/ledger.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -73,7 +74,8 @@ describe('ledger (real Redis)', () => {
           { id: 'd', source: 'g.jsonl:1' },
           { id: 'w', source: 'g.jsonl:2' },
         ]),
-        [{ state: 'done' }, { state: 'done' }, { state: 'duplicate', firstSource: 'f.jsonl:1' }, { state: 'duplicate', firstSource: 'f.jsonl:2' }],
+        // Once written, the first source is no longer kept: only that it was another one.
+        [{ state: 'done' }, { state: 'done' }, { state: 'duplicate', firstSource: 'f.jsonl:1' }, { state: 'duplicate' }],
       );
     });
 
@@ -157,7 +159,8 @@ describe('ledger (real Redis)', () => {
       await claim(redis, keys, [{ id: 'p', source: 'src:1' }, { id: 'd', source: 'src:2' }]);
       await deliver(redis, keys, [{ id: 'd', line: 'D' }]);
       assert.equal(await markWritten(redis, keys, ['p', 'd', 'd']), 2);
-      assert.deepEqual(await redis.hmget(keys.ledger, 'p', 'd'), ['+src:1', '+src:2']);
+      assert.deepEqual(await redis.hmget(keys.ledger, 'p', 'd'), [null, null], 'written items leave the in-flight hash');
+      assert.deepEqual(await areWritten(redis, keys, ['p', 'd']), [true, true]);
       assert.equal(await redis.get(keys.written), '2');
     });
 
@@ -166,13 +169,13 @@ describe('ledger (real Redis)', () => {
       await deliver(redis, keys, [{ id: 'a', line: 'A' }]);
       assert.equal(await markWritten(redis, keys, ['a']), 1);
       assert.equal(await markWritten(redis, keys, ['a']), 0);
-      assert.equal(await redis.hget(keys.ledger, 'a'), '+s:1');
+      assert.equal(await redis.hget(keys.ledger, 'a'), null);
       assert.equal(await redis.get(keys.written), '1');
     });
 
     it('counts an id that was never claimed (a line made from a failed job) and adds it', async () => {
       assert.equal(await markWritten(redis, keys, ['ghost']), 1);
-      assert.equal(await redis.hget(keys.ledger, 'ghost'), '+');
+      assert.deepEqual(await areWritten(redis, keys, ['ghost']), [true]);
       assert.deepEqual(await ledgerCounts(redis, keys), { items: 1, written: 1 });
     });
 
@@ -212,6 +215,49 @@ describe('ledger (real Redis)', () => {
       await markWritten(redis, keys, ['j2', 'j3']);
       assert.deepEqual(await ledgerCounts(redis, keys), { items: 5, written: 3 });
     });
+  });
+
+  describe('the compact written set (real job ids)', () => {
+    it('written items leave the in-flight hash; re-runs skip them, duplicates are still found, deliveries refused', async () => {
+      const items = Array.from({ length: 300 }, (_, i) => ({ id: jobIdFor('r', `c${i}`), source: `/in/a.csv:${i + 2}` }));
+      assert.ok(items.every((e) => /^i[0-9a-f]{32}$/.test(e.id)));
+      await claim(redis, keys, items);
+      await deliver(redis, keys, items.map((e) => ({ id: e.id, line: `L${e.id}` })));
+      assert.equal(await markWritten(redis, keys, items.slice(0, 200).map((e) => e.id)), 200);
+      assert.equal(await redis.hlen(keys.ledger), 100, 'only the 100 unwritten items stay in the hash');
+      assert.deepEqual(await ledgerCounts(redis, keys), { items: 300, written: 200 });
+      assert.deepEqual(await areWritten(redis, keys, [items[0]!.id, items[199]!.id, items[200]!.id]), [true, true, false]);
+      assert.deepEqual(await areDone(redis, keys, [items[0]!.id, items[200]!.id]), [true, true]);
+      // A re-run: same sources are done; the same custom_id from another line is a duplicate.
+      const again = await claim(redis, keys, [items[5]!, { id: items[6]!.id, source: '/in/b.csv:9' }, items[250]!]);
+      assert.deepEqual(again, [{ state: 'done' }, { state: 'duplicate' }, { state: 'done' }]);
+      assert.deepEqual(await deliver(redis, keys, [{ id: items[5]!.id, line: 'again' }]), [false], 'a written item is never delivered again');
+      assert.equal(await markWritten(redis, keys, [items[5]!.id]), 0, 'nor counted twice');
+      // Other ids sharing a bucket are not mistaken for written ones.
+      const fresh = Array.from({ length: 50 }, (_, i) => ({ id: jobIdFor('r', `new${i}`), source: `/in/c.csv:${i}` }));
+      assert.ok((await claim(redis, keys, fresh)).every((c) => c.state === 'new'));
+      assert.equal(await markWritten(redis, keys, items.slice(200).map((e) => e.id)), 100);
+      const buckets = await redis.keys(`${keys.ledger}:w:*`);
+      assert.ok(buckets.length > 100, `written ids spread over buckets: ${buckets.length}`);
+      assert.equal(await redis.object('ENCODING', buckets[0]!), 'listpack', 'small buckets stay compact');
+      await deleteLedger(redis, keys);
+      assert.deepEqual(await redis.keys(`${keys.ledger}*`), []);
+    });
+  });
+
+  it('unmarkWritten puts written items back in flight (for a retry); others are left alone', async () => {
+    const a = { id: jobIdFor('r', 'a'), source: '/in/x.csv:2' };
+    const b = { id: jobIdFor('r', 'b'), source: '/in/x.csv:3' };
+    await claim(redis, keys, [a, b]);
+    await deliver(redis, keys, [{ id: a.id, line: 'A' }, { id: b.id, line: 'B' }]);
+    await markWritten(redis, keys, [a.id]);
+    assert.equal(await unmarkWritten(redis, keys, [a, b]), 1, 'only the written one');
+    assert.deepEqual(await ledgerCounts(redis, keys), { items: 2, written: 0 });
+    assert.equal(await redis.hget(keys.ledger, a.id), `-${a.source}`);
+    assert.deepEqual(await areWritten(redis, keys, [a.id]), [false]);
+    assert.deepEqual(await deliver(redis, keys, [{ id: a.id, line: 'A2' }]), [true], 'its new line can be delivered');
+    assert.equal(await markWritten(redis, keys, [a.id]), 1);
+    assert.deepEqual(await ledgerCounts(redis, keys), { items: 2, written: 1 });
   });
 
   it('runs stay apart: the same job id in two runs has two ledger entries', async () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
 import { countIds, readLines, runCli, tempDir, testPrefix } from '../helpers/cli.js';
-import { startOwnRedis, type OwnRedis } from '../helpers/own-redis.js';
+import { startOwnRedis, type OwnRedis } from '../helpers/configured-redis.js';
 
 const PASSWORD = 'pw-Zq8!x/y@h%3A';
 const EVICTION_WARNING = /Redis maxmemory-policy is "allkeys-lru"/g;

@@ -6,6 +6,9 @@ import { EXIT } from '../exit.js';
 import { parsePositiveInt } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
 
+/** After the grace period, how long closing connections may take before the worker exits anyway. */
+const SHUTDOWN_MARGIN_MS = 10_000;
+
 export function registerWorker(program: Command, globals: () => GlobalFlags): void {
   program
     .command('worker')
@@ -39,6 +42,11 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
           stopping = true;
           abort.abort();
           session.log.info(`stopping: no new jobs; waiting up to ${graceMs / 1000}s for calls in flight (signal again to exit at once)`);
+          // Closing can hang while Redis is unreachable; past the grace and a margin, exit anyway.
+          setTimeout(() => {
+            session.log.warn('could not close in time (is Redis reachable?); exiting; jobs in flight come back through the stalled check');
+            process.exit(EXIT.interrupted);
+          }, graceMs + SHUTDOWN_MARGIN_MS).unref();
           resolve();
         };
         process.on('SIGINT', onSignal);
@@ -60,7 +68,12 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
       await done;
       clearInterval(timer);
       await scheduled?.close();
-      await workers.close(graceMs);
+      if (!(await workers.close(graceMs))) {
+        // Calls still in flight are abandoned: their jobs keep their lock until it expires, then another
+        // worker's stalled check queues them again without using an attempt.
+        session.log.warn(`grace of ${graceMs / 1000}s over; calls still in flight are left to other workers; worker stopped; it delivered ${workers.delivered} lines`);
+        process.exit(EXIT.interrupted);
+      }
       await session.close();
       session.log.info(`worker stopped; it delivered ${workers.delivered} lines`);
     });

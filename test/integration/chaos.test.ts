@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
+import { createRng } from '../../src/fake-server/faults.js';
+import { countIds, readLines, runCli, tempDir, testPrefix, waitFor } from '../helpers/cli.js';
+import { OwnRedis } from '../helpers/own-redis.js';
+import { Proc, stopAll } from '../helpers/procs.js';
+
+/**
+ * Workers, a collector and the producer as separate `respool` processes against a redis-server of
+ * this test's own (AOF on), which the test restarts; workers are SIGKILLed at seeded random moments.
+ */
+
+// Short locks so that the jobs of a killed worker come back within seconds; not so short that a live
+// worker on a busy machine loses its locks (its items would then be paid twice without any kill).
+const FAST = { RESPOOL_LOCK_DURATION_MS: '3000', RESPOOL_STALLED_INTERVAL_MS: '1500', OPENRESPONSES_API_KEY: 'sk-chaos-test' };
+const CONCURRENCY = 6;
+
+async function lineCount(file: string): Promise<number> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.split('\n').filter(Boolean).length;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('chaos: worker kills, collector and Redis restarts', { timeout: 90_000 }, () => {
+  let redis: OwnRedis;
+  let fake: FakeServer;
+  let dir: string;
+  const prefix = testPrefix();
+  const procs = new Set<Proc>();
+
+  before(async () => {
+    redis = await OwnRedis.start();
+    fake = await startFakeServer({ latencyMs: 250 });
+    dir = await tempDir();
+  });
+  after(async () => {
+    await stopAll(procs);
+    await fake.close();
+    await redis.destroy();
+  });
+
+  const env = () => ({ ...FAST, REDIS_URL: redis.url });
+  const start = (args: string[]) => {
+    const p = new Proc(['--prefix', prefix, ...args], { env: env() });
+    procs.add(p);
+    return p;
+  };
+
+  it('every custom_id exactly once, no torn line, duplicate calls bounded by concurrency x kills', async (t) => {
+    const ids = Array.from({ length: 800 }, (_, i) => `chaos-${i}`);
+    const input = path.join(dir, 'chaos.in.jsonl');
+    const out = path.join(dir, 'chaos.out.jsonl');
+    await writeFile(input, ids.map((id) => JSON.stringify({ custom_id: id, prompt: `about ${id}` })).join('\n') + '\n');
+    const enqueued = await runCli(['--prefix', prefix, 'enqueue', '--name', 'chaos', '--input', input, '--model', 'm', '--base-url', fake.url, '--out', out], { env: env() });
+    assert.equal(enqueued.code, 0, enqueued.stderr);
+
+    const worker = () => start(['worker', '--name', 'chaos', '--concurrency', String(CONCURRENCY), '--grace', '1']);
+    const workers = [worker(), worker(), worker()];
+    let collector = start(['collect', '--name', 'chaos']);
+
+    const rng = createRng(20261201);
+    const plan = ['kill-worker', 'kill-worker', 'restart-collector', 'kill-worker', 'restart-redis', 'kill-worker', 'kill-worker'];
+    const happened: string[] = [];
+    let kills = 0;
+    let mark = 0;
+    for (const step of plan) {
+      // Each fault hits a run that is making progress: some new lines, then a random moment.
+      await waitFor(async () => (await lineCount(out)) >= mark + 40, 30_000, `${mark + 40} lines`);
+      await sleep(100 + Math.floor(rng() * 700));
+      mark = await lineCount(out);
+      if (mark >= ids.length) break; // the run is already complete
+      if (step === 'kill-worker') {
+        const i = Math.floor(rng() * workers.length);
+        const killed = await workers[i]!.kill('SIGKILL');
+        assert.equal(killed.signal, 'SIGKILL');
+        kills++;
+        workers[i] = worker();
+      } else if (step === 'restart-collector') {
+        await collector.kill('SIGKILL');
+        collector = start(['collect', '--name', 'chaos']);
+      } else {
+        await redis.stop();
+        await redis.start();
+      }
+      happened.push(`${step}@${mark}`);
+    }
+    assert.ok(happened.length === plan.length, `every fault hit the run while it was going: ${happened.join(', ')}`);
+
+    const collected = await collector.done;
+    assert.equal(collected.code, 0, collected.stderr);
+    // Workers that were never killed survived the Redis restart and stop cleanly.
+    const stopped = await Promise.all(workers.map((w) => w.kill('SIGTERM')));
+    for (const r of stopped) assert.equal(r.code, 0, r.stderr);
+
+    const lines = await readLines(out); // throws on a torn line
+    const counts = countIds(lines);
+    assert.deepEqual([...counts.keys()].sort(), [...ids].sort());
+    assert.ok([...counts.values()].every((n) => n === 1), 'no custom_id twice');
+    assert.ok(lines.every((l) => l.status === 'completed'), 'every item completed');
+    const calls = Object.values(fake.stats().byKey);
+    const extra = calls.reduce((sum, n) => sum + (n - 1), 0);
+    assert.equal(calls.length, ids.length, 'every item was called');
+    t.diagnostic(`faults (step@lines written): ${happened.join(', ')}; duplicate calls: ${extra}; bound ${CONCURRENCY * kills}`);
+    assert.ok(extra <= CONCURRENCY * kills, `duplicate calls ${extra} > ${CONCURRENCY} x ${kills} kills (${happened.join(', ')})`);
+  });
+});
