@@ -4,18 +4,25 @@
  * ignore them instead of refusing the schema.
  */
 import { readFileSync } from 'node:fs';
-import Ajv2020Module from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
+import type Ajv2020Class from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 
 /** Two levels up works both from src/fake-server/*.ts (tsx) and from dist/fake-server/*.js. */
 export const SPEC_URL = new URL('../../spec/openresponses.openapi.json', import.meta.url);
 const SPEC_ID = 'openresponses';
 
-// Ajv ships CommonJS; under NodeNext the default import is the module object, the class its `default`.
-const Ajv2020 = Ajv2020Module.default;
+// Loaded on first use, not at start: Ajv costs ~90 ms to load and most commands never need it.
+// It ships CommonJS, so `require` loads it synchronously.
+const require = createRequire(import.meta.url);
+type Ajv2020 = InstanceType<typeof Ajv2020Class.default>;
+function newAjv(opts: ConstructorParameters<typeof Ajv2020Class.default>[0]): Ajv2020 {
+  const { default: Ajv } = require('ajv/dist/2020.js') as typeof Ajv2020Class;
+  return new Ajv(opts);
+}
 
 let cachedSpec: Record<string, unknown> | undefined;
-let ajv: InstanceType<typeof Ajv2020> | undefined;
+let ajv: Ajv2020 | undefined;
 const validators = new Map<string, ValidateFunction>();
 
 export function loadSpec(): Record<string, unknown> {
@@ -28,7 +35,7 @@ export function specValidator(name: string): ValidateFunction {
   let v = validators.get(name);
   if (!v) {
     if (!ajv) {
-      ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: false });
+      ajv = newAjv({ strict: false, allErrors: false, validateFormats: false });
       ajv.addSchema(loadSpec(), SPEC_ID);
     }
     v = ajv.compile({ $ref: `${SPEC_ID}#/components/schemas/${name}` });

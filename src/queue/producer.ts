@@ -40,6 +40,8 @@ export interface EnqueueOptions {
 
 /** Chunks being added at once: reading the next chunk overlaps the Redis round trips of the last. */
 const CHUNKS_IN_FLIGHT = 2;
+/** The first chunk is small, so that workers waiting for the run get their first jobs at once. */
+const FIRST_CHUNK = 50;
 
 /**
  * Streams reader outcomes into the run's queue in chunks. Safe to run again after a crash or next to
@@ -64,13 +66,15 @@ export async function enqueue(outcomes: AsyncIterable<ReadOutcome>, opts: Enqueu
     void p.finally(() => inFlight.delete(p));
   };
   let chunk: JobData[] = [];
+  let target = Math.min(FIRST_CHUNK, chunkSize);
   for await (const outcome of outcomes) {
     if (opts.signal?.aborted) break;
     stats.read++;
     chunk.push(toJobData(outcome, opts.run));
-    if (chunk.length >= chunkSize) {
+    if (chunk.length >= target) {
       await submit(chunk);
       chunk = [];
+      target = chunkSize;
     }
   }
   if (chunk.length > 0) await submit(chunk);

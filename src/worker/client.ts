@@ -13,7 +13,7 @@
  * Redirects are not followed (undici's default for `request`): a POST answered with 3xx becomes an
  * InvalidRequestError that says to fix the base URL, instead of a silent GET without a body.
  */
-import { Agent, request } from 'undici';
+import type { Dispatcher, request as undiciRequest } from 'undici';
 import { errorFromException, errorFromResponse } from './classify.js';
 import { ApiCallError } from './errors.js';
 import { HeaderLookup, type ResponseHeaders } from './response-headers.js';
@@ -45,7 +45,12 @@ export interface CreateResponseResult {
 
 const DEFAULT_USER_AGENT = 'respool';
 
-const agent = new Agent({ keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+// Loaded with the first call (~80 ms): commands that make no call never pay for it.
+let undici: Promise<{ request: typeof undiciRequest; agent: Dispatcher }> | null = null;
+function http() {
+  undici ??= import('undici').then(({ Agent, request }) => ({ request, agent: new Agent({ keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 }) }));
+  return undici;
+}
 const MAX_TIMER_MS = 2_147_483_647;
 
 /** Characters a header value can carry (RFC 9110 field-value, without CR/LF/NUL). */
@@ -115,6 +120,7 @@ export class OpenResponsesClient {
     const signal = controller.signal;
     const started = performance.now();
     try {
+      const { request, agent } = await http();
       const res = await request(this.url, { method: 'POST', headers, body: payload, signal, dispatcher: agent });
       // Read every body, error or not, so that the connection goes back to the pool.
       const text = await res.body.text();

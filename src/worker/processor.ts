@@ -25,6 +25,8 @@ type ItemJob = Extract<JobData, { type: 'item' }>;
 export interface ProcessorContext {
   runs: RunCache;
   clientFor(settings: RunSettings): OpenResponsesClient;
+  /** Runs one call (budget, request, settle) in one of the run's `concurrency` call slots. */
+  inCallSlot<T>(run: string, call: () => Promise<T>): Promise<T>;
   /** Stops the run for every worker (the key was refused); idempotent. */
   stopRun(run: string, reason: string): Promise<void>;
   isStopped(run: string): boolean;
@@ -100,26 +102,30 @@ function lineMaker(ctx: ProcessorContext) {
     async function callWithinBudget(idempotencyKey: string) {
       let rateLimitedThisAttempt = 0;
       for (;;) {
-        const lease = await ctx.limiter.acquire(budget, estimate, job.id!, signal);
-        try {
-          const res = await ctx.clientFor(runSettings).createResponse(body, { signal, idempotencyKey });
-          const usage = (res.json as { usage?: { total_tokens?: unknown } } | null)?.usage;
-          const actual = typeof usage?.total_tokens === 'number' ? usage.total_tokens : null;
-          await ctx.limiter.settle(budget, lease, estimate, actual, res.headers);
-          return res;
-        } catch (err) {
-          if (err instanceof RateLimitedError) {
-            rateLimited++;
-            rateLimitedThisAttempt++;
-            await ctx.limiter.onRateLimited(budget, lease, estimate, err.retryAfterMs);
-            // Past the cap (a quota that never comes back answers 429 too), the 429 uses an attempt.
-            if (rateLimitedThisAttempt < MAX_RATE_LIMITED_PER_ATTEMPT) continue;
+        const res = await ctx.inCallSlot(data.run, async () => {
+          signal?.throwIfAborted();
+          const lease = await ctx.limiter.acquire(budget, estimate, job.id!, signal);
+          try {
+            const res = await ctx.clientFor(runSettings).createResponse(body, { signal, idempotencyKey });
+            const usage = (res.json as { usage?: { total_tokens?: unknown } } | null)?.usage;
+            const actual = typeof usage?.total_tokens === 'number' ? usage.total_tokens : null;
+            await ctx.limiter.settle(budget, lease, estimate, actual, res.headers);
+            return res;
+          } catch (err) {
+            if (err instanceof RateLimitedError) {
+              rateLimited++;
+              rateLimitedThisAttempt++;
+              await ctx.limiter.onRateLimited(budget, lease, estimate, err.retryAfterMs);
+              // Past the cap (a quota that never comes back answers 429 too), the 429 uses an attempt.
+              if (rateLimitedThisAttempt < MAX_RATE_LIMITED_PER_ATTEMPT) return null;
+              throw err;
+            }
+            // A refused call costs no tokens; an unanswered one may have (the estimate stays charged).
+            await ctx.limiter.settle(budget, lease, estimate, err instanceof ApiCallError && err.status !== null ? 0 : null, null);
             throw err;
           }
-          // A refused call costs no tokens; an unanswered one may have (the estimate stays charged).
-          await ctx.limiter.settle(budget, lease, estimate, err instanceof ApiCallError && err.status !== null ? 0 : null, null);
-          throw err;
-        }
+        });
+        if (res) return res;
       }
     }
     // One call, read; a response that failed is thrown like any other API error.

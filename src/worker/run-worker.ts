@@ -1,4 +1,5 @@
 import { Queue, Worker } from 'bullmq';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { Redis } from 'ioredis';
 import { QUEUE_DEFAULTS, queueTiming } from '../config/defaults.js';
 import { sleep } from '../core/sleep.js';
@@ -56,6 +57,7 @@ export class WorkerSet {
     this.processor = createProcessor({
       runs: this.runs,
       clientFor: (s) => this.clientFor(s),
+      inCallSlot: (run, call) => this.callSlots(run)(call),
       stopRun: (run, reason) => this.stopRun(run, reason),
       isStopped: (run) => this.stopped.has(run),
       isDone: (run, jobId) => this.batchers(run).isDone.submit(jobId),
@@ -160,6 +162,18 @@ export class WorkerSet {
     }
   }
 
+  private readonly slots = new Map<string, LimitFunction>();
+
+  /** `concurrency` API calls at once per run; the BullMQ worker holds a few more jobs (see `add`). */
+  private callSlots(run: string): LimitFunction {
+    let limit = this.slots.get(run);
+    if (!limit) {
+      limit = pLimit(this.opts.concurrency);
+      this.slots.set(run, limit);
+    }
+    return limit;
+  }
+
   /** Starts working on a run's queue (no-op if already working on it). */
   async add(run: string): Promise<void> {
     if (this.workers.has(run)) return;
@@ -170,7 +184,10 @@ export class WorkerSet {
     const worker = new Worker<JobData, void>(run, this.processor, {
       connection: this.opts.redis,
       prefix: bullPrefix(this.opts.prefix),
-      concurrency: this.opts.concurrency,
+      // A job spends a few ms before and after its call in Redis (fetch, delivery, completion). A few
+      // more jobs than call slots keep every slot busy meanwhile, so a latency-bound run really has
+      // `concurrency` calls in flight; the slots still bound the calls.
+      concurrency: this.opts.concurrency + jobHeadroom(this.opts.concurrency),
       lockDuration: this.opts.lockDurationMs ?? timing.lockDurationMs,
       stalledInterval: this.opts.stalledIntervalMs ?? timing.stalledIntervalMs,
       maxStalledCount: QUEUE_DEFAULTS.maxStalledCount,
@@ -244,4 +261,9 @@ export class WorkerSet {
     const retryAfter = err instanceof ApiCallError ? err.retryAfterMs : null;
     return backoffDelayMs(attemptsMade, { baseMs: settings?.backoffMs ?? 1000, maxMs: settings?.maxBackoffMs ?? 60_000 }, retryAfter);
   }
+}
+
+/** Jobs held beyond the call slots: a tenth of them, at least one. */
+export function jobHeadroom(concurrency: number): number {
+  return Math.max(1, Math.ceil(concurrency / 10));
 }

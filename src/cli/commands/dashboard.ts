@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { startDashboard } from '../../report/dashboard.js';
 import { parsePort } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
 
@@ -10,6 +9,8 @@ export function registerDashboard(program: Command, globals: () => GlobalFlags):
     .option('--port <n>', 'port on 127.0.0.1 (0 = any free port)', '3000')
     .action(async (flags: { port: string }) => {
       const port = parsePort(flags.port, '--port');
+      // bull-board and Express take ~200 ms to load: only this command pays for them.
+      const { startDashboard } = await import('../../report/dashboard.js');
       const session = await Session.open(globals());
       const dashboard = await startDashboard({ redis: session.redis, port, log: session.log, ...(session.prefix ? { prefix: session.prefix } : {}) });
       process.stdout.write(`${dashboard.url}\n`);

@@ -10,7 +10,8 @@
  * Runs in the worker, when the item is sent: jobs hold paths, never bytes.
  */
 import { readFile, stat } from 'node:fs/promises';
-import sharp, { type Metadata, type Sharp } from 'sharp';
+import type SharpModule from 'sharp';
+import type { Metadata, Sharp } from 'sharp';
 import { NIGHTLY_DEFAULTS } from '../../config/defaults.js';
 import { CONVERTIBLE_FORMATS, describeUnsupported, loadImageAsDataUri, MAX_IMAGE_URL_CHARS, sniffImageType, unsupportedImageReason } from '../../inputs/image-type.js';
 import { decodeBmp } from './bmp.js';
@@ -50,7 +51,16 @@ export async function prepareImage(absPath: string, opts: ImageOptions): Promise
   }
 }
 
+// sharp (and libvips) load on the first image to process: runs that send images as they are, and
+// every other command, never pay for it.
+let sharpModule: Promise<typeof SharpModule> | null = null;
+function loadSharp(): Promise<typeof SharpModule> {
+  sharpModule ??= import('sharp').then((m) => m.default);
+  return sharpModule;
+}
+
 export async function processBytes(bytes: Buffer, detail: Detail): Promise<PreparedImage> {
+  const sharp = await loadSharp();
   const kind = sniffImageType(bytes) ?? describeUnsupported(bytes);
   if (kind === null || (!kind.startsWith('image/') && !CONVERTIBLE_FORMATS.has(kind))) throw new Error(unsupportedImageReason(bytes));
   let image: Sharp;

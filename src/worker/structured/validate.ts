@@ -2,15 +2,22 @@
  * Checks one answer against the run's schema: the text must be JSON and the JSON must match. Each
  * schema is compiled once per process (Ajv, JSON Schema 2020-12, unknown keywords ignored).
  */
-import Ajv2020Module from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
+import type Ajv2020Class from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv';
 
-// Ajv ships CommonJS; under NodeNext the default import is the module object, the class its `default`.
-const Ajv2020 = Ajv2020Module.default;
+// Loaded on first use, not at start: Ajv costs ~90 ms to load and most commands never need it.
+// It ships CommonJS, so `require` loads it synchronously.
+const require = createRequire(import.meta.url);
+type Ajv2020 = InstanceType<typeof Ajv2020Class.default>;
+function newAjv(opts: ConstructorParameters<typeof Ajv2020Class.default>[0]): Ajv2020 {
+  const { default: Ajv } = require('ajv/dist/2020.js') as typeof Ajv2020Class;
+  return new Ajv(opts);
+}
 
 export type AnswerCheck = { ok: true; value: unknown } | { ok: false; reason: string; value: unknown };
 
-let ajv: InstanceType<typeof Ajv2020> | undefined;
+let ajv: Ajv2020 | undefined;
 const compiled = new Map<string, ValidateFunction>();
 
 /** Throws with Ajv's message when the schema itself is not a usable JSON schema. */
@@ -18,7 +25,7 @@ export function compileAnswerSchema(schema: Record<string, unknown>): ValidateFu
   const key = JSON.stringify(schema);
   let v = compiled.get(key);
   if (!v) {
-    ajv ??= new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
+    ajv ??= newAjv({ strict: false, allErrors: true, validateFormats: false });
     v = ajv.compile(schema);
     // A run has one schema; the cap only keeps a long-lived worker serving many runs bounded.
     if (compiled.size >= 100) compiled.clear();
