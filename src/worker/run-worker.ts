@@ -263,7 +263,10 @@ export class WorkerSet {
   }
 }
 
-/** Jobs held beyond the call slots: a tenth of them, at least one. */
+/**
+ * Jobs held beyond the call slots: a tenth of them. Below 10 slots, none: the gap is a few calls'
+ * worth of milliseconds there, and `active` in `status` stays equal to the calls in flight.
+ */
 export function jobHeadroom(concurrency: number): number {
-  return Math.max(1, Math.ceil(concurrency / 10));
+  return Math.floor(concurrency / 10);
 }
