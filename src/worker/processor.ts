@@ -47,6 +47,11 @@ const MAX_RATE_LIMITED_PER_ATTEMPT = 100;
 /** Thrown when an item is put back in the queue without using an attempt (the run was stopped). */
 export class PutBackError extends WaitingError {}
 
+/** From `inCallSlot` when the worker is closing: a job still waiting for a slot makes no call. */
+export class WorkerClosingError extends Error {
+  override name = 'WorkerClosingError';
+}
+
 /**
  * Turns one job into its output line and delivers it. Every outcome that is final for the item becomes
  * a line; only errors worth another attempt are thrown, and BullMQ schedules the retry with respool's
@@ -180,6 +185,8 @@ function lineMaker(ctx: ProcessorContext) {
       if (answer.raw) line.http = answer.raw;
       return line;
     } catch (err) {
+      // Shutdown reached a job before its call: it goes back to the queue as it was.
+      if (err instanceof WorkerClosingError) return putBack(job, token);
       if (!(err instanceof ApiCallError)) throw err; // a caller abort or a bug: BullMQ retries it
       switch (decide(err, attempt, settings.attempts)) {
         case 'stop-run':

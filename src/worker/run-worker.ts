@@ -15,7 +15,7 @@ import { RateLimiter } from './limits/rate-limiter.js';
 import { backoffDelayMs } from './backoff.js';
 import { OpenResponsesClient } from './client.js';
 import { ApiCallError } from './errors.js';
-import { createProcessor } from './processor.js';
+import { createProcessor, WorkerClosingError } from './processor.js';
 import { RunCache } from './run-cache.js';
 import { CostCap } from '../cost/cap.js';
 import { formatUsd, usdToNanos } from '../cost/compute.js';
@@ -57,7 +57,12 @@ export class WorkerSet {
     this.processor = createProcessor({
       runs: this.runs,
       clientFor: (s) => this.clientFor(s),
-      inCallSlot: (run, call) => this.callSlots(run)(call),
+      inCallSlot: (run, call) =>
+        this.callSlots(run)(() => {
+          // Closing: jobs held beyond the slots must not start new calls during the grace period.
+          if (this.closing) throw new WorkerClosingError('the worker is closing');
+          return call();
+        }),
       stopRun: (run, reason) => this.stopRun(run, reason),
       isStopped: (run) => this.stopped.has(run),
       isDone: (run, jobId) => this.batchers(run).isDone.submit(jobId),
@@ -163,6 +168,7 @@ export class WorkerSet {
   }
 
   private readonly slots = new Map<string, LimitFunction>();
+  private closing = false;
 
   /** `concurrency` API calls at once per run; the BullMQ worker holds a few more jobs (see `add`). */
   private callSlots(run: string): LimitFunction {
@@ -207,6 +213,7 @@ export class WorkerSet {
    * worker's stalled check, so the caller may exit at once.
    */
   async close(graceMs = 30_000): Promise<boolean> {
+    this.closing = true;
     const all = [...this.workers.values()];
     this.workers.clear();
     const inTime = await Promise.all(
