@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     const server = await startServer(['--latency-ms', '100', '--limit-window-ms', String(WINDOW_MS), ...s.server]);
     const run = `limits-${randomUUID().slice(0, 8)}`;
     const out = path.join(dir, `${run}.jsonl`);
-    const common = ['--prefix', run, '--log-level', 'warn'];
+    const common = ['--prefix', run, '--log-level', 'error'];
     const job = ['--name', run, '--input', input, '--model', 'bench-model', '--base-url', server.url, '--out', out, '--concurrency', '50', ...s.respool];
     try {
       if (s.workers) {

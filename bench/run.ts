@@ -48,8 +48,8 @@ async function main(): Promise<void> {
         const run = `bench-${randomUUID().slice(0, 8)}`;
         const out = path.join(dir, `${run}.jsonl`);
         const respool = await timed(() =>
-          spawnNode([BIN, '--prefix', run, '--log-level', 'warn', 'run', '--input', input, '--model', 'bench-model', '--base-url', server.url, '--concurrency', String(s.concurrency), '--name', run, '--out', out], {
-            OPENRESPONSES_API_KEY: 'bench',
+          spawnNode([BIN, '--prefix', run, '--log-level', 'error', 'run', '--input', input, '--model', 'bench-model', '--base-url', server.url, '--concurrency', String(s.concurrency), '--name', run, '--out', out], {
+            OPENRESPONSES_API_KEY: 'sk-bench-local',
           }),
         );
         const stats = (await (await fetch(`${server.admin}/_stats`)).json()) as { requests: number };

@@ -67,7 +67,7 @@ async function throughput(dir: string, redisUrl: string, latencyMs: number, item
       const run = `scale-${latencyMs}-${n}`;
       const out = path.join(dir, `${run}.jsonl`);
       await fetch(`${server.admin}/_reset`, { method: 'POST' });
-      const env = { REDIS_URL: redisUrl, OPENRESPONSES_API_KEY: 'bench' };
+      const env = { REDIS_URL: redisUrl, OPENRESPONSES_API_KEY: 'sk-bench-local' };
       await exitOf(cli(['enqueue', '--name', run, '--input', input, '--model', 'bench-model', '--base-url', server.url, '--out', out], env));
       // Every worker starts on the same signal: the queue stays paused until all N are connected, so
       // a worker whose Node start is slow on a busy machine does not lower the rate.
@@ -118,7 +118,7 @@ async function bigEnqueue(dir: string, redisUrl: string): Promise<void> {
   await writeCsv(csv, ROWS);
   const server = await startServer(['--latency-ms', '0']);
   const redis = new Redis(redisUrl);
-  const env = { REDIS_URL: redisUrl, OPENRESPONSES_API_KEY: 'bench' };
+  const env = { REDIS_URL: redisUrl, OPENRESPONSES_API_KEY: 'sk-bench-local' };
   const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
   const enqueueArgs = (run: string, file: string, extra: string[]) => ['enqueue', '--name', run, '--input', file, '--id-column', 'id', '--prompt', 'Label this review: {{text}}', '--model', 'bench-model', '--base-url', server.url, '--out', path.join(dir, `${run}.jsonl`), ...extra];
   try {
