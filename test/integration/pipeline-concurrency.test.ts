@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
+import { jobHeadroom } from '../../src/worker/run-worker.js';
+import { countIds, readLines, runCli, tempDir, testPrefix } from '../helpers/cli.js';
+import { deletePrefix } from '../helpers/redis-scan.js';
+
+describe('respool run: concurrency bounds the calls in flight', () => {
+  let fake: FakeServer;
+  const prefix = testPrefix();
+  let dir: string;
+
+  before(async () => {
+    fake = await startFakeServer({ latencyMs: 150 });
+    dir = await tempDir();
+  });
+  after(async () => {
+    await fake.close();
+    await deletePrefix(prefix);
+  });
+
+  it('holds a tenth more jobs from 10 slots up, and none below', () => {
+    assert.equal(jobHeadroom(4), 0);
+    assert.equal(jobHeadroom(9), 0);
+    assert.equal(jobHeadroom(20), 2);
+    assert.equal(jobHeadroom(200), 20);
+  });
+
+  it('never has more than --concurrency calls at the server, though the workers hold more jobs', async () => {
+    const ids = Array.from({ length: 120 }, (_, i) => `c${i}`);
+    const input = path.join(dir, 'many.jsonl');
+    await writeFile(input, ids.map((id) => JSON.stringify({ custom_id: id, prompt: `item ${id}` })).join('\n') + '\n');
+    fake.reset();
+    const out = path.join(dir, 'many.out.jsonl');
+    const res = await runCli(
+      ['--prefix', prefix, 'run', '--name', 'slots', '--input', input, '--model', 'test-model', '--base-url', fake.url, '--out', out, '--concurrency', '20'],
+      { env: { OPENRESPONSES_API_KEY: 'sk-test-slots' } },
+    );
+    assert.equal(res.code, 0, res.stderr);
+    const lines = await readLines(out);
+    assert.deepEqual([...countIds(lines).keys()].sort(), [...ids].sort());
+    assert.ok(lines.every((l) => l.status === 'completed'));
+    const { maxInFlight, requests } = fake.stats();
+    assert.equal(requests, ids.length, 'one call per item');
+    assert.ok(maxInFlight <= 20, `at most 20 calls at once, saw ${maxInFlight}`);
+    // 120 items queued at once and 150 ms per call: the slots are used, not left idle.
+    assert.ok(maxInFlight >= 10, `the slots were used: ${maxInFlight} at most`);
+  });
+});
