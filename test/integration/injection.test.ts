@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
-import { countIds, readLines, runCli, tempDir, testPrefix } from '../helpers/cli.js';
-import { deletePrefix, dumpPrefix } from '../helpers/redis-scan.js';
+import { describe, it } from 'node:test';
+import type { FakeServer } from '../../src/fake-server/index.js';
+import { countIds, readLines, runCli, testPrefix } from '../helpers/cli.js';
+import { dumpPrefix } from '../helpers/redis-scan.js';
+import { withFakeServer } from '../helpers/fake-suite.js';
 
 /**
  * Input data never becomes part of a Redis key or a queue name: custom_ids are hashed into job ids
@@ -15,14 +16,7 @@ describe('queue and key names cannot be injected from input data', () => {
   const prefix = testPrefix();
   let dir: string;
 
-  before(async () => {
-    fake = await startFakeServer();
-    dir = await tempDir();
-  });
-  after(async () => {
-    await fake.close();
-    await deletePrefix(prefix);
-  });
+  withFakeServer(prefix, (s) => ({ fake, dir } = s));
 
   it('custom_ids with ":", "*", newlines, "{}", key-like text and 10,000 characters each get their own line; Redis keys stay respool\'s', async () => {
     // A run whose keys a malicious id might try to reach.

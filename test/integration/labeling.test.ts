@@ -5,26 +5,19 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
+import { describe, it } from 'node:test';
+import type { FakeServer } from '../../src/fake-server/index.js';
 import type { OutputLine } from '../../src/core/output-line.js';
 import { jobIdFor } from '../../src/queue/keys.js';
-import { finished, readLines, runCli, spawnCli, tempDir, testPrefix, waitFor } from '../helpers/cli.js';
-import { deletePrefix } from '../helpers/redis-scan.js';
+import { finished, readLines, runCli, spawnCli, testPrefix, waitFor } from '../helpers/cli.js';
+import { withFakeServer } from '../helpers/fake-suite.js';
 
 describe('respool run: structured labeling', () => {
   let fake: FakeServer;
   const prefix = testPrefix();
   let dir: string;
 
-  before(async () => {
-    fake = await startFakeServer();
-    dir = await tempDir();
-  });
-  after(async () => {
-    await fake.close();
-    await deletePrefix(prefix);
-  });
+  withFakeServer(prefix, (s) => ({ fake, dir } = s));
 
   /** Writes a job file and input, runs it, returns its lines by custom_id. */
   async function runJob(name: string, job: Record<string, unknown>, input: { file: string; text: string }, extra: string[] = []) {
@@ -317,14 +310,7 @@ describe('respool run: openai-batch output', () => {
   let fake: FakeServer;
   const prefix = testPrefix();
   let dir: string;
-  before(async () => {
-    fake = await startFakeServer();
-    dir = await tempDir();
-  });
-  after(async () => {
-    await fake.close();
-    await deletePrefix(prefix);
-  });
+  withFakeServer(prefix, (s) => ({ fake, dir } = s));
 
   it('a provider batch input file comes back as provider batch output lines, with the real response bodies', async () => {
     const schema = { type: 'object', properties: { label: { type: 'string', enum: ['spam', 'ham'] } }, required: ['label'], additionalProperties: false };
@@ -405,14 +391,7 @@ describe('respool run: a sampled labeling run killed and started again', () => {
   let fake: FakeServer;
   const prefix = testPrefix();
   let dir: string;
-  before(async () => {
-    fake = await startFakeServer({ latencyMs: 40 });
-    dir = await tempDir();
-  });
-  after(async () => {
-    await fake.close();
-    await deletePrefix(prefix);
-  });
+  withFakeServer(prefix, (s) => ({ fake, dir } = s), { latencyMs: 40 });
 
   it('every item ends with one batch line, and finished samples are not paid for twice', async () => {
     const ids = Array.from({ length: 120 }, (_, i) => `k${i}`);

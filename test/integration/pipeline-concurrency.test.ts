@@ -1,25 +1,18 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
+import { describe, it } from 'node:test';
+import type { FakeServer } from '../../src/fake-server/index.js';
 import { jobHeadroom } from '../../src/worker/run-worker.js';
-import { countIds, readLines, runCli, tempDir, testPrefix } from '../helpers/cli.js';
-import { deletePrefix } from '../helpers/redis-scan.js';
+import { countIds, readLines, runCli, testPrefix } from '../helpers/cli.js';
+import { withFakeServer } from '../helpers/fake-suite.js';
 
 describe('respool run: concurrency bounds the calls in flight', () => {
   let fake: FakeServer;
   const prefix = testPrefix();
   let dir: string;
 
-  before(async () => {
-    fake = await startFakeServer({ latencyMs: 150 });
-    dir = await tempDir();
-  });
-  after(async () => {
-    await fake.close();
-    await deletePrefix(prefix);
-  });
+  withFakeServer(prefix, (s) => ({ fake, dir } = s), { latencyMs: 150 });
 
   it('holds a tenth more jobs from 10 slots up, and none below', () => {
     assert.equal(jobHeadroom(4), 0);

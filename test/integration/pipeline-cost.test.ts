@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { costNanos, NANOS_PER_USD, usageCounts, usdToNanos } from '../../src/cost/compute.js';
 import { bundledPrices } from '../../src/cost/load-prices.js';
 import { findPrice } from '../../src/cost/prices.js';
-import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
+import type { FakeServer } from '../../src/fake-server/index.js';
 import { buildRequestBody } from '../../src/worker/build-request.js';
 import { estimateRequestTokens } from '../../src/worker/limits/estimate.js';
-import { countIds, finished, readLines, runCli, spawnCli, tempDir, testPrefix } from '../helpers/cli.js';
-import { deletePrefix } from '../helpers/redis-scan.js';
+import { countIds, finished, readLines, runCli, spawnCli, testPrefix } from '../helpers/cli.js';
+import { withFakeServer } from '../helpers/fake-suite.js';
 
 /** Cost on every line, router-reported cost, user prices, estimate and the max_cost cap, over real HTTP and Redis. */
 describe('cost in a run', () => {
@@ -18,14 +18,7 @@ describe('cost in a run', () => {
   const prefix = testPrefix();
   const env = { OPENRESPONSES_API_KEY: 'sk-cost-test-5678' };
 
-  before(async () => {
-    fake = await startFakeServer({ latencyMs: 10 });
-    dir = await tempDir();
-  });
-  after(async () => {
-    await fake.close();
-    await deletePrefix(prefix);
-  });
+  withFakeServer(prefix, (s) => ({ fake, dir } = s), { latencyMs: 10 });
 
   const promptText = (i: number, tag = '') => `${tag}Question ${String(i).padStart(4, '0')}: name a colour.`;
 

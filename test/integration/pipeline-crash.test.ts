@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import path from 'node:path';
-import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
-import { finished, readLines, countIds, runCli, spawnCli, tempDir, testPrefix, waitFor } from '../helpers/cli.js';
-import { deletePrefix } from '../helpers/redis-scan.js';
+import type { FakeServer } from '../../src/fake-server/index.js';
+import { finished, readLines, countIds, runCli, spawnCli, testPrefix, waitFor } from '../helpers/cli.js';
+import { withFakeServer } from '../helpers/fake-suite.js';
 
 // Short locks so that the jobs of a killed process come back within seconds, not a minute.
 const FAST_RECOVERY = { RESPOOL_LOCK_DURATION_MS: '2000', RESPOOL_STALLED_INTERVAL_MS: '1000', OPENRESPONSES_API_KEY: 'sk-crash-test' };
@@ -19,14 +19,7 @@ describe('crashes and several processes', () => {
   const prefix = testPrefix();
   let dir: string;
 
-  before(async () => {
-    fake = await startFakeServer({ latencyMs: 100 });
-    dir = await tempDir();
-  });
-  after(async () => {
-    await fake.close();
-    await deletePrefix(prefix);
-  });
+  withFakeServer(prefix, (s) => ({ fake, dir } = s), { latencyMs: 100 });
 
   async function prompts(name: string, n: number): Promise<string[]> {
     const ids = Array.from({ length: n }, (_, i) => `${name}-${i}`);

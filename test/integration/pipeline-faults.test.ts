@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import path from 'node:path';
-import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
+import type { FakeServer } from '../../src/fake-server/index.js';
 import { jobIdFor } from '../../src/queue/keys.js';
-import { countIds, readLines, runCli, tempDir, testPrefix } from '../helpers/cli.js';
-import { deletePrefix } from '../helpers/redis-scan.js';
+import { countIds, readLines, runCli, testPrefix } from '../helpers/cli.js';
+import { withFakeServer } from '../helpers/fake-suite.js';
 
 async function promptsFile(dir: string, name: string, prompts: Array<[string, string]>): Promise<string> {
   const file = path.join(dir, name);
@@ -18,14 +18,7 @@ describe('respool run: API faults', () => {
   const prefix = testPrefix();
   let dir: string;
 
-  before(async () => {
-    fake = await startFakeServer();
-    dir = await tempDir();
-  });
-  after(async () => {
-    await fake.close();
-    await deletePrefix(prefix);
-  });
+  withFakeServer(prefix, (s) => ({ fake, dir } = s));
 
   const run = (name: string, input: string, extra: string[] = []) =>
     runCli([

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import path from 'node:path';
-import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
-import { ROOT, countIds, readLines, runCli, tempDir, testPrefix } from '../helpers/cli.js';
-import { deletePrefix } from '../helpers/redis-scan.js';
+import type { FakeServer } from '../../src/fake-server/index.js';
+import { ROOT, countIds, readLines, runCli, testPrefix } from '../helpers/cli.js';
+import { withFakeServer } from '../helpers/fake-suite.js';
 
 /** The whole path through the real CLI, real Redis and the fake server over real HTTP. */
 describe('respool run: inputs end to end', () => {
@@ -11,14 +11,7 @@ describe('respool run: inputs end to end', () => {
   const prefix = testPrefix();
   let dir: string;
 
-  before(async () => {
-    fake = await startFakeServer();
-    dir = await tempDir();
-  });
-  after(async () => {
-    await fake.close();
-    await deletePrefix(prefix);
-  });
+  withFakeServer(prefix, (s) => ({ fake, dir } = s));
 
   const run = (name: string, args: string[]) =>
     runCli(['--prefix', prefix, 'run', '--name', name, '--model', 'test-model', '--base-url', fake.url, '--out', path.join(dir, `${name}.jsonl`), ...args]);

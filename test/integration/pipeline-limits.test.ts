@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import path from 'node:path';
-import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
-import { countIds, finished, readLines, runCli, spawnCli, tempDir, testPrefix } from '../helpers/cli.js';
-import { deletePrefix } from '../helpers/redis-scan.js';
+import type { FakeServer } from '../../src/fake-server/index.js';
+import { countIds, finished, readLines, runCli, spawnCli, testPrefix } from '../helpers/cli.js';
+import { withFakeServer } from '../helpers/fake-suite.js';
 
 /** Limits enforced by the fake server over real HTTP; respool is told them (or not) and must cope. */
 describe('rate limits', () => {
@@ -13,14 +13,7 @@ describe('rate limits', () => {
   let dir: string;
   const KEY = 'sk-limits-test-1234';
 
-  before(async () => {
-    fake = await startFakeServer({ latencyMs: 20 });
-    dir = await tempDir();
-  });
-  after(async () => {
-    await fake.close();
-    await deletePrefix(prefix);
-  });
+  withFakeServer(prefix, (s) => ({ fake, dir } = s), { latencyMs: 20 });
 
   async function prompts(name: string, n: number, text = (i: number) => `item ${i}`): Promise<{ file: string; ids: string[] }> {
     const ids = Array.from({ length: n }, (_, i) => `${name}-${i}`);

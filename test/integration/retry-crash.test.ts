@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
+import { describe, it } from 'node:test';
+import type { FakeServer } from '../../src/fake-server/index.js';
 import { compactTempPath } from '../../src/sinks/compact.js';
-import { countIds, finished, readLines, runCli, spawnCli, tempDir, testPrefix, waitFor } from '../helpers/cli.js';
-import { deletePrefix } from '../helpers/redis-scan.js';
+import { countIds, finished, readLines, runCli, spawnCli, testPrefix, waitFor } from '../helpers/cli.js';
+import { withFakeServer } from '../helpers/fake-suite.js';
 
 /**
  * The collector SIGKILLed in the middle of the rewrite that follows a retry: the file is intact, and
@@ -17,14 +17,7 @@ describe('retry: collector killed during the file rewrite', () => {
   const prefix = testPrefix();
   let dir: string;
 
-  before(async () => {
-    fake = await startFakeServer();
-    dir = await tempDir();
-  });
-  after(async () => {
-    await fake.close();
-    await deletePrefix(prefix);
-  });
+  withFakeServer(prefix, (s) => ({ fake, dir } = s));
 
   it('keeps the file whole and ends with exactly one line per custom_id', async () => {
     const input = path.join(dir, 'in.jsonl');
