@@ -2,7 +2,8 @@
  * The summary of a scheduled or incremental run: the log's last line and the `on_complete` webhook's
  * body (docs/nightly.md#the-summary). Pure.
  */
-import type { LineStatus, OutputLine } from '../core/output-line.js';
+import { nanosToUsd } from '../cost/compute.js';
+import type { RunTotals } from './summary.js';
 
 export interface RunSummary {
   /** The schedule (or job) the run belongs to; its incremental state is kept under this name. */
@@ -29,51 +30,28 @@ export interface RunSummary {
   finished_at: string;
 }
 
-export interface SummaryCounter {
-  byStatus: Record<LineStatus, number>;
-  tokens: { input: number; output: number; total: number };
-  cost: number | null;
-}
-
-export function emptyCounter(): SummaryCounter {
-  return { byStatus: { completed: 0, incomplete: 0, failed: 0, rejected: 0, invalid_output: 0, skipped: 0 }, tokens: { input: 0, output: 0, total: 0 }, cost: null };
-}
-
-export function countLine(c: SummaryCounter, line: OutputLine): void {
-  c.byStatus[line.status] = (c.byStatus[line.status] ?? 0) + 1;
-  if (line.usage) {
-    c.tokens.input += finite(line.usage.input_tokens);
-    c.tokens.output += finite(line.usage.output_tokens);
-    c.tokens.total += finite(line.usage.total_tokens);
-  }
-  // `cost` is `{total, ...} | null` on lines that carry one; older lines have no such field.
-  const cost = (line as { cost?: unknown }).cost;
-  const total = typeof cost === 'object' && cost !== null ? (cost as { total?: unknown }).total : undefined;
-  if (typeof total === 'number' && Number.isFinite(total)) c.cost = (c.cost ?? 0) + total;
-}
-
+/** `totals`: of the lines this run wrote (what `runPipeline` returns). */
 export function buildSummary(
-  c: SummaryCounter,
+  totals: RunTotals,
   meta: Pick<RunSummary, 'job' | 'run' | 'date' | 'out' | 'outcome' | 'skipped_unchanged' | 'started_at' | 'finished_at'>,
 ): RunSummary {
-  const s = c.byStatus;
-  const items = s.completed + s.incomplete + s.failed + s.rejected;
+  const s = totals.byStatus;
   return {
     job: meta.job,
     run: meta.run,
     date: meta.date,
     out: meta.out,
     outcome: meta.outcome,
-    items,
+    items: totals.lines,
     completed: s.completed,
     incomplete: s.incomplete,
     failed: s.failed,
     rejected: s.rejected,
-    failures: items - s.completed,
+    failures: totals.lines - s.completed,
     skipped_unchanged: meta.skipped_unchanged,
-    tokens: { ...c.tokens },
-    // Rounded to 1e-9 so float sums of many small costs do not print as 0.30000000000000004.
-    cost: c.cost === null ? null : { total: Math.round(c.cost * 1e9) / 1e9 },
+    tokens: { input: totals.tokens.input, output: totals.tokens.output, total: totals.tokens.total },
+    // Summed in whole nano-dollars, so many small costs do not print as 0.30000000000000004.
+    cost: totals.priced === 0 ? null : { total: nanosToUsd(totals.costNanos) },
     started_at: meta.started_at,
     finished_at: meta.finished_at,
   };
@@ -86,8 +64,4 @@ export function formatSummary(s: RunSummary): string {
     `(${s.failed} failed, ${s.rejected} rejected, ${s.incomplete} incomplete), ${s.skipped_unchanged} unchanged skipped, ` +
     `${s.tokens.total} tokens, ${cost}; results: ${s.out}`
   );
-}
-
-function finite(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }

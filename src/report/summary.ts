@@ -13,6 +13,8 @@ export interface RunTotals {
   costNanos: number;
   /** Lines with usage but no cost (their model has no price). */
   unpriced: number;
+  /** Lines that carry a cost. */
+  priced: number;
 }
 
 export function emptyTotals(): RunTotals {
@@ -24,6 +26,7 @@ export function emptyTotals(): RunTotals {
     apiCalls: 0,
     costNanos: 0,
     unpriced: 0,
+    priced: 0,
   };
 }
 
@@ -34,8 +37,10 @@ export function addLine(t: RunTotals, line: OutputLine): RunTotals {
   t.apiCalls += line.attempts + (line.calls !== undefined && line.attempts > 0 ? line.calls - 1 : 0);
   const u = line.usage;
   const cost = lineTotalNanos(line.cost);
-  if (cost !== null) t.costNanos += cost;
-  else if (u) t.unpriced++;
+  if (cost !== null) {
+    t.costNanos += cost;
+    t.priced++;
+  } else if (u) t.unpriced++;
   if (!u) {
     if (line.status === 'completed' || line.status === 'incomplete') t.withoutUsage++;
     return t;

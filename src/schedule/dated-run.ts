@@ -10,7 +10,7 @@
  */
 import type { JobConfig } from '../config/schema.js';
 import { IncrementalState } from '../queue/incremental.js';
-import { buildSummary, countLine, emptyCounter, formatSummary, type RunSummary } from '../report/run-summary.js';
+import { buildSummary, formatSummary, type RunSummary } from '../report/run-summary.js';
 import { runPipeline, type PipelineOptions } from '../cli/commands/run.js';
 import type { Session } from '../cli/session.js';
 import { datedOut, datedRunName } from './dates.js';
@@ -33,16 +33,14 @@ export async function runDated(session: Session, base: JobConfig, opts: DatedRun
   const config = datedConfig(base, opts.date);
   const startedAt = new Date().toISOString();
   const incremental = config.incremental ? new IncrementalState(session.redis, job, config.name, session.prefix) : undefined;
-  const counter = emptyCounter();
   session.log.info(`run ${config.name}: job ${job}${incremental ? ', incremental' : ''}, writing ${config.out}`);
   const result = await runPipeline(session, config, {
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.progress ? { progress: opts.progress } : {}),
     ...(opts.workers ? { workers: opts.workers } : {}),
     ...(incremental ? { incremental } : {}),
-    onWritten: (lines) => lines.forEach((l) => countLine(counter, l)),
   });
-  const summary = buildSummary(counter, {
+  const summary = buildSummary(result.totals, {
     job,
     run: config.name,
     date: opts.date,

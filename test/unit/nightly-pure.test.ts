@@ -4,7 +4,8 @@ import { contentKey, imageKey, recordsContent } from '../../src/schedule/content
 import { dateIn, datedOut, datedRunName, isDate, isTimeZone } from '../../src/schedule/dates.js';
 import { datedConfig } from '../../src/schedule/dated-run.js';
 import { resolveConfig } from '../../src/config/load.js';
-import { buildSummary, countLine, emptyCounter } from '../../src/report/run-summary.js';
+import { buildSummary } from '../../src/report/run-summary.js';
+import { addLine, emptyTotals } from '../../src/report/summary.js';
 import { orientedSize, targetSize, needsDownscale } from '../../src/worker/images/target-size.js';
 import { imageTiles } from '../../src/worker/limits/image-tokens.js';
 import type { OutputLine } from '../../src/core/output-line.js';
@@ -105,9 +106,8 @@ describe('run summary', () => {
     ({ custom_id: 'x', status, model: 'm', output_text: null, usage: { input_tokens: 10, output_tokens: 5, total_tokens: 15 }, response_id: null, attempts: 1, latency_ms: 1, source: { path: 'x' }, run: 'r', finished_at: '', ...extra }) as OutputLine;
   const meta = { job: 'c', run: 'c-2026-12-01', date: '2026-12-01', out: '/o', outcome: 'complete' as const, skipped_unchanged: 3, started_at: 's', finished_at: 'f' };
   it('counts items and failures, and has no cost when no line has one', () => {
-    const c = emptyCounter();
-    for (const l of [line('completed'), line('failed'), line('rejected', { usage: null })]) countLine(c, l);
-    const s = buildSummary(c, meta);
+    const t = [line('completed'), line('failed'), line('rejected', { usage: null })].reduce(addLine, emptyTotals());
+    const s = buildSummary(t, meta);
     assert.equal(s.items, 3);
     assert.equal(s.failures, 2);
     assert.equal(s.skipped_unchanged, 3);
@@ -115,8 +115,7 @@ describe('run summary', () => {
     assert.equal(s.cost, null);
   });
   it('sums cost.total when lines carry it; a null cost counts nothing', () => {
-    const c = emptyCounter();
-    for (const l of [line('completed', { cost: { total: 0.1, currency: 'USD' } }), line('completed', { cost: { total: 0.2 } }), line('completed', { cost: null })]) countLine(c, l);
-    assert.deepEqual(buildSummary(c, meta).cost, { total: 0.3 });
+    const t = [line('completed', { cost: { total: 0.1, currency: 'USD' } }), line('completed', { cost: { total: 0.2 } }), line('completed', { cost: null })].reduce(addLine, emptyTotals());
+    assert.deepEqual(buildSummary(t, meta).cost, { total: 0.3 });
   });
 });

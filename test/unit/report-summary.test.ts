@@ -35,6 +35,7 @@ describe('report summary: totals', () => {
       apiCalls: 0,
       costNanos: 0,
       unpriced: 0,
+      priced: 0,
     });
   });
 
