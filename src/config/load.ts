@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import YAML from 'yaml';
 import type { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
 import { jobConfigSchema, RUN_NAME_PATTERN, type JobConfig } from './schema.js';
@@ -90,7 +89,8 @@ export async function readJobFile(file: string, cwd: string): Promise<ConfigLaye
   }
   let parsed: unknown;
   try {
-    parsed = /\.ya?ml$/i.test(file) ? YAML.parse(text) : JSON.parse(text);
+    // yaml is loaded only for a YAML job file: every command pays for what it imports at start.
+    parsed = /\.ya?ml$/i.test(file) ? (await import('yaml')).parse(text) : JSON.parse(text);
   } catch (err) {
     throw new ConfigError(`job file ${file} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
   }
