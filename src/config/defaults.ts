@@ -41,6 +41,9 @@ export const QUEUE_DEFAULTS = {
   stalledIntervalMs: 30_000,
   maxStalledCount: 3,
   collectBatch: 500,
+  // How stale a worker's view of a run's state (cancelled, stopped) may be when a job gets its call
+  // slot: one read per run and process in this time, instead of one per call.
+  runStateTtlMs: 250,
 };
 
 /**

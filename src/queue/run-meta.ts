@@ -106,6 +106,13 @@ export async function loadRun(redis: Redis, run: string, prefix?: string): Promi
   };
 }
 
+/** Only the state: what a worker checks before each call (`loadRun` also parses the settings). */
+export async function loadRunState(redis: Redis, run: string, prefix?: string): Promise<RunState | null> {
+  const state = await redis.hget(runKeys(run, prefix).meta, 'state');
+  if (state === null) return null;
+  return state === 'stopped' || state === 'cancelled' ? state : 'running';
+}
+
 export async function markEnqueueDone(redis: Redis, run: string, prefix?: string): Promise<void> {
   await redis.hset(runKeys(run, prefix).meta, 'enqueue_done', '1');
 }

@@ -6,12 +6,10 @@ import { runKeys } from '../queue/keys.js';
 import { deliver } from '../queue/ledger.js';
 import { saveRetryData } from '../queue/retry.js';
 import { loadRun } from '../queue/run-meta.js';
-import { failedLine, rejectedLine } from './line-builders.js';
+import { cancelledLine, rejectedLine } from './line-builders.js';
 
 /** Every state a job of a cancelled run can wait in without a worker holding it. */
 const NOT_STARTED: JobType[] = ['wait', 'prioritized', 'delayed', 'waiting-children'];
-
-export const CANCELLED_MESSAGE = 'the run was cancelled (respool cancel) before this item got its answer';
 
 /**
  * Marks the run cancelled: its queue is paused, so no worker anywhere takes another of its jobs, and
@@ -37,7 +35,7 @@ export async function cancelWaitingJobs(redis: Redis, queue: Queue<JobData>, run
   for (;;) {
     const jobs = (await queue.getJobs(NOT_STARTED, 0, 499, true)).filter((j) => Boolean(j?.id)) as Array<Job<JobData>>;
     if (jobs.length === 0) return ended;
-    const lines = jobs.map((job) => ({ id: job.id!, line: JSON.stringify(cancelledLine(job, model)) }));
+    const lines = jobs.map((job) => ({ id: job.id!, line: JSON.stringify(lineOfCancelled(job, model)) }));
     for (const job of jobs) if (job.data.type === 'item') await saveRetryData(redis, keys, job.id!, job.data);
     const fresh = await deliver(redis, keys, lines);
     ended += fresh.filter(Boolean).length;
@@ -47,10 +45,10 @@ export async function cancelWaitingJobs(redis: Redis, queue: Queue<JobData>, run
   }
 }
 
-function cancelledLine(job: Job<JobData>, model: string | null): OutputLine {
+function lineOfCancelled(job: Job<JobData>, model: string | null): OutputLine {
   const data = job.data;
   if (data.type === 'rejected') return rejectedLine(data);
-  return failedLine(data, model ?? '', { type: 'cancelled', message: CANCELLED_MESSAGE, status: null }, job.attemptsMade, null);
+  return cancelledLine(data, model ?? '', job.attemptsMade);
 }
 
 /**

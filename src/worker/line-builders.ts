@@ -27,3 +27,10 @@ export function rejectedLine(data: Extract<JobData, { type: 'rejected' }>): Outp
 export function failedLine(data: ItemJob, model: string, error: LineError, attempts: number, latencyMs: number | null): OutputLine {
   return { ...baseLine(data, model), status: 'failed', error, attempts, latency_ms: latencyMs };
 }
+
+export const CANCELLED_MESSAGE = 'the run was cancelled (respool cancel) before this item got its answer';
+
+/** An item `respool cancel` ended before its call; `respool retry` queues it again. */
+export function cancelledLine(data: ItemJob, model: string, attempts: number): OutputLine {
+  return failedLine(data, model, { type: 'cancelled', message: CANCELLED_MESSAGE, status: null }, attempts, null);
+}

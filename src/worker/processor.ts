@@ -11,7 +11,7 @@ import { ApiCallError, RateLimitedError } from './errors.js';
 import type { Budget } from './limits/budget.js';
 import { estimateRequestTokens } from './limits/estimate.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
-import { baseLine, failedLine, rejectedLine } from './line-builders.js';
+import { baseLine, cancelledLine, failedLine, rejectedLine } from './line-builders.js';
 import { parseResponse, type ParsedResponse } from './parse-response.js';
 import type { RequestSettings } from './request-settings.js';
 import type { RunCache } from './run-cache.js';
@@ -47,9 +47,21 @@ const MAX_RATE_LIMITED_PER_ATTEMPT = 100;
 /** Thrown when an item is put back in the queue without using an attempt (the run was stopped). */
 export class PutBackError extends WaitingError {}
 
-/** From `inCallSlot` when the worker is closing: a job still waiting for a slot makes no call. */
-export class WorkerClosingError extends Error {
-  override name = 'WorkerClosingError';
+/**
+ * From `inCallSlot` when the worker is closing, or the run was stopped by another process (the key
+ * was refused there): a job still waiting for a slot makes no call and goes back to the queue as it was.
+ */
+export class PutBackBeforeCallError extends Error {
+  override name = 'PutBackBeforeCallError';
+}
+
+/**
+ * From `inCallSlot` when the run was cancelled while the job waited for a slot: the job was already
+ * out of the queue, so `respool cancel` could not end it; it ends here as a cancelled line instead of
+ * making its call.
+ */
+export class RunCancelledError extends Error {
+  override name = 'RunCancelledError';
 }
 
 /**
@@ -185,8 +197,12 @@ function lineMaker(ctx: ProcessorContext) {
       if (answer.raw) line.http = answer.raw;
       return line;
     } catch (err) {
-      // Shutdown reached a job before its call: it goes back to the queue as it was.
-      if (err instanceof WorkerClosingError) return putBack(job, token);
+      if (err instanceof PutBackBeforeCallError) return putBack(job, token);
+      if (err instanceof RunCancelledError) {
+        const line = cancelledLine(data, model, job.attemptsMade);
+        if (rateLimited > 0) line.rate_limited = rateLimited;
+        return line;
+      }
       if (!(err instanceof ApiCallError)) throw err; // a caller abort or a bug: BullMQ retries it
       switch (decide(err, attempt, settings.attempts)) {
         case 'stop-run':

@@ -10,12 +10,12 @@ import { bullPrefix, runKeys } from '../queue/keys.js';
 import { areDone, deliver } from '../queue/ledger.js';
 import { MicroBatcher } from '../queue/micro-batcher.js';
 import { isRetryable, saveRetryData } from '../queue/retry.js';
-import { limitsFor, loadRun, markStopped, type RunSettings } from '../queue/run-meta.js';
+import { limitsFor, loadRun, loadRunState, markStopped, type RunSettings, type RunState } from '../queue/run-meta.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { backoffDelayMs } from './backoff.js';
 import { OpenResponsesClient } from './client.js';
 import { ApiCallError } from './errors.js';
-import { createProcessor, WorkerClosingError } from './processor.js';
+import { createProcessor, PutBackBeforeCallError, RunCancelledError } from './processor.js';
 import { RunCache } from './run-cache.js';
 import { CostCap } from '../cost/cap.js';
 import { formatUsd, usdToNanos } from '../cost/compute.js';
@@ -58,9 +58,16 @@ export class WorkerSet {
       runs: this.runs,
       clientFor: (s) => this.clientFor(s),
       inCallSlot: (run, call) =>
-        this.callSlots(run)(() => {
-          // Closing: jobs held beyond the slots must not start new calls during the grace period.
-          if (this.closing) throw new WorkerClosingError('the worker is closing');
+        this.callSlots(run)(async () => {
+          // Jobs held beyond the slots (see `add`) left the queue before a cancel, a stop or a
+          // shutdown could reach them: none of those may start a call once it got its slot.
+          if (this.closing) throw new PutBackBeforeCallError('the worker is closing');
+          const state = await this.runState(run);
+          if (state === 'cancelled') throw new RunCancelledError(`run ${run} was cancelled`);
+          if (state === 'stopped') {
+            this.stopped.add(run);
+            throw new PutBackBeforeCallError(`run ${run} was stopped`);
+          }
           return call();
         }),
       stopRun: (run, reason) => this.stopRun(run, reason),
@@ -165,6 +172,18 @@ export class WorkerSet {
         this.opts.log.info(`run ${run} is running again`);
       }
     }
+  }
+
+  private readonly states = new Map<string, { readAt: number; state: Promise<RunState | null> }>();
+
+  /** The run's state as Redis had it at most `runStateTtlMs` ago; a failed read counts as running. */
+  private runState(run: string): Promise<RunState | null> {
+    const now = Date.now();
+    const cached = this.states.get(run);
+    if (cached && now - cached.readAt < QUEUE_DEFAULTS.runStateTtlMs) return cached.state;
+    const state = loadRunState(this.opts.redis, run, this.opts.prefix).catch(() => 'running' as const);
+    this.states.set(run, { readAt: now, state });
+    return state;
   }
 
   private readonly slots = new Map<string, LimitFunction>();

@@ -247,6 +247,38 @@ describe('operations: status, retry, cancel', () => {
     await finished(worker);
   });
 
+  it('cancel: jobs a worker holds beyond its call slots end as cancelled lines instead of calling', async () => {
+    fake.reset();
+    // One wave of calls that outlasts the cancel: the jobs held beyond the 20 slots wait behind it.
+    fake.setOptions({ latencyMs: 4000, faults: undefined });
+    const prompts: Array<[string, string]> = Array.from({ length: 60 }, (_, i) => [`h${i}`, `held ${i}`]);
+    const input = await writeInput('hx', prompts);
+    const out = path.join(dir, 'hx.out.jsonl');
+    assert.equal((await cli(enqueueArgs('hx', input))).code, 0);
+    const worker = spawn(['worker', '--name', 'hx', '--concurrency', '20']);
+    const collector = spawn(['collect', '--name', 'hx']);
+    const collected = finished(collector, 90_000);
+    await waitFor(async () => fake.stats().requests >= 20, 30_000, 'the first 20 calls');
+    // 20 calls in flight, and the worker holds 2 more jobs (a tenth of its slots) waiting for a slot.
+    await waitFor(async () => (await status('hx')).active === 22, 3_000, 'two held jobs');
+    assert.equal(fake.stats().requests, 20);
+
+    assert.equal((await cli(['cancel', '--name', 'hx'])).code, 0);
+    const res = await collected;
+    assert.equal(res.code, 0, res.stderr);
+    const lines = await readLines(out);
+    assert.equal(countIds(lines).size, 60);
+    assert.equal(lines.length, 60);
+    assert.equal(lines.filter((l) => l.status === 'completed').length, 20);
+    const cancelled = lines.filter((l) => l.error?.type === 'cancelled');
+    assert.equal(cancelled.length, 40);
+    // The two held jobs got their slots when the wave ended, after the cancel: no call for them.
+    assert.equal(fake.stats().requests, 20);
+    assert.ok(cancelled.every((l) => l.status === 'failed' && l.model === 'm'));
+    worker.kill('SIGTERM');
+    assert.equal((await finished(worker)).code, 0);
+  });
+
   it('cancel stops a `respool run` that is still reading its input; every item it queued gets one line', async () => {
     fake.reset();
     fake.setOptions({ latencyMs: 300, faults: undefined });
