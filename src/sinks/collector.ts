@@ -79,8 +79,16 @@ export class Collector {
     return this.file?.path ?? nodePath.resolve(this.opts.out);
   }
 
+  /**
+   * Takes the run's collector lock (waiting as `start` does) without opening the file yet: a command
+   * takes it before it changes anything of the run, so that a second copy of it changes nothing.
+   */
+  async lock(): Promise<void> {
+    if (!this.lockTimer) await this.acquireLock();
+  }
+
   async start(): Promise<void> {
-    await this.acquireLock();
+    await this.lock();
     await removeStaleCopy(nodePath.resolve(this.opts.out));
     this.file = await ResultsFile.open(this.opts.out);
     this.format = (await loadRun(this.opts.redis, this.opts.run, this.opts.prefix))?.settings.outputFormat ?? 'respool';
@@ -223,6 +231,7 @@ export class Collector {
    */
   private async acquireLock(): Promise<void> {
     const deadline = Date.now() + LOCK_TTL_MS + 1000;
+    let said = false;
     for (;;) {
       const ok = await this.opts.redis.set(this.keys.collectorLock, this.token, 'PX', LOCK_TTL_MS, 'NX');
       if (ok === 'OK') break;
@@ -231,8 +240,12 @@ export class Collector {
         await this.opts.redis.del(this.keys.collectorLock);
         continue;
       }
+      if (!said && holder) {
+        this.opts.log.info(`run ${this.opts.run}: another collector (${holderName(holder)}) is writing it; waiting up to ${Math.round((LOCK_TTL_MS + 1000) / 1000)} s for it to let go`);
+        said = true;
+      }
       if (Date.now() > deadline) {
-        throw new CollectorBusyError(`another collector is writing run ${this.opts.run} (${holder?.split(':').slice(0, 2).join(' pid ') ?? 'unknown'}); stop it first`);
+        throw new CollectorBusyError(`another collector is writing run ${this.opts.run} (${holder ? holderName(holder) : 'unknown'}); stop it first`);
       }
       await sleep(500);
     }
@@ -254,6 +267,11 @@ export class Collector {
     if (!this.file) throw new Error('collector not started');
     return this.file;
   }
+}
+
+/** `host pid N` of a lock value `host:pid:token`. */
+function holderName(holder: string): string {
+  return holder.split(':').slice(0, 2).join(' pid ');
 }
 
 function isDeadLocalProcess(holder: string): boolean {

@@ -55,6 +55,33 @@ describe('crashes and several processes', () => {
     assert.equal(fake.stats().requests, ids.length + extra);
   });
 
+  it('the same run started twice at once: the second changes nothing and fails; the first finishes with every custom_id once', async () => {
+    // At 2 calls of 100 ms at once, ~30 s of work: the first is still writing when the second gives up.
+    const ids = await prompts('twice', 600);
+    const out = path.join(dir, 'twice.out.jsonl');
+    const args = ['--prefix', prefix, 'run', '--name', 'twice', '--input', path.join(dir, 'twice.in.jsonl'), '--model', 'm', '--base-url', fake.url, '--out', out, '--concurrency', '2'];
+    fake.reset();
+    const first = spawnCli(args, { env: FAST_RECOVERY });
+    const firstDone = finished(first);
+    await waitFor(async () => (await lineCount(out)) >= 4, 60_000, 'the first run writing');
+    // The first has read its whole input by now; a second copy must not mark it unread again.
+    await waitFor(async () => {
+      const res = await runCli(['--prefix', prefix, 'status', '--name', 'twice', '--json']);
+      return res.code === 0 && (JSON.parse(res.stdout) as Array<{ items: number }>)[0]?.items === ids.length;
+    }, 30_000, 'every item enqueued');
+
+    const second = await runCli(args, { env: FAST_RECOVERY });
+    assert.equal(second.code, 1, second.stderr);
+    assert.match(second.stderr, /another collector \([^)]+\) is writing it; waiting up to 16 s/);
+    assert.match(second.stderr, /another collector is writing run twice \(\S+ pid \d+\); stop it first/);
+    const res = await firstDone;
+    assert.equal(res.code, 0, res.stderr);
+    const counts = countIds(await readLines(out));
+    assert.deepEqual([...counts.keys()].sort(), [...ids].sort());
+    assert.ok([...counts.values()].every((n) => n === 1), 'no custom_id twice');
+    assert.equal(fake.stats().requests, ids.length, 'the second run made no call');
+  });
+
   it('two worker processes and one collector finish one run together', async () => {
     const ids = await prompts('dist', 200);
     const out = path.join(dir, 'dist.out.jsonl');

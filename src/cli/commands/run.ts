@@ -82,9 +82,6 @@ export async function runPipeline(session: Session, config: JobConfig, opts: Pip
   const { log, redis } = session;
   const totals = emptyTotals();
   const queue = session.queue(config.name);
-  await saveRun(redis, await settingsWithPrices(config), session.prefix);
-  await queue.resume();
-
   const collector = new Collector({
     redis: session.connection('collector'),
     queue,
@@ -99,7 +96,17 @@ export async function runPipeline(session: Session, config: JobConfig, opts: Pip
       opts.onWritten?.(lines);
     },
   });
-  await collector.start();
+  // The lock first: a second `respool run` of the same run, started while this one works, must fail
+  // without registering the run again (that would reset enqueue_done under the first one).
+  await collector.lock();
+  try {
+    await saveRun(redis, await settingsWithPrices(config), session.prefix);
+    await queue.resume();
+    await collector.start();
+  } catch (err) {
+    await collector.close();
+    throw err;
+  }
   const writtenBefore = (await ledgerCounts(redis, runKeys(config.name, session.prefix))).written;
   const workers = opts.workers ?? new WorkerSet({ redis: session.connection('workers'), log, concurrency: config.concurrency, apiKey: process.env.OPENRESPONSES_API_KEY, prefix: session.prefix });
   opts.progress?.countRateLimited(() => workers.limiter.rateLimited);
