@@ -72,6 +72,12 @@ export async function readLines(file: string): Promise<OutputLine[]> {
     .map((l) => JSON.parse(l) as OutputLine);
 }
 
+/** Lines in a results file so far (0 before it exists), without parsing them. */
+export async function lineCount(file: string): Promise<number> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.split('\n').filter(Boolean).length;
+}
+
 /** custom_id -> how many lines carry it. */
 export function countIds(lines: OutputLine[]): Map<string, number> {
   const m = new Map<string, number>();

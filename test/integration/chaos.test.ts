@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
+import { before, describe, it } from 'node:test';
+import type { FakeServer } from '../../src/fake-server/index.js';
 import { createRng } from '../../src/fake-server/faults.js';
-import { countIds, readLines, runCli, tempDir, testPrefix, waitFor } from '../helpers/cli.js';
-import { OwnRedis } from '../helpers/own-redis.js';
-import { Proc, stopAll } from '../helpers/procs.js';
+import { countIds, lineCount, readLines, runCli, testPrefix, waitFor } from '../helpers/cli.js';
+import type { OwnRedis } from '../helpers/own-redis.js';
+import { withOwnRedis } from '../helpers/own-redis-suite.js';
 
 /**
  * Workers, a collector and the producer as separate `respool` processes against a redis-server of
@@ -18,11 +18,6 @@ import { Proc, stopAll } from '../helpers/procs.js';
 const FAST = { RESPOOL_LOCK_DURATION_MS: '3000', RESPOOL_STALLED_INTERVAL_MS: '1500', OPENRESPONSES_API_KEY: 'sk-chaos-test' };
 const CONCURRENCY = 6;
 
-async function lineCount(file: string): Promise<number> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).length;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('chaos: worker kills, collector and Redis restarts', { timeout: 90_000 }, () => {
@@ -30,25 +25,9 @@ describe('chaos: worker kills, collector and Redis restarts', { timeout: 90_000 
   let fake: FakeServer;
   let dir: string;
   const prefix = testPrefix();
-  const procs = new Set<Proc>();
-
-  before(async () => {
-    redis = await OwnRedis.start();
-    fake = await startFakeServer({ latencyMs: 250 });
-    dir = await tempDir();
-  });
-  after(async () => {
-    await stopAll(procs);
-    await fake.close();
-    await redis.destroy();
-  });
-
-  const env = () => ({ ...FAST, REDIS_URL: redis.url });
-  const start = (args: string[]) => {
-    const p = new Proc(['--prefix', prefix, ...args], { env: env() });
-    procs.add(p);
-    return p;
-  };
+  const suite = withOwnRedis(prefix, FAST, { latencyMs: 250 });
+  before(() => ({ redis, fake, dir } = suite));
+  const { env, start } = suite;
 
   it('every custom_id exactly once, no torn line, duplicate calls bounded by concurrency x kills', async (t) => {
     const ids = Array.from({ length: 800 }, (_, i) => `chaos-${i}`);

@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import path from 'node:path';
 import type { FakeServer } from '../../src/fake-server/index.js';
-import { finished, readLines, countIds, runCli, spawnCli, testPrefix, waitFor } from '../helpers/cli.js';
+import { countIds, finished, lineCount, readLines, runCli, spawnCli, testPrefix, waitFor } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
 
 // Short locks so that the jobs of a killed process come back within seconds, not a minute.
 const FAST_RECOVERY = { RESPOOL_LOCK_DURATION_MS: '2000', RESPOOL_STALLED_INTERVAL_MS: '1000', OPENRESPONSES_API_KEY: 'sk-crash-test' };
-
-async function lineCount(file: string): Promise<number> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).length;
-}
 
 describe('crashes and several processes', () => {
   let fake: FakeServer;

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, beforeEach, describe, it } from 'node:test';
-import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
-import { countIds, readLines, runCli, tempDir, testPrefix, waitFor } from '../helpers/cli.js';
-import { OwnRedis } from '../helpers/own-redis.js';
-import { deliveredBy, Proc, stopAll } from '../helpers/procs.js';
+import { before, beforeEach, describe, it } from 'node:test';
+import type { FakeServer } from '../../src/fake-server/index.js';
+import { countIds, lineCount, readLines, runCli, testPrefix, waitFor } from '../helpers/cli.js';
+import type { OwnRedis } from '../helpers/own-redis.js';
+import { withOwnRedis } from '../helpers/own-redis-suite.js';
+import { deliveredBy } from '../helpers/procs.js';
 
 /**
  * One fault at a time, each against a redis-server of this file's own (AOF on): Redis down and back,
@@ -17,39 +18,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // The suite keeps the outage short; RESPOOL_TEST_OUTAGE_MS=30000 runs the 30 s case by hand.
 const OUTAGE_MS = Number(process.env.RESPOOL_TEST_OUTAGE_MS ?? 6000);
 
-async function lineCount(file: string): Promise<number> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).length;
-}
-
 describe('surviving faults, one at a time', { timeout: 120_000 }, () => {
   let redis: OwnRedis;
   let fake: FakeServer;
   let dir: string;
   const prefix = testPrefix();
-  const procs = new Set<Proc>();
-
-  before(async () => {
-    redis = await OwnRedis.start();
-    fake = await startFakeServer();
-    dir = await tempDir();
-  });
+  const suite = withOwnRedis(prefix, FAST);
+  before(() => ({ redis, fake, dir } = suite));
   beforeEach(() => {
     fake.reset();
     fake.setOptions({ latencyMs: 0, faults: {} });
   });
-  after(async () => {
-    await stopAll(procs);
-    await fake.close();
-    await redis.destroy();
-  });
-
-  const env = () => ({ ...FAST, REDIS_URL: redis.url });
-  const start = (args: string[]) => {
-    const p = new Proc(['--prefix', prefix, ...args], { env: env() });
-    procs.add(p);
-    return p;
-  };
+  const { env, start } = suite;
   const worker = (name: string, extra: string[] = []) => start(['worker', '--name', name, ...extra]);
 
   async function inputOf(name: string, n: number): Promise<{ ids: string[]; input: string; out: string }> {

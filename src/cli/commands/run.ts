@@ -16,6 +16,7 @@ import { addJobFlags, configFromFlags } from '../job-flags.js';
 import { Progress } from '../progress.js';
 import { redactRedisUrl } from '../../queue/redis-security.js';
 import { Session, type GlobalFlags } from '../session.js';
+import { stopOnSignals } from '../signals.js';
 import { EXIT, ExitError } from '../exit.js';
 import { failIfCapped } from '../cost-exit.js';
 import { NIGHTLY_DEFAULTS } from '../../config/defaults.js';
@@ -151,20 +152,13 @@ export function registerRun(program: Command, globals: () => GlobalFlags): void 
       const config = await configFromFlags(jobfile, flags);
       if (config.incremental) return runIncremental(config, flags, globals());
       const session = await Session.open(globals());
-      const abort = new AbortController();
-      const onSignal = () => {
-        if (abort.signal.aborted) process.exit(EXIT.interrupted);
-        session.log.warn('stopping: finishing calls in flight (press Ctrl-C again to exit at once); run the same command to resume');
-        abort.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const stop = stopOnSignals(session.log);
       const progress = new Progress(session.log);
       try {
         session.log.info(`run ${config.name}: model ${config.model}, concurrency ${config.concurrency}, writing ${config.out} (Redis: ${redactRedisUrl(session.target.url)}, ${session.target.origin})`);
         if (!process.env.OPENRESPONSES_API_KEY) session.log.warn('OPENRESPONSES_API_KEY is not set: calls go out without a key');
         progress.start();
-        const result = await runPipeline(session, config, { signal: abort.signal, progress });
+        const result = await runPipeline(session, config, { signal: stop.signal, progress });
         progress.stop();
         session.log.info(`run ${config.name} ${result.outcome}: ${formatTotals(result.totals)}`);
         if (result.outcome === 'stopped') throw new ExitError(`run ${config.name} stopped: ${result.stopReason ?? 'unknown reason'}`, EXIT.runStopped);
@@ -176,8 +170,7 @@ export function registerRun(program: Command, globals: () => GlobalFlags): void 
         await failIfCapped(session, config.name, config.max_cost);
       } finally {
         progress.stop();
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        stop.dispose();
         await session.close();
       }
     });
@@ -189,21 +182,13 @@ async function runIncremental(config: JobConfig, flags: Record<string, unknown>,
   if (!isDate(date)) throw new ConfigError(`--date must be a date written YYYY-MM-DD (got "${date}")`);
   if (config.name.length > MAX_DATED_NAME) throw new ConfigError(`name: at most ${MAX_DATED_NAME} characters for an incremental job (its runs add -YYYY-MM-DD)`);
   const session = await Session.open(globals);
-  const abort = new AbortController();
-  const onSignal = () => {
-    if (abort.signal.aborted) process.exit(EXIT.interrupted);
-    session.log.warn('stopping: finishing calls in flight (press Ctrl-C again to exit at once); run the same command to resume');
-    abort.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = stopOnSignals(session.log);
   try {
-    const summary = await runDated(session, config, { date, signal: abort.signal });
+    const summary = await runDated(session, config, { date, signal: stop.signal });
     if (summary.outcome === 'stopped') throw new ExitError(`run ${summary.run} stopped: the API refused the key`, EXIT.runStopped);
     if (summary.outcome === 'interrupted') throw new ExitError(`run ${summary.run} interrupted; run the same command again to resume`, EXIT.interrupted);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
     await session.close();
   }
 }
