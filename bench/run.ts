@@ -13,7 +13,7 @@ import { BIN, ROOT, cleanRedisPrefix, startServer } from './common.js';
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 20_000);
 // Each scenario runs this many rounds, plain and respool alternating, so that a noisy moment on a
 // shared machine does not decide the ratio; the table shows every round and the median ratio.
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 interface Scenario {
   label: string;

@@ -247,7 +247,7 @@ async function writeCsv(file: string, rows: number): Promise<void> {
 }
 
 function cli(args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [BIN, '--log-level', 'warn', ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
+  return spawn(process.execPath, [BIN, '--log-level', 'error', ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
 }
 
 function exitOf(child: ChildProcess, anyCode = false): Promise<void> {
