@@ -1,5 +1,5 @@
 import type { LineStatus, OutputLine } from '../core/output-line.js';
-import { formatUsd, lineTotalNanos } from '../cost/compute.js';
+import { formatUsd, lineTotalNanos, usageCounts } from '../cost/compute.js';
 
 /** Running totals over output lines: what the end-of-run summary and `status` print. Pure. */
 export interface RunTotals {
@@ -45,11 +45,15 @@ export function addLine(t: RunTotals, line: OutputLine): RunTotals {
     if (line.status === 'completed' || line.status === 'incomplete') t.withoutUsage++;
     return t;
   }
-  t.tokens.input += num(u.input_tokens);
-  t.tokens.output += num(u.output_tokens);
+  // Read as `respool report` reads it, so that the run's summary and a report of its file agree.
+  const counts = usageCounts(u);
+  if (counts) {
+    t.tokens.input += counts.input;
+    t.tokens.cached += counts.cached;
+    t.tokens.output += counts.output;
+    t.tokens.reasoning += counts.reasoning;
+  }
   t.tokens.total += num(u.total_tokens);
-  t.tokens.cached += num(u.input_tokens_details?.cached_tokens);
-  t.tokens.reasoning += num(u.output_tokens_details?.reasoning_tokens);
   return t;
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LineStatus, OutputLine, Usage } from '../../src/core/output-line.js';
+import { addToGroup, emptyGroup } from '../../src/report/aggregate.js';
 import { addLine, emptyTotals, formatTotals, type RunTotals } from '../../src/report/summary.js';
 
 let n = 0;
@@ -165,5 +166,23 @@ describe('report summary: formatTotals', () => {
       formatTotals(emptyTotals()),
       '0 lines: 0 completed, 0 incomplete, 0 failed, 0 rejected; tokens: 0 input (0 cached), 0 output (0 reasoning), 0 total; API calls: 0; cost: $0.00',
     );
+  });
+});
+
+describe('report summary: agrees with respool report', () => {
+  it('counts the tokens of odd usage objects as the report does', () => {
+    const odd = [
+      line('completed', { input_tokens: 10, input_tokens_details: { cached_tokens: 25 }, output_tokens: 3.7, output_tokens_details: { reasoning_tokens: 2 }, total_tokens: 13 } as Usage),
+      line('completed', { input_tokens: -4, output_tokens: 5, total_tokens: 1 } as Usage),
+      line('incomplete', { input_tokens: 7, input_tokens_details: null, output_tokens: 0, output_tokens_details: null, total_tokens: 7 } as unknown as Usage),
+    ];
+    const group = emptyGroup();
+    for (const l of odd) addToGroup(group, l as unknown as Record<string, unknown>);
+    const t = totalsOf(odd);
+    const { total, ...tokens } = t.tokens;
+    assert.deepEqual(tokens, group.tokens);
+    // Cached capped at input, fractions floored, negatives as 0.
+    assert.deepEqual(tokens, { input: 17, cached: 10, output: 8, reasoning: 2 });
+    assert.equal(total, 21);
   });
 });
