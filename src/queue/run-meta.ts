@@ -99,7 +99,7 @@ export async function loadRun(redis: Redis, run: string, prefix?: string): Promi
   if (!meta.settings) return null;
   return {
     settings: JSON.parse(meta.settings) as RunSettings,
-    state: meta.state === 'stopped' || meta.state === 'cancelled' ? meta.state : 'running',
+    state: toRunState(meta.state),
     stopReason: meta.stop_reason || null,
     enqueueDone: meta.enqueue_done === '1',
     createdAt: meta.created_at ?? '',
@@ -109,8 +109,12 @@ export async function loadRun(redis: Redis, run: string, prefix?: string): Promi
 /** Only the state: what a worker checks before each call (`loadRun` also parses the settings). */
 export async function loadRunState(redis: Redis, run: string, prefix?: string): Promise<RunState | null> {
   const state = await redis.hget(runKeys(run, prefix).meta, 'state');
-  if (state === null) return null;
-  return state === 'stopped' || state === 'cancelled' ? state : 'running';
+  return state === null ? null : toRunState(state);
+}
+
+/** Anything but a stop or a cancel (runs saved before there were states have none) is running. */
+function toRunState(raw: string | undefined): RunState {
+  return raw === 'stopped' || raw === 'cancelled' ? raw : 'running';
 }
 
 export async function markEnqueueDone(redis: Redis, run: string, prefix?: string): Promise<void> {

@@ -47,6 +47,8 @@ export class CollectorBusyError extends Error {
 }
 
 const LOCK_TTL_MS = 15_000;
+/** How long a collector waits for a lock held by a live collector: its TTL, and a second. */
+const LOCK_WAIT_MS = LOCK_TTL_MS + 1000;
 
 /**
  * The one writer of a run's results file. Workers anywhere deliver each item's line to the run's
@@ -230,7 +232,7 @@ export class Collector {
    * over at once (a crashed `respool run` restarted), otherwise it must expire first.
    */
   private async acquireLock(): Promise<void> {
-    const deadline = Date.now() + LOCK_TTL_MS + 1000;
+    const deadline = Date.now() + LOCK_WAIT_MS;
     let said = false;
     for (;;) {
       const ok = await this.opts.redis.set(this.keys.collectorLock, this.token, 'PX', LOCK_TTL_MS, 'NX');
@@ -241,7 +243,7 @@ export class Collector {
         continue;
       }
       if (!said && holder) {
-        this.opts.log.info(`run ${this.opts.run}: another collector (${holderName(holder)}) is writing it; waiting up to ${Math.round((LOCK_TTL_MS + 1000) / 1000)} s for it to let go`);
+        this.opts.log.info(`run ${this.opts.run}: another collector (${holderName(holder)}) is writing it; waiting up to ${LOCK_WAIT_MS / 1000} s for it to let go`);
         said = true;
       }
       if (Date.now() > deadline) {

@@ -28,7 +28,7 @@ export function failedLine(data: ItemJob, model: string, error: LineError, attem
   return { ...baseLine(data, model), status: 'failed', error, attempts, latency_ms: latencyMs };
 }
 
-export const CANCELLED_MESSAGE = 'the run was cancelled (respool cancel) before this item got its answer';
+const CANCELLED_MESSAGE = 'the run was cancelled (respool cancel) before this item got its answer';
 
 /** An item `respool cancel` ended before its call; `respool retry` queues it again. */
 export function cancelledLine(data: ItemJob, model: string, attempts: number): OutputLine {
