@@ -29,3 +29,9 @@ export async function cleanRedisPrefix(prefix: string): Promise<void> {
   } while (cursor !== '0');
   await redis.quit();
 }
+
+/** Columns padded to their widest cell; the first row is the header. */
+export function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+}

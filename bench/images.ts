@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { BIN, cleanRedisPrefix, startServer } from './common.js';
+import { BIN, cleanRedisPrefix, startServer, printTable } from './common.js';
 import { writePhoto } from '../test/helpers/photos.js';
 import type { FakeStats } from '../src/fake-server/types.js';
 
@@ -67,7 +67,3 @@ function spawnNode(args: string[]): Promise<void> {
   });
 }
 
-function printTable(table: string[][]): void {
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
-}

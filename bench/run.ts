@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { BIN, ROOT, cleanRedisPrefix, startServer } from './common.js';
+import { BIN, ROOT, cleanRedisPrefix, startServer, printTable } from './common.js';
 
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 20_000);
 // Each scenario runs this many rounds, plain and respool alternating, so that a noisy moment on a
@@ -94,10 +94,6 @@ function median(xs: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function printTable(rows: string[][]): void {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
-}
 
 main().catch((err) => {
   console.error(err);

@@ -14,13 +14,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
-import { BIN, startServer } from './common.js';
+import { BIN, startServer, printTable } from './common.js';
 import { claim, markWritten } from '../src/queue/ledger.js';
+import { freePort } from '../src/queue/embedded-redis.js';
 import { bullPrefix, jobIdFor, runKeys } from '../src/queue/keys.js';
 import { Queue } from 'bullmq';
 
@@ -348,12 +348,7 @@ function mb(bytes: number): string {
 }
 
 async function startRedis(dir: string): Promise<{ url: string; process: ChildProcess }> {
-  const port = await new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: null });
@@ -364,10 +359,6 @@ async function startRedis(dir: string): Promise<{ url: string; process: ChildPro
   return { url, process: child };
 }
 
-function printTable(rows: string[][]): void {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
-}
 
 main().catch((err) => {
   console.error(err);

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
@@ -76,6 +77,13 @@ export async function readLines(file: string): Promise<OutputLine[]> {
 export async function lineCount(file: string): Promise<number> {
   const text = await readFile(file, 'utf8').catch(() => '');
   return text.split('\n').filter(Boolean).length;
+}
+
+/** Exactly one line for each of `ids`, and none for any other custom_id. */
+export function assertEachIdOnce(lines: OutputLine[], ids: string[]): void {
+  const counts = countIds(lines);
+  assert.deepEqual([...counts.keys()].sort(), [...ids].sort());
+  assert.ok([...counts.values()].every((n) => n === 1), 'no custom_id twice');
 }
 
 /** custom_id -> how many lines carry it. */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import { createRng } from '../../src/fake-server/faults.js';
-import { countIds, lineCount, readLines, runCli, testPrefix, waitFor } from '../helpers/cli.js';
+import { assertEachIdOnce, lineCount, readLines, runCli, testPrefix, waitFor } from '../helpers/cli.js';
 import type { OwnRedis } from '../helpers/own-redis.js';
 import { withOwnRedis } from '../helpers/own-redis-suite.js';
 
@@ -76,9 +76,7 @@ describe('chaos: worker kills, collector and Redis restarts', { timeout: 90_000 
     for (const r of stopped) assert.equal(r.code, 0, r.stderr);
 
     const lines = await readLines(out); // throws on a torn line
-    const counts = countIds(lines);
-    assert.deepEqual([...counts.keys()].sort(), [...ids].sort());
-    assert.ok([...counts.values()].every((n) => n === 1), 'no custom_id twice');
+    assertEachIdOnce(lines, ids);
     assert.ok(lines.every((l) => l.status === 'completed'), 'every item completed');
     const calls = Object.values(fake.stats().byKey);
     const extra = calls.reduce((sum, n) => sum + (n - 1), 0);

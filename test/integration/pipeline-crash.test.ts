@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import path from 'node:path';
 import type { FakeServer } from '../../src/fake-server/index.js';
-import { countIds, finished, lineCount, readLines, runCli, spawnCli, testPrefix, waitFor } from '../helpers/cli.js';
+import { assertEachIdOnce, countIds, finished, lineCount, readLines, runCli, spawnCli, testPrefix, waitFor } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
 
 // Short locks so that the jobs of a killed process come back within seconds, not a minute.
@@ -39,9 +39,7 @@ describe('crashes and several processes', () => {
     const second = await runCli(args, { env: FAST_RECOVERY });
     assert.equal(second.code, 0, second.stderr);
     const lines = await readLines(out);
-    const counts = countIds(lines);
-    assert.deepEqual([...counts.keys()].sort(), [...ids].sort());
-    assert.ok([...counts.values()].every((n) => n === 1), 'no custom_id twice');
+    assertEachIdOnce(lines, ids);
     assert.ok(lines.every((l) => l.status === 'completed'));
     // Paid twice at most for the calls that were in flight when the process died (concurrency 10).
     const calls = Object.values(fake.stats().byKey);
@@ -71,9 +69,7 @@ describe('crashes and several processes', () => {
     assert.match(second.stderr, /another collector is writing run twice \(\S+ pid \d+\); stop it first/);
     const res = await firstDone;
     assert.equal(res.code, 0, res.stderr);
-    const counts = countIds(await readLines(out));
-    assert.deepEqual([...counts.keys()].sort(), [...ids].sort());
-    assert.ok([...counts.values()].every((n) => n === 1), 'no custom_id twice');
+    assertEachIdOnce(await readLines(out), ids);
     assert.equal(fake.stats().requests, ids.length, 'the second run made no call');
   });
 

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import path from 'node:path';
 import type { FakeServer } from '../../src/fake-server/index.js';
-import { countIds, finished, readLines, runCli, spawnCli, testPrefix } from '../helpers/cli.js';
+import { assertEachIdOnce, finished, readLines, runCli, spawnCli, testPrefix } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
 
 /** Limits enforced by the fake server over real HTTP; respool is told them (or not) and must cope. */
@@ -24,9 +24,7 @@ describe('rate limits', () => {
 
   async function expectAllOnce(out: string, ids: string[]): Promise<void> {
     const lines = await readLines(out);
-    const counts = countIds(lines);
-    assert.deepEqual([...counts.keys()].sort(), [...ids].sort());
-    assert.ok([...counts.values()].every((n) => n === 1));
+    assertEachIdOnce(lines, ids);
     assert.ok(lines.every((l) => l.status === 'completed'), JSON.stringify(lines.find((l) => l.status !== 'completed')));
   }
 

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, beforeEach, describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
-import { countIds, lineCount, readLines, runCli, testPrefix, waitFor } from '../helpers/cli.js';
+import { assertEachIdOnce, lineCount, readLines, runCli, testPrefix, waitFor } from '../helpers/cli.js';
 import type { OwnRedis } from '../helpers/own-redis.js';
 import { withOwnRedis } from '../helpers/own-redis-suite.js';
 import { deliveredBy } from '../helpers/procs.js';
@@ -50,9 +50,7 @@ describe('surviving faults, one at a time', { timeout: 120_000 }, () => {
 
   async function assertExactlyOnce(out: string, ids: string[]): Promise<void> {
     const lines = await readLines(out);
-    const counts = countIds(lines);
-    assert.deepEqual([...counts.keys()].sort(), [...ids].sort());
-    assert.ok([...counts.values()].every((n) => n === 1), 'no custom_id twice');
+    assertEachIdOnce(lines, ids);
     assert.ok(lines.every((l) => l.status === 'completed'), JSON.stringify(lines.find((l) => l.status !== 'completed')));
   }
 
