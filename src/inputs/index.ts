@@ -1,6 +1,7 @@
 import { lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ReadOutcome } from '../core/item.js';
+import type { JobConfig } from '../config/schema.js';
 import { errorCode, errorText, inputFile, rejected, type ReaderContext } from './context.js';
 import { readCsv } from './csv.js';
 import { globFiles, isPattern, patternBase, walkFolder } from './files.js';
@@ -28,6 +29,20 @@ export interface ReadOptions {
   convertImages?: boolean;
   /** Splits a CSV `image` cell into several images, e.g. `|`. */
   imageSeparator?: string;
+}
+
+/** The reader settings of a job: every command that reads a job's inputs reads them the same way. */
+export function readOptionsFor(config: JobConfig, cwd: string): ReadOptions {
+  return {
+    cwd,
+    ...(config.prompt === undefined ? {} : { template: config.prompt }),
+    imagePrompt: config.image_prompt,
+    ...(config.id_column === undefined ? {} : { idColumn: config.id_column }),
+    maxImageBytes: config.max_image_bytes,
+    imageRoots: config.image_roots,
+    convertImages: config.resize === 'auto',
+    ...(config.image_separator === undefined ? {} : { imageSeparator: config.image_separator }),
+  };
 }
 
 export const DEFAULT_TEMPLATE = '{{prompt}}';

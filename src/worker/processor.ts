@@ -247,7 +247,8 @@ function imageRefs(data: ItemJob): ImageRef[] {
   return data.request.kind === 'body' ? [] : data.request.images;
 }
 
-function resolveImage(ref: ImageRef, s: RunSettings): Promise<string> {
+/** What an image of the item is sent as: its URL, or its file prepared as `resize` and `detail` say. */
+export function resolveImage(ref: ImageRef, s: RunSettings): Promise<string> {
   if (ref.kind === 'url') return Promise.resolve(ref.url);
   return imageDataUri(ref.path, { detail: s.detail, resize: s.resize ?? 'off', maxBytes: s.maxImageBytes });
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { costNanos, NANOS_PER_USD, usageCounts, usdToNanos } from '../../src/cost/compute.js';
@@ -8,7 +8,7 @@ import { findPrice } from '../../src/cost/prices.js';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import { buildRequestBody } from '../../src/worker/build-request.js';
 import { estimateRequestTokens } from '../../src/worker/limits/estimate.js';
-import { countIds, finished, readLines, runCli, spawnCli, testPrefix } from '../helpers/cli.js';
+import { assertEachIdOnce, finished, readLines, ROOT, runCli, spawnCli, testPrefix } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
 
 /** Cost on every line, router-reported cost, user prices, estimate and the max_cost cap, over real HTTP and Redis. */
@@ -139,6 +139,31 @@ describe('cost in a run', () => {
     assert.ok(actual < usdToNanos(m.cost_usd.high), 'the run cost less than the no-sample upper bound');
   });
 
+  it('estimate reads the inputs as a run does: several images per cell, images under an --image-root', async () => {
+    fake.reset();
+    const data = path.join(dir, 'est-images', 'data');
+    const shared = path.join(dir, 'est-images', 'shared');
+    await mkdir(data, { recursive: true });
+    await mkdir(shared, { recursive: true });
+    const png = path.join(ROOT, 'fixtures', 'images', 'gradient.png');
+    await copyFile(png, path.join(data, 'a.png'));
+    await copyFile(png, path.join(data, 'b.png'));
+    await copyFile(png, path.join(shared, 'c.png'));
+    const csv = path.join(data, 'items.csv');
+    await writeFile(csv, `id,text,image\ntwo,both,a.png|b.png\nroot,shared,${path.join(shared, 'c.png')}\n`);
+    const job = path.join(dir, 'est-images', 'job.json');
+    await writeFile(job, JSON.stringify({ inputs: [csv], prompt: 'Describe {{text}}', model: 'gpt-4.1-mini', image_separator: '|', image_roots: [shared], out: path.join(dir, 'est-images.out.jsonl') }));
+
+    const res = await runCli(['estimate', job, '--base-url', fake.url, '--json'], { env });
+    assert.equal(res.code, 0, res.stderr);
+    const est = JSON.parse(res.stdout) as { items: number; rejected: number };
+    assert.deepEqual({ items: est.items, rejected: est.rejected }, { items: 2, rejected: 0 });
+    const run = await runCli(['--prefix', prefix, 'run', job, '--name', 'est-images', '--base-url', fake.url], { env });
+    assert.equal(run.code, 0, run.stderr);
+    const lines = await readLines(path.join(dir, 'est-images.out.jsonl'));
+    assert.deepEqual(lines.map((l) => [l.custom_id, l.status]).sort(), [['root', 'completed'], ['two', 'completed']]);
+  });
+
   it('max_cost holds across two worker processes: items past it are skipped, nothing lost, exit 4', async () => {
     fake.reset();
     // Slow answers (the fake server's latency token), so that no worker can finish the run before the
@@ -162,9 +187,7 @@ describe('cost in a run', () => {
     assert.match(collected.stderr, /reached its max_cost of \$0\.01/);
 
     const lines = await readLines(out);
-    const counts = countIds(lines);
-    assert.deepEqual([...counts.keys()].sort(), [...ids].sort());
-    assert.ok([...counts.values()].every((n) => n === 1));
+    assertEachIdOnce(lines, ids);
     const completed = lines.filter((l) => l.status === 'completed');
     const skipped = lines.filter((l) => l.status === 'skipped');
     assert.equal(completed.length + skipped.length, 120);

@@ -4,13 +4,12 @@ import { EstimateAccumulator, rangeFor } from '../../cost/estimate.js';
 import { loadPrices } from '../../cost/load-prices.js';
 import { Pricer } from '../../cost/pricer.js';
 import type { ImageRef, Item } from '../../core/item.js';
-import { loadImageAsDataUri } from '../../inputs/image-type.js';
-import { readInputs } from '../../inputs/index.js';
-import { settingsFromConfig } from '../../queue/run-meta.js';
+import { readInputs, readOptionsFor } from '../../inputs/index.js';
+import { settingsFromConfig, type RunSettings } from '../../queue/run-meta.js';
 import { buildRequestBody } from '../../worker/build-request.js';
 import { OpenResponsesClient } from '../../worker/client.js';
 import { estimateRequestTokens } from '../../worker/limits/estimate.js';
-import { toRequestSettings } from '../../worker/processor.js';
+import { resolveImage, toRequestSettings } from '../../worker/processor.js';
 import { EXIT, ExitError } from '../exit.js';
 import { addJobFlags, configFromFlags } from '../job-flags.js';
 
@@ -34,13 +33,9 @@ export function registerEstimate(program: Command): void {
       const requestSettings = toRequestSettings(settings);
       const acc = new EstimateAccumulator();
       const sample: Array<{ model: string; body: Record<string, unknown> }> = [];
-      const outcomes = readInputs(config.inputs, {
-        cwd: process.cwd(),
-        ...(config.prompt === undefined ? {} : { template: config.prompt }),
-        imagePrompt: config.image_prompt,
-        ...(config.id_column === undefined ? {} : { idColumn: config.id_column }),
-        maxImageBytes: config.max_image_bytes,
-      });
+      // Read and prepared as a run would (image roots, separator, conversion, downscaling), so that the
+      // items and their token estimates are the ones the run would send.
+      const outcomes = readInputs(config.inputs, readOptionsFor(config, process.cwd()));
       for await (const o of outcomes) {
         if (o.type === 'rejected') {
           acc.rejected++;
@@ -48,7 +43,7 @@ export function registerEstimate(program: Command): void {
         }
         let body: Record<string, unknown>;
         try {
-          body = buildRequestBody(requestSettings, o.item.request, await resolveImages(o.item, config.max_image_bytes));
+          body = buildRequestBody(requestSettings, o.item.request, await resolveImages(o.item, settings));
         } catch {
           acc.rejected++;
           continue;
@@ -138,9 +133,9 @@ export function registerEstimate(program: Command): void {
     });
 }
 
-function resolveImages(item: Item, maxBytes: number): Promise<string[]> {
+function resolveImages(item: Item, settings: RunSettings): Promise<string[]> {
   const refs: ImageRef[] = item.request.kind === 'body' ? [] : item.request.images;
-  return Promise.all(refs.map((r) => (r.kind === 'url' ? Promise.resolve(r.url) : loadImageAsDataUri(r.path, maxBytes))));
+  return Promise.all(refs.map((r) => resolveImage(r, settings)));
 }
 
 /** A price in pico-dollars per token as USD per 1M tokens: `$0.075`, `$10.00`. */

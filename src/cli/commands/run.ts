@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { JobConfig } from '../../config/schema.js';
 import type { OutputLine } from '../../core/output-line.js';
 import type { IncrementalState } from '../../queue/incremental.js';
-import { readInputs } from '../../inputs/index.js';
+import { readInputs, readOptionsFor } from '../../inputs/index.js';
 import { enqueue, type EnqueueStats } from '../../queue/producer.js';
 import { ledgerCounts } from '../../queue/ledger.js';
 import { runKeys } from '../../queue/keys.js';
@@ -44,16 +44,7 @@ export async function enqueueRun(
   await saveRun(session.redis, await settingsWithPrices(config), session.prefix);
   // A run stopped earlier (key refused) is paused; enqueueing it again means "go on".
   await queue.resume();
-  const read = readInputs(config.inputs, {
-    cwd: process.cwd(),
-    ...(config.prompt === undefined ? {} : { template: config.prompt }),
-    imagePrompt: config.image_prompt,
-    ...(config.id_column === undefined ? {} : { idColumn: config.id_column }),
-    maxImageBytes: config.max_image_bytes,
-    imageRoots: config.image_roots,
-    convertImages: config.resize === 'auto',
-    ...(config.image_separator === undefined ? {} : { imageSeparator: config.image_separator }),
-  });
+  const read = readInputs(config.inputs, readOptionsFor(config, process.cwd()));
   const outcomes = incremental ? incremental.filter(read) : read;
   // `respool cancel` from anywhere stops the reading too.
   const watch = whenCancelled(session.redis, config.name, session.prefix, opts.signal);
