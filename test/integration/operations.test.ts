@@ -250,7 +250,7 @@ describe('operations: status, retry, cancel', () => {
   it('cancel: jobs a worker holds beyond its call slots end as cancelled lines instead of calling', async () => {
     fake.reset();
     // One wave of calls that outlasts the cancel: the jobs held beyond the 20 slots wait behind it.
-    fake.setOptions({ latencyMs: 4000, faults: undefined });
+    fake.setOptions({ latencyMs: 6000, faults: undefined });
     const prompts: Array<[string, string]> = Array.from({ length: 60 }, (_, i) => [`h${i}`, `held ${i}`]);
     const input = await writeInput('hx', prompts);
     const out = path.join(dir, 'hx.out.jsonl');
