@@ -1,10 +1,13 @@
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { parse, type Info, type Parser } from 'csv-parse';
+import type { Info, Parser, parse } from 'csv-parse';
+import { lazyRequire } from '../core/lazy.js';
 import type { ImageRef, ReadOutcome } from '../core/item.js';
 import { errorText, rejected, type InputFile, type ReaderContext } from './context.js';
 import { resolveImageValue } from './images.js';
 import { renderTemplate } from './template.js';
+
+const csvParse = lazyRequire<{ parse: typeof parse }>('csv-parse');
 
 /** A column with this name attaches an image (a path relative to the CSV file, or an http(s) URL) to its row. */
 const IMAGE_COLUMN = 'image';
@@ -68,7 +71,7 @@ export async function* readCsv(file: InputFile, ctx: ReaderContext): AsyncGenera
  * joins results back onto the rows), so that both see the same records on the same lines.
  */
 export function csvParser(onSkip: (err: Error) => void): Parser {
-  return parse({
+  return csvParse().parse({
     bom: true,
     info: true,
     relax_column_count: true,

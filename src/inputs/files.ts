@@ -1,7 +1,12 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import fg from 'fast-glob';
+import type FastGlob from 'fast-glob';
+import { lazyRequire } from '../core/lazy.js';
 import { errorText } from './context.js';
+
+const fastGlob = lazyRequire<typeof FastGlob>('fast-glob');
+/** Every glob pattern has one of these; a path without them is not one (and needs no fast-glob to say so). */
+const GLOB_SYNTAX = /[\\*?![({]/;
 
 /** A file found under a folder, or a folder that could not be listed (reported, not fatal). */
 export type FoundEntry = { file: string } | { unreadableDir: string; reason: string };
@@ -58,7 +63,7 @@ async function isDirectory(p: string): Promise<boolean> {
  * Sorting needs the whole list, so this holds every matched path (never any file content) in memory.
  */
 export async function globFiles(pattern: string, cwd: string): Promise<string[]> {
-  const matches = await fg(pattern, { cwd, absolute: true, onlyFiles: true, dot: false, caseSensitiveMatch: false });
+  const matches = await fastGlob()(pattern, { cwd, absolute: true, onlyFiles: true, dot: false, caseSensitiveMatch: false });
   return matches.map((p) => path.resolve(p)).sort(comparePaths);
 }
 
@@ -67,7 +72,7 @@ export function patternBase(pattern: string, cwd: string): string {
   const segments = pattern.split('/');
   const fixed: string[] = [];
   for (const segment of segments.slice(0, -1)) {
-    if (segment !== '' && fg.isDynamicPattern(segment)) break;
+    if (isPattern(segment)) break;
     fixed.push(segment);
   }
   // An absolute pattern starts with an empty segment; joining it back keeps the leading slash.
@@ -76,7 +81,7 @@ export function patternBase(pattern: string, cwd: string): string {
 }
 
 export function isPattern(input: string): boolean {
-  return fg.isDynamicPattern(input);
+  return GLOB_SYNTAX.test(input) && fastGlob().isDynamicPattern(input);
 }
 
 /** Segment by segment, so `a/b.png` sorts with its folder `a` exactly as `walkFolder` yields it. */

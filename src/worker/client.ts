@@ -13,7 +13,9 @@
  * Redirects are not followed (undici's default for `request`): a POST answered with 3xx becomes an
  * InvalidRequestError that says to fix the base URL, instead of a silent GET without a body.
  */
-import type { Dispatcher, request as undiciRequest } from 'undici';
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import type { Agent, Dispatcher } from 'undici';
 import { errorFromException, errorFromResponse } from './classify.js';
 import { ApiCallError } from './errors.js';
 import { HeaderLookup, type ResponseHeaders } from './response-headers.js';
@@ -45,12 +47,36 @@ export interface CreateResponseResult {
 
 const DEFAULT_USER_AGENT = 'respool';
 
-// Loaded with the first call (~80 ms): commands that make no call never pay for it.
-let undici: Promise<{ request: typeof undiciRequest; agent: Dispatcher }> | null = null;
-function http() {
-  undici ??= import('undici').then(({ Agent, request }) => ({ request, agent: new Agent({ keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 }) }));
+type Send = (opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
+
+// Loaded with the first call: commands that make no call never pay for it. Only undici's Agent and its
+// `request` are loaded, not its index, which also loads fetch, WebSocket, the cache and the mock agents:
+// about 30 ms instead of 100 ms, spent just when a run's first calls are waiting to go out. Should a
+// future undici move those files, the whole package is loaded instead.
+let undici: Promise<Send> | null = null;
+function http(): Promise<Send> {
+  undici ??= loadUndici();
   return undici;
 }
+const AGENT_OPTIONS = { keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 };
+const UNDICI_PARTS = { agent: 'undici/lib/dispatcher/agent.js', request: 'undici/lib/api/api-request.js' };
+
+/** Exported for its test, which also takes the fallback by naming parts that do not exist. */
+export async function loadUndici(parts = UNDICI_PARTS): Promise<Send> {
+  try {
+    const require = createRequire(import.meta.url);
+    const AgentClass = require(parts.agent) as typeof Agent;
+    const request = require(parts.request) as (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
+    if (typeof AgentClass !== 'function' || typeof request !== 'function') throw new Error('unexpected undici layout');
+    const agent = new AgentClass(AGENT_OPTIONS);
+    return (opts) => request.call(agent, opts);
+  } catch {
+    const { Agent: AgentClass } = await import('undici');
+    const agent = new AgentClass(AGENT_OPTIONS);
+    return (opts) => agent.request(opts);
+  }
+}
+
 const MAX_TIMER_MS = 2_147_483_647;
 
 /** Characters a header value can carry (RFC 9110 field-value, without CR/LF/NUL). */
@@ -58,6 +84,8 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 export class OpenResponsesClient {
   readonly url: string;
+  private readonly origin: string;
+  private readonly path: string;
   readonly timeoutMs: number;
   readonly userAgent: string;
   /** Private (#) so that it is neither enumerable nor reachable by JSON.stringify or util.inspect. */
@@ -81,6 +109,9 @@ export class OpenResponsesClient {
     if (key && !HEADER_VALUE.test(key)) throw new Error('the API key contains characters that cannot be sent in an HTTP header');
 
     this.url = `${opts.baseUrl.replace(/\/+$/, '')}/responses`;
+    const target = new URL(this.url);
+    this.origin = target.origin;
+    this.path = `${target.pathname}${target.search}`;
     // setTimeout fires at once for delays above 2^31-1 ms, so larger values mean "about 24 days".
     this.timeoutMs = Math.min(opts.timeoutMs, MAX_TIMER_MS);
     this.userAgent = opts.userAgent ?? DEFAULT_USER_AGENT;
@@ -104,24 +135,21 @@ export class OpenResponsesClient {
     headers['Content-Length'] = String(Buffer.byteLength(payload));
 
     const ctx = { secrets: this.#apiKey === undefined ? [] : [this.#apiKey], timeoutMs: this.timeoutMs };
-    // One controller fed by both the timer and the caller's signal. (AbortSignal.any would do the same,
-    // but on Node 20 it keeps every combined signal alive until GC and costs several times more CPU
-    // per call, which shows at thousands of calls per second.)
-    const controller = new AbortController();
+    // One abort fed by both the timer and the caller's signal.
+    const abort = new CallAbort();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      controller.abort(new DOMException(`no response within ${this.timeoutMs} ms`, 'TimeoutError'));
+      abort.abort(new DOMException(`no response within ${this.timeoutMs} ms`, 'TimeoutError'));
     }, this.timeoutMs);
     const callerSignal = opts.signal;
-    const onCallerAbort = () => controller.abort(callerSignal?.reason);
+    const onCallerAbort = () => abort.abort(callerSignal?.reason);
     if (callerSignal?.aborted) onCallerAbort();
     else callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
-    const signal = controller.signal;
     const started = performance.now();
     try {
-      const { request, agent } = await http();
-      const res = await request(this.url, { method: 'POST', headers, body: payload, signal, dispatcher: agent });
+      const send = await http();
+      const res = await send({ origin: this.origin, path: this.path, method: 'POST', headers, body: payload, signal: abort });
       // Read every body, error or not, so that the connection goes back to the pool.
       const text = await res.body.text();
       const latencyMs = Math.round(performance.now() - started);
@@ -137,7 +165,7 @@ export class OpenResponsesClient {
       return { json, status, headers: resHeaders, latencyMs };
     } catch (err) {
       if (err instanceof ApiCallError) throw err;
-      // Whichever signal fired first decides: the combined signal carries the first reason.
+      // Whichever signal fired first decides: the abort carries the first reason.
       if (callerSignal?.aborted && !timedOut) throw err;
       const classified = errorFromException(err, timedOut, ctx);
       throw withLatency(classified, Math.round(performance.now() - started));
@@ -154,6 +182,24 @@ export class OpenResponsesClient {
 
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return `OpenResponsesClient ${JSON.stringify(this.toJSON())}`;
+  }
+}
+
+/**
+ * What undici accepts as a request's signal: an EventEmitter with `aborted` and `reason`, which it
+ * rejects the call with. An AbortController per call would do the same at several times the CPU (on
+ * Node 20 each one builds an EventTarget and a transferable AbortSignal; AbortSignal.any is dearer
+ * still and keeps every combined signal alive until GC), which shows at thousands of calls per second.
+ */
+class CallAbort extends EventEmitter {
+  aborted = false;
+  reason: unknown = undefined;
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
   }
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import fg from 'fast-glob';
 import { countLineBreaks } from '../../src/inputs/csv.js';
 import { isPattern, patternBase } from '../../src/inputs/files.js';
 
@@ -25,6 +26,16 @@ describe('isPattern', () => {
     assert.equal(isPattern('photos/**/*.jpg'), true);
     assert.equal(isPattern('data/{a,b}.csv'), true);
     assert.equal(isPattern('data/reviews.csv'), false);
+  });
+
+  it('agrees with fast-glob on every kind of glob syntax, though it asks fast-glob only about paths that could be patterns', () => {
+    const inputs = [
+      'a.csv', 'dir/sub/file.jsonl', '/abs/path/x.png', 'name with spaces.csv', 'we,ird.csv', 'a..b.csv', 'v1.2/data.csv',
+      '*.csv', 'a?.csv', '!not.csv', 'x!.csv', '[ab].csv', '[.csv', '(a|b).csv', '(ab).csv', '@(a).csv', '+(a|b).csv',
+      '{a,b}.csv', '{a}.csv', '{1..3}.csv', 'a\\b.csv', 'photos/**', 'c:(d).csv',
+    ];
+    for (const input of inputs) assert.equal(isPattern(input), fg.isDynamicPattern(input), input);
+    assert.equal(isPattern(''), false, 'fast-glob itself throws on an empty string');
   });
 });
 

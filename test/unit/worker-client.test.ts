@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { inspect } from 'node:util';
-import { OpenResponsesClient } from '../../src/worker/client.js';
+import { createRequire } from 'node:module';
+import { loadUndici, OpenResponsesClient } from '../../src/worker/client.js';
 import {
   AuthenticationError,
   InvalidRequestError,
@@ -166,6 +167,22 @@ describe('OpenResponsesClient', () => {
     assert.ok(!inspect(c, { showHidden: true, depth: 5 }).includes(KEY));
     assert.ok(!Object.keys(c).some((k) => String((c as unknown as Record<string, unknown>)[k]).includes(KEY)));
     assert.equal(c.hasApiKey, true);
+  });
+
+  it("loads only undici's Agent and request, and the whole package if those files ever move", async () => {
+    const loaded = () => Object.keys(createRequire(import.meta.url).cache).filter((k) => /[\\/]undici[\\/]index\.js$/.test(k));
+    const body = JSON.stringify({ model: 'm', input: 'hi' });
+    const url = new URL(`${base}/responses`);
+    const send = async (parts?: Parameters<typeof loadUndici>[0]) => {
+      const request = await loadUndici(parts);
+      const res = await request({ origin: url.origin, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      return { status: res.statusCode, json: await res.body.json() };
+    };
+    assert.deepEqual(await send(), { status: 200, json: { id: 'resp_1', object: 'response', status: 'completed', output: [] } });
+    assert.deepEqual(loaded(), [], "undici's index (fetch, WebSocket, cache, mocks) stays unloaded");
+    const moved = await send({ agent: 'undici/lib/moved/agent.js', request: 'undici/lib/moved/api-request.js' });
+    assert.equal(moved.status, 200);
+    assert.equal(loaded().length, 1, 'the fallback loads the package');
   });
 
   it('rejects a bad base URL and a key that cannot be a header, without quoting the key', () => {
