@@ -48,6 +48,7 @@ export interface CreateResponseResult {
 const DEFAULT_USER_AGENT = 'respool';
 
 type Send = (opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
+const require = createRequire(import.meta.url);
 
 // Loaded with the first call: commands that make no call never pay for it. Only undici's Agent and its
 // `request` are loaded, not its index, which also loads fetch, WebSocket, the cache and the mock agents:
@@ -64,9 +65,8 @@ const UNDICI_PARTS = { agent: 'undici/lib/dispatcher/agent.js', request: 'undici
 /** Exported for its test, which also takes the fallback by naming parts that do not exist. */
 export async function loadUndici(parts = UNDICI_PARTS): Promise<Send> {
   try {
-    const require = createRequire(import.meta.url);
     const AgentClass = require(parts.agent) as typeof Agent;
-    const request = require(parts.request) as (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
+    const request = require(parts.request) as (this: Dispatcher, ...args: Parameters<Send>) => ReturnType<Send>;
     if (typeof AgentClass !== 'function' || typeof request !== 'function') throw new Error('unexpected undici layout');
     const agent = new AgentClass(AGENT_OPTIONS);
     return (opts) => request.call(agent, opts);
