@@ -35,6 +35,9 @@ export const NIGHTLY_DEFAULTS = {
 export const QUEUE_DEFAULTS = {
   prefix: 'respool',
   addBulkChunk: 500,
+  // When the workers share the producer's process (`respool run`): one addBulk of 500 jobs keeps the
+  // event loop for 20-60 ms, while the answers of the calls in flight wait; 100 keeps that short.
+  sharedAddBulkChunk: 100,
   // LLM calls can take minutes; the lock is renewed every lockDuration/2, so this bounds only how
   // long a dead worker's jobs wait before another worker takes them.
   lockDurationMs: 60_000,

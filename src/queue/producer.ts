@@ -33,6 +33,12 @@ export interface EnqueueOptions {
    * from sitting in Redis all at once, and leaves the machine to the workers when they share it.
    */
   maxQueued?: number;
+  /**
+   * With `maxQueued`: the lead starts at this many jobs and grows with the jobs the workers have
+   * taken, up to `maxQueued`. A worker fetches its first jobs one round trip at a time; when it shares
+   * the process, adding thousands of jobs first would keep its first calls waiting behind the adds.
+   */
+  rampFrom?: number;
   /** Folder that relative sources are resolved against when they are compared (default: cwd). */
   cwd?: string;
   signal?: AbortSignal;
@@ -58,7 +64,7 @@ export async function enqueue(outcomes: AsyncIterable<ReadOutcome>, opts: Enqueu
     // Waiting while a chunk is still queued behind the busy ones bounds the memory of a streamed input.
     while (limit.pendingCount > 0) await Promise.race(inFlight);
     if (failure) throw failure;
-    if (opts.maxQueued !== undefined) await waitForRoom(opts.queue, opts.maxQueued, opts.signal);
+    if (opts.maxQueued !== undefined) await waitForRoom(opts.queue, (queued) => allowedLead(opts, stats.added - queued), opts.signal);
     const p = limit(() => flush(chunk, opts, stats)).catch((err: unknown) => {
       failure ??= err;
     });
@@ -91,10 +97,17 @@ function ledgerSource(source: SourceRef, cwd: string): string {
   return 'path' in source ? path.resolve(cwd, source.path) : `${path.resolve(cwd, source.file)}:${source.line}`;
 }
 
-async function waitForRoom(queue: Queue<JobData>, maxQueued: number, signal?: AbortSignal): Promise<void> {
+/** Jobs that may be waiting in the queue, once `taken` of those this producer added are gone from it. */
+export function allowedLead(opts: Pick<EnqueueOptions, 'maxQueued' | 'rampFrom'>, taken: number): number {
+  if (opts.maxQueued === undefined) return Infinity;
+  return opts.rampFrom === undefined ? opts.maxQueued : Math.min(opts.maxQueued, Math.max(opts.rampFrom, taken));
+}
+
+async function waitForRoom(queue: Queue<JobData>, allowed: (queued: number) => number, signal?: AbortSignal): Promise<void> {
   for (let wait = 10; !signal?.aborted; wait = Math.min(wait * 2, 100)) {
     const counts = await queue.getJobCounts('wait', 'prioritized');
-    if ((counts.wait ?? 0) + (counts.prioritized ?? 0) <= maxQueued) return;
+    const queued = (counts.wait ?? 0) + (counts.prioritized ?? 0);
+    if (queued <= allowed(queued)) return;
     await new Promise((r) => setTimeout(r, wait));
   }
 }

@@ -19,7 +19,7 @@ import { Session, type GlobalFlags } from '../session.js';
 import { stopOnSignals } from '../signals.js';
 import { EXIT, ExitError } from '../exit.js';
 import { failIfCapped } from '../cost-exit.js';
-import { NIGHTLY_DEFAULTS } from '../../config/defaults.js';
+import { NIGHTLY_DEFAULTS, QUEUE_DEFAULTS } from '../../config/defaults.js';
 import { ConfigError } from '../../config/load.js';
 import { dateIn, isDate, MAX_DATED_NAME } from '../../schedule/dates.js';
 import { runDated } from '../../schedule/dated-run.js';
@@ -37,7 +37,7 @@ export interface PipelineResult {
 export async function enqueueRun(
   session: Session,
   config: JobConfig,
-  opts: { onChunk?: (s: EnqueueStats) => void; maxQueued?: number; signal?: AbortSignal; incremental?: IncrementalState } = {},
+  opts: { onChunk?: (s: EnqueueStats) => void; maxQueued?: number; rampFrom?: number; chunkSize?: number; signal?: AbortSignal; incremental?: IncrementalState } = {},
 ): Promise<EnqueueStats> {
   const { incremental, ...enqueueOpts } = opts;
   const queue = session.queue(config.name);
@@ -107,7 +107,9 @@ export async function runPipeline(session: Session, config: JobConfig, opts: Pip
     // Stay a little ahead of the workers instead of loading the whole input into Redis first: the
     // workers share this process, and memory follows what is in flight, not the size of the input.
     const maxQueued = Math.max(2000, config.concurrency * 20);
-    const enqueued = enqueueRun(session, config, { maxQueued, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.incremental ? { incremental: opts.incremental } : {}) }).then(async (stats) => {
+    // The lead grows from what fills the workers once (their call slots and held jobs, and some).
+    const rampFrom = Math.ceil(config.concurrency * 1.25);
+    const enqueued = enqueueRun(session, config, { maxQueued, rampFrom, chunkSize: QUEUE_DEFAULTS.sharedAddBulkChunk, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.incremental ? { incremental: opts.incremental } : {}) }).then(async (stats) => {
       const { items } = await ledgerCounts(redis, runKeys(config.name, session.prefix));
       opts.progress?.setTotal(items - writtenBefore);
       log.info(`enqueued ${config.name}: ${stats.read} read, ${stats.rejected} rejected, ${stats.alreadyDone} already in ${config.out}`);

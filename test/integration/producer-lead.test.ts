@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { JobData, ReadOutcome } from '../../src/core/item.js';
+import { createRedis } from '../../src/queue/connection.js';
+import { bullPrefix } from '../../src/queue/keys.js';
+import { enqueue, type EnqueueStats } from '../../src/queue/producer.js';
+import { dumpPrefix } from '../helpers/redis-scan.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function* prompts(run: string, n: number): AsyncIterable<ReadOutcome> {
+  for (let i = 0; i < n; i++) {
+    yield { type: 'item', item: { customId: `${run}-${i}`, source: { file: 'in.jsonl', line: i + 1 }, request: { kind: 'prompt', text: `item ${i}`, images: [] } } };
+  }
+}
+
+/** Samples the waiting count until it has not changed for `quietMs`; returns the highest seen. */
+async function settle(waiting: () => Promise<number>, quietMs = 600): Promise<{ last: number; max: number }> {
+  let last = await waiting();
+  let max = last;
+  let since = Date.now();
+  while (Date.now() - since < quietMs) {
+    await sleep(25);
+    const now = await waiting();
+    max = Math.max(max, now);
+    if (now !== last) since = Date.now();
+    last = now;
+  }
+  return { last, max };
+}
+
+describe('producer lead (real Redis, a real BullMQ worker)', { timeout: 60_000 }, () => {
+  let redis: Redis;
+  const prefix = `rtest-lead-${randomUUID().slice(0, 8)}`;
+  before(() => {
+    redis = createRedis(REDIS_URL);
+  });
+  after(async () => {
+    for (const key of (await dumpPrefix(prefix)).keys()) await redis.del(key);
+    await redis.quit();
+  });
+
+  it('starts at rampFrom, grows with the jobs taken, never passes maxQueued, and adds every item once', async () => {
+    const run = `lead-${randomUUID().slice(0, 8)}`;
+    const queue = new Queue<JobData>(run, { connection: redis, prefix: bullPrefix(prefix) });
+    const waiting = () => queue.getWaitingCount();
+    const chunk = 50;
+    const opts = { redis, queue, run, attempts: 1, prefix, chunkSize: chunk, maxQueued: 1000, rampFrom: 120 };
+    let stats: EnqueueStats | null = null;
+    const producing = enqueue(prompts(run, 3000), opts).then((s) => (stats = s));
+
+    // Nobody takes jobs: the lead stays at rampFrom (plus the chunks already on their way), not maxQueued.
+    const idle = await settle(waiting);
+    assert.equal(stats, null, 'the producer waits for workers');
+    assert.ok(idle.last >= 120 && idle.max <= 120 + 2 * chunk, `waiting ${idle.last} (max ${idle.max}) with no worker, rampFrom 120`);
+
+    // A worker takes 400 jobs and holds them: the allowed lead grows to what was taken.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const done = new Set<string>();
+    const worker = new Worker<JobData>(
+      run,
+      async (job) => {
+        await held;
+        assert.ok(!done.has(job.data.customId), `${job.data.customId} processed twice`);
+        done.add(job.data.customId);
+      },
+      { connection: createRedis(REDIS_URL), prefix: bullPrefix(prefix), concurrency: 400 },
+    );
+    try {
+      const grown = await settle(waiting);
+      assert.equal(stats, null);
+      assert.ok(grown.last >= 400 - 2 * chunk && grown.max <= 400 + 2 * chunk, `waiting ${grown.last} (max ${grown.max}) once 400 jobs were taken`);
+
+      // Released, the worker drains the queue: the producer finishes, never above maxQueued.
+      release();
+      let maxSeen = 0;
+      while (stats === null) {
+        maxSeen = Math.max(maxSeen, await waiting());
+        await sleep(10);
+      }
+      await producing;
+      assert.ok(maxSeen <= 1000 + 2 * chunk, `waiting peaked at ${maxSeen}, maxQueued 1000`);
+      assert.equal((stats as EnqueueStats).added, 3000);
+      for (let t = Date.now(); done.size < 3000 && Date.now() - t < 20_000; ) await sleep(20);
+      assert.equal(done.size, 3000);
+    } finally {
+      release();
+      await worker.close();
+      await (worker.opts.connection as Redis).quit();
+      await queue.close();
+    }
+  });
+});
