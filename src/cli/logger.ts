@@ -1,6 +1,7 @@
-import winston from 'winston';
+import type { Logger as WinstonLogger } from 'winston';
+import { winston } from '../core/cjs-deps.js';
 
-export type Logger = Pick<winston.Logger, 'error' | 'warn' | 'info' | 'debug'>;
+export type Logger = Pick<WinstonLogger, 'error' | 'warn' | 'info' | 'debug'>;
 
 export interface LoggerOptions {
   level?: string;

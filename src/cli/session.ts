@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Queue } from 'bullmq';
+import { Queue } from '../core/cjs-deps.js';
 import type { Redis } from 'ioredis';
 import type { JobData } from '../core/item.js';
 import { createRedis, resolveRedis, type RedisTarget } from '../queue/connection.js';

@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { Redis } from '../core/cjs-deps.js';
 import type { Logger } from '../cli/logger.js';
 import { useEmbeddedRedis } from './embedded-redis.js';
 import { tlsOptionsFor } from './redis-security.js';

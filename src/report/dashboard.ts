@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { Queue } from 'bullmq';
+import { Queue } from '../core/cjs-deps.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../cli/logger.js';
 import type { JobData } from '../core/item.js';

@@ -6,7 +6,8 @@
  * resumes the same dated run (same name, same ledger) without duplicates.
  */
 import path from 'node:path';
-import { Queue, Worker, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
+import { Queue, Worker } from '../core/cjs-deps.js';
 import type { Redis } from 'ioredis';
 import { NIGHTLY_DEFAULTS, queueTiming } from '../config/defaults.js';
 import { jobConfigSchema, type JobConfig } from '../config/schema.js';

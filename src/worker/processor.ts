@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import { WaitingError } from 'bullmq';
+import { WaitingError } from '../core/cjs-deps.js';
 import type { ImageRef, JobData } from '../core/item.js';
 import type { HttpRecord, OutputLine } from '../core/output-line.js';
 import type { RunSettings } from '../queue/run-meta.js';

@@ -1,4 +1,4 @@
-import { Queue, Worker } from 'bullmq';
+import { Queue, Worker } from '../core/cjs-deps.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Redis } from 'ioredis';
 import { QUEUE_DEFAULTS, queueTiming } from '../config/defaults.js';
