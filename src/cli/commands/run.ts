@@ -109,7 +109,11 @@ export async function runPipeline(session: Session, config: JobConfig, opts: Pip
     const maxQueued = Math.max(2000, config.concurrency * 20);
     // The lead grows from what fills the workers once (their call slots and held jobs, and some).
     const rampFrom = Math.ceil(config.concurrency * 1.25);
-    const enqueued = enqueueRun(session, config, { maxQueued, rampFrom, chunkSize: QUEUE_DEFAULTS.sharedAddBulkChunk, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.incremental ? { incremental: opts.incremental } : {}) }).then(async (stats) => {
+    // A producer waiting for room would wait forever once the run stops (its queue is paused): it
+    // stops reading when the collector stops, whatever the reason.
+    const stopReading = new AbortController();
+    const readSignal = opts.signal ? AbortSignal.any([opts.signal, stopReading.signal]) : stopReading.signal;
+    const enqueued = enqueueRun(session, config, { maxQueued, rampFrom, chunkSize: QUEUE_DEFAULTS.sharedAddBulkChunk, signal: readSignal, ...(opts.incremental ? { incremental: opts.incremental } : {}) }).then(async (stats) => {
       const { items } = await ledgerCounts(redis, runKeys(config.name, session.prefix));
       opts.progress?.setTotal(items - writtenBefore);
       log.info(`enqueued ${config.name}: ${stats.read} read, ${stats.rejected} rejected, ${stats.alreadyDone} already in ${config.out}`);
@@ -121,7 +125,7 @@ export async function runPipeline(session: Session, config: JobConfig, opts: Pip
     const outcome = await collector.runUntilComplete({
       ...(opts.signal ? { signal: opts.signal } : {}),
       shouldStop: async () => enqueueError !== null || (await loadRun(redis, config.name, session.prefix))?.state === 'stopped',
-    });
+    }).finally(() => stopReading.abort());
     if (enqueueError) throw enqueueError;
     await opts.incremental?.flush();
     const status = await loadRun(redis, config.name, session.prefix);
