@@ -65,6 +65,12 @@ export async function enqueue(outcomes: AsyncIterable<ReadOutcome>, opts: Enqueu
     while (limit.pendingCount > 0) await Promise.race(inFlight);
     if (failure) throw failure;
     if (opts.maxQueued !== undefined) await waitForRoom(opts.queue, (queued) => allowedLead(opts, stats.added - queued), opts.signal);
+    // Stopped while waiting (cancel, interrupt, the run's end): the chunk is not queued, so that no
+    // item enters the ledger after its collector may have finished. A resumed run reads it again.
+    if (opts.signal?.aborted) {
+      stats.read -= chunk.length;
+      return;
+    }
     const p = limit(() => flush(chunk, opts, stats)).catch((err: unknown) => {
       failure ??= err;
     });

@@ -50,7 +50,10 @@ export async function enqueueRun(
   const watch = whenCancelled(session.redis, config.name, session.prefix, opts.signal);
   try {
     const stats = await enqueue(outcomes, { redis: session.redis, queue, run: config.name, attempts: config.attempts, prefix: session.prefix, ...enqueueOpts, signal: watch.signal });
-    if (watch.cancelled()) session.log.warn(`run ${config.name} was cancelled: stopped reading the inputs after ${stats.read} items`);
+    // The reading may have been stopped for the cancel before the watch saw it (in `run`, the
+    // collector finishing the cancelled run stops it), so a stop asks Redis once more.
+    const cancelled = watch.cancelled() || (watch.signal.aborted && (await loadRun(session.redis, config.name, session.prefix))?.state === 'cancelled');
+    if (cancelled) session.log.warn(`run ${config.name} was cancelled: stopped reading the inputs after ${stats.read} items`);
     else if (!opts.signal?.aborted) await markEnqueueDone(session.redis, config.name, session.prefix);
     return stats;
   } finally {
