@@ -49,29 +49,31 @@ describe('producer lead (real Redis, a real BullMQ worker)', { timeout: 60_000 }
     const queue = new Queue<JobData>(run, { connection: redis, prefix: bullPrefix(prefix) });
     const waiting = () => queue.getWaitingCount();
     const chunk = 50;
-    const opts = { redis, queue, run, attempts: 1, prefix, chunkSize: chunk, maxQueued: 1000, rampFrom: 120 };
+    // Aborted if an assertion fails, so that the producer does not go on adding under the clean-up.
+    const stop = new AbortController();
+    const opts = { redis, queue, run, attempts: 1, prefix, chunkSize: chunk, maxQueued: 1000, rampFrom: 120, signal: stop.signal };
     let stats: EnqueueStats | null = null;
     const producing = enqueue(prompts(run, 3000), opts).then((s) => (stats = s));
-
-    // Nobody takes jobs: the lead stays at rampFrom (plus the chunks already on their way), not maxQueued.
-    const idle = await settle(waiting);
-    assert.equal(stats, null, 'the producer waits for workers');
-    assert.ok(idle.last >= 120 && idle.max <= 120 + 2 * chunk, `waiting ${idle.last} (max ${idle.max}) with no worker, rampFrom 120`);
-
-    // A worker takes 400 jobs and holds them: the allowed lead grows to what was taken.
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
-    const done = new Set<string>();
-    const worker = new Worker<JobData>(
-      run,
-      async (job) => {
-        await held;
-        assert.ok(!done.has(job.data.customId), `${job.data.customId} processed twice`);
-        done.add(job.data.customId);
-      },
-      { connection: createRedis(REDIS_URL), prefix: bullPrefix(prefix), concurrency: 400 },
-    );
+    let worker: Worker<JobData> | null = null;
     try {
+      // Nobody takes jobs: the lead stays at rampFrom (plus the chunks already on their way), not maxQueued.
+      const idle = await settle(waiting);
+      assert.equal(stats, null, 'the producer waits for workers');
+      assert.ok(idle.last >= 120 && idle.max <= 120 + 2 * chunk, `waiting ${idle.last} (max ${idle.max}) with no worker, rampFrom 120`);
+
+      // A worker takes 400 jobs and holds them: the allowed lead grows to what was taken.
+      const done = new Set<string>();
+      worker = new Worker<JobData>(
+        run,
+        async (job) => {
+          await held;
+          assert.ok(!done.has(job.data.customId), `${job.data.customId} processed twice`);
+          done.add(job.data.customId);
+        },
+        { connection: createRedis(REDIS_URL), prefix: bullPrefix(prefix), concurrency: 400 },
+      );
       const grown = await settle(waiting);
       assert.equal(stats, null);
       assert.ok(grown.last >= 400 - 2 * chunk && grown.max <= 400 + 2 * chunk, `waiting ${grown.last} (max ${grown.max}) once 400 jobs were taken`);
@@ -89,9 +91,13 @@ describe('producer lead (real Redis, a real BullMQ worker)', { timeout: 60_000 }
       for (let t = Date.now(); done.size < 3000 && Date.now() - t < 20_000; ) await sleep(20);
       assert.equal(done.size, 3000);
     } finally {
+      stop.abort();
       release();
-      await worker.close();
-      await (worker.opts.connection as Redis).quit();
+      await producing.catch(() => {});
+      if (worker) {
+        await worker.close();
+        await (worker.opts.connection as Redis).quit();
+      }
       await queue.close();
     }
   });
