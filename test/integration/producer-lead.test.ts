@@ -7,10 +7,11 @@ import type { JobData, ReadOutcome } from '../../src/core/item.js';
 import { createRedis } from '../../src/queue/connection.js';
 import { bullPrefix } from '../../src/queue/keys.js';
 import { enqueue, type EnqueueStats } from '../../src/queue/producer.js';
+import { sleep } from '../../src/core/sleep.js';
+import { waitFor } from '../helpers/cli.js';
 import { dumpPrefix } from '../helpers/redis-scan.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function* prompts(run: string, n: number): AsyncIterable<ReadOutcome> {
   for (let i = 0; i < n; i++) {
@@ -88,7 +89,7 @@ describe('producer lead (real Redis, a real BullMQ worker)', { timeout: 60_000 }
       await producing;
       assert.ok(maxSeen <= 1000 + 2 * chunk, `waiting peaked at ${maxSeen}, maxQueued 1000`);
       assert.equal((stats as EnqueueStats).added, 3000);
-      for (let t = Date.now(); done.size < 3000 && Date.now() - t < 20_000; ) await sleep(20);
+      await waitFor(() => done.size >= 3000, 20_000, 'the worker to process every job');
       assert.equal(done.size, 3000);
     } finally {
       stop.abort();
