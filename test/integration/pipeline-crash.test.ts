@@ -49,8 +49,10 @@ describe('crashes and several processes', () => {
   });
 
   it('the same run started twice at once: the second changes nothing and fails; the first finishes with every custom_id once', async () => {
-    // At 2 calls of 100 ms at once, ~30 s of work: the first is still writing when the second gives up.
-    const ids = await prompts('twice', 600);
+    // At 2 calls of 100 ms at once, ~50 s of work. `run` queues more as its workers take jobs, so the
+    // whole input is read about halfway through; the second copy then waits 16 s for the lock and
+    // gives up while the first is still writing.
+    const ids = await prompts('twice', 1000);
     const out = path.join(dir, 'twice.out.jsonl');
     const args = ['--prefix', prefix, 'run', '--name', 'twice', '--input', path.join(dir, 'twice.in.jsonl'), '--model', 'm', '--base-url', fake.url, '--out', out, '--concurrency', '2'];
     fake.reset();
@@ -61,7 +63,7 @@ describe('crashes and several processes', () => {
     await waitFor(async () => {
       const res = await runCli(['--prefix', prefix, 'status', '--name', 'twice', '--json']);
       return res.code === 0 && (JSON.parse(res.stdout) as Array<{ items: number }>)[0]?.items === ids.length;
-    }, 30_000, 'every item enqueued');
+    }, 45_000, 'every item enqueued');
 
     const second = await runCli(args, { env: FAST_RECOVERY });
     assert.equal(second.code, 1, second.stderr);
