@@ -35,7 +35,8 @@ export function addJobFlags(cmd: Command): Command {
     .option('--invalid-output-retries <n>', 'structured answers: ask again up to N times after an answer that does not match the schema')
     .addOption(new Option('--output-format <format>', 'results file format').choices(['respool', 'openai-batch']))
     .option('--max-cost <usd>', 'budget cap in USD: items are skipped once spent + in flight would pass it (exit code 4)')
-    .option('--prices <file>', 'price file over the bundled prices (docs/cost.md)');
+    .option('--prices <file>', 'price file over the bundled prices (docs/cost.md)')
+    .option('--no-dedupe', 'call the API for every item, even when its request is identical to another item\'s');
 }
 
 export async function configFromFlags(jobfile: string | undefined, flags: Record<string, unknown>, cwd = process.cwd()): Promise<JobConfig> {

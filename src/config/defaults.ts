@@ -17,6 +17,8 @@ export const DEFAULTS = {
   output_format: 'respool' as const,
   /** Images are sent as they are unless a job asks for processing (docs/nightly.md). */
   resize: 'off' as const,
+  /** Identical requests of a run share one call and one paid answer. */
+  dedupe: true,
 };
 
 /** Scheduled runs and image processing (docs/nightly.md). */

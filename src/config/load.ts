@@ -45,6 +45,7 @@ const FLAG_TO_FIELD: Record<string, string> = {
   samples: 'samples',
   invalidOutputRetries: 'invalid_output_retries',
   outputFormat: 'output_format',
+  dedupe: 'dedupe',
 };
 
 const NUMERIC_FIELDS = new Set([
@@ -127,6 +128,8 @@ export function flagLayer(flags: Record<string, unknown>): ConfigLayer {
     const v = flags[flag];
     if (v === undefined) continue;
     if ((field === 'inputs' || field === 'image_roots') && Array.isArray(v) && v.length === 0) continue;
+    // `--no-dedupe` only turns it off; without the flag, commander's `true` must not override the job file.
+    if (field === 'dedupe' && v !== false) continue;
     setPath(values, field, NUMERIC_FIELDS.has(field) && typeof v === 'string' ? toNumber(v) : v);
   }
   return { origin: 'flags', values };

@@ -95,6 +95,8 @@ export const jobConfigSchema = z
     base_url: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
       .refine((u) => !/^https?:\/\/[^/]*@/.test(u), 'must not contain a user or password (the key comes from OPENRESPONSES_API_KEY)'),
+    /** Identical requests of the run share one call (docs/job-file.md#dedupe). */
+    dedupe: z.boolean().default(DEFAULTS.dedupe),
     /** labels, schema, samples, invalid_output_retries, output_format: see ./structured.ts. */
     ...structuredFields,
   })

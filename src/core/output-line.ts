@@ -94,6 +94,11 @@ export interface OutputLine {
   cost?: LineCost | null;
   /** The run's `request.metadata`, when it has one (what `report --by metadata.<key>` groups by). */
   metadata?: Record<string, string>;
+  /**
+   * The custom_id of the item whose identical request was called: this line copies its outcome and
+   * costs nothing (docs/output-line.md#duplicates). Absent on lines that made their own call.
+   */
+  duplicate_of?: string;
 }
 
 /** docs/labeling.md#samples. */

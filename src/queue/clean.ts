@@ -10,7 +10,7 @@ export async function cleanRun(redis: Redis, queue: Queue, run: string, prefix?:
   const keys = runKeys(run, prefix);
   await deleteLedger(redis, keys);
   await redis.del(keys.meta, keys.results, keys.written, keys.writing, keys.collectorLock, keys.budgets,
-    keys.lineCounts, keys.progress, keys.failedLines, keys.retryData, keys.retrying, keys.superseded, keys.content);
+    keys.lineCounts, keys.progress, keys.failedLines, keys.retryData, keys.retrying, keys.superseded, keys.content, keys.dedupe, keys.dedupeRetryable);
   await deleteSpend(redis, run, prefix);
   await redis.srem(runsKey(prefix), run);
 }

@@ -21,6 +21,8 @@ export interface RunKeys {
   retrying: string; // hash: job id -> JobData of items `retry` is re-queueing (crash-safe hand-over)
   superseded: string; // hash: job id -> generation: items whose older line the collector must drop from the file
   content: string; // hash: custom_id -> content key, for incremental runs (docs/nightly.md)
+  dedupe: string; // hash: request key (SHA-256) -> "@<job id>" calling, or "=<line>" the shared answer
+  dedupeRetryable: string; // hash: request key -> status, for shared answers `retry` can ask again
 }
 
 export function bullPrefix(prefix = QUEUE_DEFAULTS.prefix): string {
@@ -44,6 +46,8 @@ export function runKeys(run: string, prefix = QUEUE_DEFAULTS.prefix): RunKeys {
     retrying: `${base}:retrying`,
     superseded: `${base}:superseded`,
     content: `${base}:content`,
+    dedupe: `${base}:dedupe`,
+    dedupeRetryable: `${base}:dedupe:retryable`,
   };
 }
 

@@ -5,6 +5,7 @@ import { jobOptions } from './job-options.js';
 import type { RunKeys } from './keys.js';
 import { WRITTEN_HELPERS } from './ledger.js';
 import { luaCommands } from './lua-commands.js';
+import { forgetSharedAnswers } from './dedupe.js';
 
 /** Line statuses `respool retry` can re-queue: the item itself was fine, the call did not work out. */
 export const RETRYABLE_STATUSES = ['failed', 'incomplete', 'invalid_output'] as const;
@@ -119,6 +120,8 @@ export async function retryItems(redis: Redis, queue: Queue<JobData>, keys: RunK
     result.requeued += requeued;
     result.missing += missing;
   } while (cursor !== '0');
+  // Retried items ask again, once per request key, instead of copying the answer being retried.
+  await forgetSharedAnswers(redis, keys, statuses);
   await queueRetrying(redis, queue, keys, attempts);
   return result;
 }

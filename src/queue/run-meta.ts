@@ -34,6 +34,8 @@ export interface RunSettings {
   prices?: unknown;
   /** Image processing before upload; absent in runs saved before it existed (= off). */
   resize?: JobConfig['resize'];
+  /** False: every item makes its own call, identical or not; absent (older runs) means on. */
+  dedupe?: boolean;
 }
 
 /** `cancelled`: `respool cancel` ended it; its waiting items got `cancelled` lines. */
@@ -67,6 +69,7 @@ export function settingsFromConfig(config: JobConfig): RunSettings {
     ...structuredSettings(config),
     ...(config.max_cost === undefined ? {} : { maxCost: config.max_cost }),
     resize: config.resize,
+    dedupe: config.dedupe,
   };
 }
 

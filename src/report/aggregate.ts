@@ -88,7 +88,8 @@ export function addToGroup(g: GroupStats, line: Line): void {
   g.lines++;
   const status = str(line['status']) ?? NONE;
   g.byStatus[status] = (g.byStatus[status] ?? 0) + 1;
-  const u = usageCounts(line['usage']);
+  // A duplicate's tokens were paid for on the line of the item that called (docs/output-line.md#duplicates).
+  const u = line['duplicate_of'] === undefined ? usageCounts(line['usage']) : null;
   if (u) {
     g.tokens.input += u.input;
     g.tokens.cached += u.cached;

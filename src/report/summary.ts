@@ -41,6 +41,8 @@ export function addLine(t: RunTotals, line: OutputLine): RunTotals {
     t.costNanos += cost;
     t.priced++;
   } else if (u) t.unpriced++;
+  // A duplicate's tokens were paid for on the line of the item that called (docs/output-line.md#duplicates).
+  if (line.duplicate_of !== undefined) return t;
   if (!u) {
     if (line.status === 'completed' || line.status === 'incomplete') t.withoutUsage++;
     return t;

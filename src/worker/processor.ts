@@ -19,6 +19,8 @@ import { askStructured, type Answer } from './structured/ask.js';
 import { httpRecord, httpRecordOfError } from './structured/http-record.js';
 import { saveProgress, savedSamples } from './structured/progress.js';
 import { skippedLine, withinCost, type CostDecision } from './cost-hooks.js';
+import type { DedupeHook } from './dedupe.js';
+import { requestKey } from './request-key.js';
 
 type ItemJob = Extract<JobData, { type: 'item' }>;
 
@@ -39,6 +41,8 @@ export interface ProcessorContext {
   budgetFor(settings: RunSettings, model: string): Budget;
   /** The run's budget cap (max_cost), when it has one: reserve this call's cost, or skip the item. */
   reserveCost?(settings: RunSettings, model: string, body: Record<string, unknown>, jobId: string, calls: number, signal?: AbortSignal): Promise<CostDecision | undefined>;
+  /** One call per identical request of a run (src/worker/dedupe.ts); absent: every item calls. */
+  dedupe?: DedupeHook;
 }
 
 /** 429s answered for one attempt before it counts as a failed attempt after all. */
@@ -79,7 +83,8 @@ export function createProcessor(ctx: ProcessorContext) {
     // state, so first runs skip the round trip.
     if (hasStartedBefore(job) && (await ctx.isDone(data.run, jobId))) return;
     const line = await lineFor(job, token, signal);
-    await ctx.deliver(data.run, jobId, line, data);
+    // Sharing the answer with identical items goes with the delivery, before the job completes.
+    await Promise.all([ctx.deliver(data.run, jobId, line, data), ctx.dedupe?.settle(job, line)]);
   };
 }
 
@@ -164,6 +169,11 @@ function lineMaker(ctx: ProcessorContext) {
     }
     // Batch-style lines are sent as they are: the run's schema checks and samples are not theirs.
     const plan = data.request.kind === 'body' ? undefined : settings.structured;
+    // An identical request of the run already answered, or being answered: no call of its own.
+    if (ctx.dedupe && settings.dedupe !== false) {
+      const shared = await ctx.dedupe.before(job, token, requestKey({ body, plan, outputFormat: settings.outputFormat }));
+      if (shared) return shared;
+    }
     // The budget cap reserves every sample of the item at once, and settles their summed usage.
     const spend = await ctx.reserveCost?.(settings, model, body, job.id!, plan?.samples ?? 1, signal);
     if (spend && 'skip' in spend) return skippedLine(data, model, spend.skip);

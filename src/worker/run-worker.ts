@@ -16,6 +16,7 @@ import { backoffDelayMs } from './backoff.js';
 import { OpenResponsesClient } from './client.js';
 import { ApiCallError } from './errors.js';
 import { createProcessor, PutBackBeforeCallError, RunCancelledError } from './processor.js';
+import { duplicateCost, RequestDedupe } from './dedupe.js';
 import { RunCache } from './run-cache.js';
 import { CostCap } from '../cost/cap.js';
 import { formatUsd, usdToNanos } from '../cost/compute.js';
@@ -86,6 +87,7 @@ export class WorkerSet {
         if (await this.batchers(run).deliver.submit({ id: jobId, line: JSON.stringify(full) })) this.delivered++;
       },
       reserveCost: (settings, model, body, jobId, calls, signal) => this.reserveCost(settings, model, body, jobId, calls, signal),
+      dedupe: new RequestDedupe(opts.redis, opts.prefix),
     });
   }
 
@@ -107,7 +109,8 @@ export class WorkerSet {
     const settings = await this.runs.get(run);
     if (!settings) return { ...line, cost: null };
     const pricer = await this.pricer(settings);
-    const out: OutputLine = { ...line, cost: pricer.costOf(line.model, line.usage) };
+    // A duplicate's answer was paid for on the line of the item that called (docs/output-line.md#duplicates).
+    const out: OutputLine = { ...line, cost: line.duplicate_of === undefined ? pricer.costOf(line.model, line.usage) : duplicateCost() };
     if (settings.request?.metadata) out.metadata = settings.request.metadata;
     return out;
   }
