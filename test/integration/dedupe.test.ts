@@ -7,6 +7,7 @@ import type { FakeServer } from '../../src/fake-server/index.js';
 import { assertEachIdOnce, finished, readLines, runCli, spawnCli, testPrefix } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
 import { deliveredBy } from '../helpers/procs.js';
+import { dumpPrefix } from '../helpers/redis-scan.js';
 
 const KEY = 'sk-dedupe-test';
 
@@ -206,5 +207,14 @@ describe('respool run: identical requests share one call', () => {
     const after = await readLines(out('again'));
     assertEachIdOnce(after, ['i1', 'i2', 'i3']);
     assertShared(after, ['i1', 'i2', 'i3']);
+
+    // The claims and answers are part of the run: clean forgets them with it.
+    const dump = await dumpPrefix(prefix);
+    assert.ok([...dump.keys()].some((k) => k.endsWith(':run:again:dedupe')));
+    assert.ok([...dump.keys()].every((k) => !k.includes('Cut short')), 'no request text in a key');
+    assert.ok([...dump.values()].every((v) => !v.includes(KEY)), 'no API key in Redis');
+    const clean = await runCli(['--prefix', prefix, 'clean', '--name', 'again']);
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.deepEqual([...(await dumpPrefix(prefix)).keys()].filter((k) => k.includes(':run:again:')), []);
   });
 });
