@@ -82,6 +82,8 @@ describe('runKeys and bullPrefix', () => {
       retrying: `${prefix}:run:r1:retrying`,
       superseded: `${prefix}:run:r1:superseded`,
       content: `${prefix}:run:r1:content`,
+      dedupe: `${prefix}:run:r1:dedupe`,
+      dedupeRetryable: `${prefix}:run:r1:dedupe:retryable`,
     });
     assert.equal(runKeys('r1').meta, `${QUEUE_DEFAULTS.prefix}:run:r1:meta`);
   });
