@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { OutputLine } from '../../src/core/output-line.js';
 import type { FakeServer } from '../../src/fake-server/index.js';
-import { assertEachIdOnce, finished, readLines, runCli, spawnCli, testPrefix } from '../helpers/cli.js';
+import { assertEachIdOnce, finished, readLines, runCli, spawnCli, testPrefix, waitFor } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
 import { deliveredBy } from '../helpers/procs.js';
 import { dumpPrefix } from '../helpers/redis-scan.js';
@@ -158,6 +158,28 @@ describe('respool run: identical requests share one call', () => {
     assertEachIdOnce(lines, rows.map(([id]) => id));
     assert.equal(fake.stats().requests, 4, `one call per distinct question, by ${JSON.stringify(fake.stats().byKey)}`);
     for (let q = 0; q < 4; q++) assertShared(lines, rows.filter((_, i) => i % 4 === q).map(([id]) => id));
+  });
+
+  it('the caller\'s process killed mid-call: its job comes back and still holds the key; the twins never call', async () => {
+    fake.reset();
+    const file = await csv('crash', [['c1', '[[latency:3000]] Slow question'], ['c2', '[[latency:3000]] Slow question'], ['c3', '[[latency:3000]] Slow question']]);
+    // Short locks, so that the killed process's job comes back within seconds.
+    const env = { OPENRESPONSES_API_KEY: KEY, RESPOOL_LOCK_DURATION_MS: '2000', RESPOOL_STALLED_INTERVAL_MS: '1000' };
+    const args = ['--prefix', prefix, 'run', '--name', 'crash', '--input', file, '--prompt', '{{text}}', '--model', 'm', '--base-url', fake.url, '--out', out('crash')];
+    const first = spawnCli(args, { env });
+    const firstDone = finished(first);
+    await waitFor(() => fake.stats().requests >= 1, 60_000, 'the call in flight');
+    first.kill('SIGKILL');
+    assert.equal((await firstDone).signal, 'SIGKILL');
+
+    const second = await runCli(args, { env });
+    assert.equal(second.code, 0, second.stderr);
+    const lines = await readLines(out('crash'));
+    assertEachIdOnce(lines, ['c1', 'c2', 'c3']);
+    const caller = assertShared(lines, ['c1', 'c2', 'c3']);
+    assert.equal(caller.status, 'completed');
+    // The call cut short was made again by the same item (same Idempotency-Key); no twin called.
+    assert.deepEqual(Object.values(fake.stats().byKey), [2]);
   });
 
   it('a refused request is shared as it is; a server error is not: each twin makes its own call', async () => {
