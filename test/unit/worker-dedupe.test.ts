@@ -3,8 +3,10 @@ import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { flagLayer, resolveConfig } from '../../src/config/load.js';
 import type { JobData } from '../../src/core/item.js';
 import type { OutputLine } from '../../src/core/output-line.js';
+import { settingsFromConfig } from '../../src/queue/run-meta.js';
 import { buildRequestBody } from '../../src/worker/build-request.js';
 import { duplicateLine, isShareable, waitDelayMs } from '../../src/worker/dedupe.js';
 import { imageDataUri } from '../../src/worker/images/prepare.js';
@@ -136,5 +138,17 @@ describe('isShareable', () => {
 describe('waitDelayMs', () => {
   it('starts at 250 ms, doubles, and stays at 5 s', () => {
     assert.deepEqual([0, 1, 2, 3, 4, 5, 50].map(waitDelayMs), [250, 500, 1000, 2000, 4000, 5000, 5000]);
+  });
+});
+
+describe('the dedupe setting', () => {
+  const job = { origin: 'job.yaml', values: { inputs: ['in.csv'], model: 'm', name: 'r' } };
+  it('is on by default; the job file turns it off; --no-dedupe turns it off; no flag leaves the job file alone', () => {
+    assert.equal(resolveConfig([job]).dedupe, true);
+    assert.equal(resolveConfig([{ ...job, values: { ...job.values, dedupe: false } }]).dedupe, false);
+    assert.equal(resolveConfig([job, flagLayer({ dedupe: false })]).dedupe, false);
+    // Commander gives `dedupe: true` for a `--no-dedupe` option that was not used.
+    assert.equal(resolveConfig([{ ...job, values: { ...job.values, dedupe: false } }, flagLayer({ dedupe: true })]).dedupe, false);
+    assert.equal(settingsFromConfig(resolveConfig([job, flagLayer({ dedupe: false })])).dedupe, false);
   });
 });
