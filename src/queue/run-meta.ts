@@ -146,12 +146,16 @@ export async function markRunning(redis: Redis, run: string, prefix?: string): P
   await redis.hset(runKeys(run, prefix).meta, RUNNING_AGAIN);
 }
 
-// KEYS: meta. Counts one more failure in a row and returns {count, state}; a cleaned run ({0, ''})
-// is not brought back.
+// KEYS: meta. Counts one more failure in a row (noting when the streak began, by the Redis clock)
+// and returns {count, state, ms since the streak began}; a cleaned run ({0, '', 0}) is not brought back.
 const FAILURE_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, ''} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, '', 0} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n = redis.call('HINCRBY', KEYS[1], 'api_failures', 1)
-return {n, redis.call('HGET', KEYS[1], 'state') or ''}
+if n == 1 then redis.call('HSET', KEYS[1], 'api_failing_since', now) end
+local since = tonumber(redis.call('HGET', KEYS[1], 'api_failing_since')) or now
+return {n, redis.call('HGET', KEYS[1], 'state') or '', now - since}
 `;
 
 // KEYS: meta. Writes only when the count is not 0 already (the usual case), and never creates the
@@ -163,7 +167,7 @@ return 1
 `;
 
 interface MetaCommands {
-  respoolApiFailure(meta: string): Promise<[number, string]>;
+  respoolApiFailure(meta: string): Promise<[number, string, number]>;
   respoolResetApiFailures(meta: string): Promise<number>;
 }
 
@@ -176,11 +180,12 @@ function metaCommands(redis: Redis) {
 
 /**
  * One more API call of the run failed for want of an answer (src/worker/circuit.ts): the count of
- * such failures in a row, over every worker, and the run's state, read in the same step.
+ * such failures in a row over every worker, how long ago the first of them was, and the run's state,
+ * read in the same step.
  */
-export async function recordApiFailure(redis: Redis, run: string, prefix?: string): Promise<{ failures: number; state: RunState }> {
-  const [failures, state] = await metaCommands(redis).respoolApiFailure(runKeys(run, prefix).meta);
-  return { failures: Number(failures), state: toRunState(state) };
+export async function recordApiFailure(redis: Redis, run: string, prefix?: string): Promise<{ failures: number; spanMs: number; state: RunState }> {
+  const [failures, state, spanMs] = await metaCommands(redis).respoolApiFailure(runKeys(run, prefix).meta);
+  return { failures: Number(failures), spanMs: Number(spanMs), state: toRunState(state) };
 }
 
 /** A call of the run got an answer: the count of failures in a row starts again. */

@@ -6,27 +6,38 @@
  * them. The count of failures in a row lives with the run in Redis, so every worker on every machine
  * adds to it and any answer resets it (src/queue/run-meta.ts). Pure: no I/O.
  */
-import { ApiCallError, NetworkError, RequestTimeoutError, ServerError } from './errors.js';
+import { ApiCallError, NetworkError, RequestTimeoutError } from './errors.js';
 
 /**
- * What one call tells the circuit. `answered`: a 2xx. `unavailable`: no connection, no answer in
- * time, or a 5xx. `neutral`: the API answered, but not with success (4xx, 429, a response that
- * failed): it is reachable, and those errors have their own handling.
+ * What one call tells the circuit. `answered`: any HTTP answer below 500 (a 2xx, and also a 4xx or a
+ * 429: the API is there and talking). `unavailable`: no connection, no answer in time, or a 5xx.
+ * `neutral`: not an API call's outcome (an abort, a bug).
  */
 export type CallSignal = 'answered' | 'unavailable' | 'neutral';
 
-/** The signal of a call that ended with `err`, or with an answer (`null`). */
+/** The signal of a call that ended with `err`, or with a 2xx answer (`null`). */
 export function callSignal(err: unknown): CallSignal {
   if (err === null) return 'answered';
   if (!(err instanceof ApiCallError)) return 'neutral';
   if (err instanceof NetworkError || err instanceof RequestTimeoutError) return 'unavailable';
-  if (err instanceof ServerError && err.status !== null && err.status >= 500) return 'unavailable';
+  if (err.status !== null) return err.status >= 500 ? 'unavailable' : 'answered';
   return 'neutral';
 }
 
-/** Open (the run stops) once `threshold` calls in a row failed; a threshold of 0 never opens. */
-export function isOpen(failuresInARow: number, threshold: number): boolean {
-  return threshold > 0 && failuresInARow >= threshold;
+export interface Streak {
+  /** Calls in a row, over every worker of the run, that got no answer or a 5xx. */
+  failures: number;
+  /** Time from the first failure of the streak to this one, by the Redis clock. */
+  spanMs: number;
+}
+
+/**
+ * Open (the run stops) once `threshold` calls in a row failed, over at least `minSpanMs`: a burst of
+ * first attempts failing at once (hundreds at a high concurrency, in a hiccup shorter than the first
+ * retry delay) does not stop a run; failures that outlast a retry do. A threshold of 0 never opens.
+ */
+export function isOpen(streak: Streak, threshold: number, minSpanMs: number): boolean {
+  return threshold > 0 && streak.failures >= threshold && streak.spanMs >= minSpanMs;
 }
 
 /** The run's stop reason: names the base URL (never the key), says what happened and what to do. */

@@ -37,11 +37,12 @@ export interface ProcessorContext {
   limiter: RateLimiter;
   /** The shared budget of the API key this worker uses, for `model`. */
   budgetFor(settings: RunSettings, model: string): Budget;
-  /** A call got a 2xx answer: the run's count of API failures in a row starts again (./circuit.ts). */
+  /** A call got an answer (2xx, 429): the run's count of API failures in a row starts again (./circuit.ts). */
   apiAnswered?(run: string): void;
   /**
-   * A call failed. True when the run is stopped because its API is unavailable (this failure opened
-   * the circuit, or another one did): the item then goes back to the queue without a line.
+   * A call failed (any answer but a 429 comes here too). True when the run is stopped because its API
+   * is unavailable (this failure opened the circuit, or another one did): the item then goes back to
+   * the queue without a line.
    */
   apiFailed?(settings: RunSettings, err: ApiCallError): Promise<boolean>;
   /** The run's budget cap (max_cost), when it has one: reserve this call's cost, or skip the item. */
@@ -138,6 +139,7 @@ function lineMaker(ctx: ProcessorContext) {
             return res;
           } catch (err) {
             if (err instanceof RateLimitedError) {
+              ctx.apiAnswered?.(data.run);
               rateLimited++;
               rateLimitedThisAttempt++;
               await ctx.limiter.onRateLimited(budget, lease, estimate, err.retryAfterMs);

@@ -73,9 +73,7 @@ export class WorkerSet {
           return call();
         }),
       stopRun: (run, reason) => this.stopRun(run, reason),
-      apiAnswered: (run) => {
-        this.batchers(run).answered.submit(null).catch((err: Error) => this.opts.log.debug(`run ${run}: resetting the count of API failures: ${err.message}`));
-      },
+      apiAnswered: (run) => this.apiAnswered(run),
       apiFailed: (settings, err) => this.apiFailed(settings, err),
       isStopped: (run) => this.stopped.has(run),
       isDone: (run, jobId) => this.batchers(run).isDone.submit(jobId),
@@ -159,7 +157,6 @@ export class WorkerSet {
       b = {
         isDone: new MicroBatcher((ids) => areDone(this.opts.redis, keys, ids)),
         deliver: new MicroBatcher((lines) => deliver(this.opts.redis, keys, lines), 100),
-        // Every answer resets the run's count of failures in a row: one round trip per turn of the event loop.
         answered: new MicroBatcher<null, undefined>(async (calls) => {
           await resetApiFailures(this.opts.redis, run, this.opts.prefix);
           return calls.map(() => undefined);
@@ -288,17 +285,25 @@ export class WorkerSet {
    * does, and the items whose calls fail from then on go back to the queue without a line.
    */
   private async apiFailed(settings: RunSettings, err: ApiCallError): Promise<boolean> {
-    if (callSignal(err) !== 'unavailable') return false;
     const run = settings.run;
+    const signal = callSignal(err);
+    if (signal === 'answered') this.apiAnswered(run);
+    if (signal !== 'unavailable') return false;
     if (this.stopped.has(run)) return true;
-    const { failures, state } = await recordApiFailure(this.opts.redis, run, this.opts.prefix);
+    const { state, ...streak } = await recordApiFailure(this.opts.redis, run, this.opts.prefix);
     if (state === 'stopped') {
       this.learnStopped(run);
       return true;
     }
-    if (!isOpen(failures, settings.circuitBreaker ?? DEFAULTS.circuit_breaker)) return false;
-    await this.stopRun(run, unavailableReason(this.opts.baseUrl ?? settings.baseUrl, failures, err.message), 'api_unavailable');
+    // The streak must outlast the first retry delay: see isOpen.
+    if (!isOpen(streak, settings.circuitBreaker ?? DEFAULTS.circuit_breaker, settings.backoffMs)) return false;
+    await this.stopRun(run, unavailableReason(this.opts.baseUrl ?? settings.baseUrl, streak.failures, err.message), 'api_unavailable');
     return true;
+  }
+
+  /** Any answer resets the run's count of failures in a row: one round trip per turn of the event loop. */
+  private apiAnswered(run: string): void {
+    this.batchers(run).answered.submit(null).catch((err: Error) => this.opts.log.debug(`run ${run}: resetting the count of API failures: ${err.message}`));
   }
 
   /** Another process stopped the run: this one stops too, and says why once. */
