@@ -17,7 +17,7 @@ export const DEFAULTS = {
   output_format: 'respool' as const,
   /** Images are sent as they are unless a job asks for processing (docs/nightly.md). */
   resize: 'off' as const,
-  /** API calls failing in a row (no answer, timeout, 5xx) that stop a run; 0 never stops (src/worker/circuit.ts). */
+  /** API calls failing in a row (no connection, 5xx) that stop a run; 0 never stops (src/worker/circuit.ts). */
   circuit_breaker: 20,
 };
 

@@ -35,7 +35,7 @@ export interface RunSettings {
   prices?: unknown;
   /** Image processing before upload; absent in runs saved before it existed (= off). */
   resize?: JobConfig['resize'];
-  /** API calls failing in a row (no answer, timeout, 5xx) that stop the run; 0 never. Absent in older runs (= the default). */
+  /** API calls failing in a row (no connection, 5xx) that stop the run; 0 never. Absent in older runs (= the default). */
   circuitBreaker?: number;
   /** A complete run with failed, incomplete or invalid_output lines exits 0 instead of 5 (`collect` reads it). */
   allowFailures?: boolean;

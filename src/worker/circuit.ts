@@ -10,8 +10,10 @@ import { ApiCallError, NetworkError, RequestTimeoutError } from './errors.js';
 
 /**
  * What one call tells the circuit. `answered`: any HTTP answer below 500 (a 2xx, and also a 4xx or a
- * 429: the API is there and talking). `unavailable`: no connection, no answer in time, or a 5xx.
- * `neutral`: not an API call's outcome (an abort, a bug).
+ * 429: the API is there and talking). `unavailable`: no connection could be made or kept (refused,
+ * reset, DNS, connect timeout), or a 5xx. `neutral`: a call that connected but timed out waiting for
+ * its answer (a slow model is not a dead API: those ride out with retries), and what is not an API
+ * call's outcome (an abort, a bug).
  */
 export type CallSignal = 'answered' | 'unavailable' | 'neutral';
 
@@ -19,13 +21,29 @@ export type CallSignal = 'answered' | 'unavailable' | 'neutral';
 export function callSignal(err: unknown): CallSignal {
   if (err === null) return 'answered';
   if (!(err instanceof ApiCallError)) return 'neutral';
-  if (err instanceof NetworkError || err instanceof RequestTimeoutError) return 'unavailable';
+  if (err instanceof NetworkError) return 'unavailable';
+  if (err instanceof RequestTimeoutError) return hasCode(err, CONNECT_TIMEOUT_CODES) ? 'unavailable' : 'neutral';
   if (err.status !== null) return err.status >= 500 ? 'unavailable' : 'answered';
   return 'neutral';
 }
 
+/** A timeout while connecting, from undici or the OS: nothing answered at the address. */
+const CONNECT_TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+
+function hasCode(err: unknown, codes: Set<string>): boolean {
+  let current: unknown = err;
+  for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth++) {
+    const e = current as { code?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof e.code === 'string' && codes.has(e.code)) return true;
+    // Happy-eyeballs connects fail with an AggregateError holding one error per address.
+    if (Array.isArray(e.errors) && e.errors.some((inner) => hasCode(inner, codes))) return true;
+    current = e.cause;
+  }
+  return false;
+}
+
 export interface Streak {
-  /** Calls in a row, over every worker of the run, that got no answer or a 5xx. */
+  /** Calls in a row, over every worker of the run, that could not connect or got a 5xx. */
   failures: number;
   /** Time from the first failure of the streak to this one, by the Redis clock. */
   spanMs: number;

@@ -180,6 +180,8 @@ export class WorkerSet {
       const status = await loadRun(this.opts.redis, run, this.opts.prefix);
       if (status?.state === 'running') {
         this.stopped.delete(run);
+        // Enqueued again, maybe with another base URL (the fix for an API that could not be reached).
+        this.runs.forget(run);
         this.opts.log.info(`run ${run} is running again`);
       }
     }

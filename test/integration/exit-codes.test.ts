@@ -4,7 +4,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import { freePort } from '../../src/queue/embedded-redis.js';
-import { assertEachIdOnce, lineCount, readLines, runCli, testPrefix } from '../helpers/cli.js';
+import { assertEachIdOnce, lineCount, readLines, runCli, testPrefix, waitFor } from '../helpers/cli.js';
+import { Proc, stopAll } from '../helpers/procs.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
 import { dumpPrefix } from '../helpers/redis-scan.js';
 
@@ -151,5 +152,49 @@ describe('exit codes', () => {
     const fromJob = await runCli(['--prefix', prefix, 'run', job], { env: { OPENRESPONSES_API_KEY: KEY } });
     assert.equal(fromJob.code, 0, fromJob.stderr);
     assert.equal(await lineCount(out), 2, 'nothing was called or written again');
+  });
+});
+
+describe('exit codes: a circuit opened in a worker process', () => {
+  let fake: FakeServer;
+  const prefix = testPrefix();
+  let dir: string;
+
+  withFakeServer(prefix, (s) => ({ fake, dir } = s));
+
+  it('worker and collect report the stop; enqueueing again with the right URL resumes it, each item once, and collect exits 0', async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `w${i}`);
+    const input = await promptsFile(dir, 'wdead.jsonl', ids.map((id) => [id, `question ${id}`]));
+    const out = path.join(dir, 'wdead-out.jsonl');
+    const deadUrl = `http://127.0.0.1:${await freePort()}/v1`;
+    const enqueue = (baseUrl: string) =>
+      runCli(['--prefix', prefix, 'enqueue', '--name', 'wdead', '--input', input, '--model', 'test-model', '--base-url', baseUrl, '--out', out, '--backoff-ms', '50', '--circuit-breaker', '4']);
+    assert.equal((await enqueue(deadUrl)).code, 0);
+    const env = { OPENRESPONSES_API_KEY: KEY };
+    const worker = new Proc(['--prefix', prefix, 'worker', '--name', 'wdead', '--concurrency', '2'], { env });
+    const collector = new Proc(['--prefix', prefix, 'collect', '--name', 'wdead']);
+    try {
+      const stderrOf = (p: Proc) => {
+        let text = '';
+        p.child.stderr?.on('data', (d: Buffer) => (text += d.toString()));
+        return () => text;
+      };
+      const workerLog = stderrOf(worker);
+      const collectorLog = stderrOf(collector);
+      await waitFor(() => workerLog().includes(`run wdead stopped: the API at ${deadUrl} could not be reached`), 60_000, 'the worker to report the stop');
+      await waitFor(() => collectorLog().includes('this collector waits'), 30_000, 'the collector to report the stop');
+      assert.match(collectorLog(), new RegExp(`run wdead stopped: the API at ${deadUrl.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+      assert.equal(collector.running, true, 'the collector keeps waiting');
+      assert.equal(await lineCount(out), 0, 'no failed lines');
+
+      // Enqueued again with the right URL: the running worker picks the run up again, the collector finishes it.
+      assert.equal((await enqueue(fake.url)).code, 0);
+      const collected = await collector.done;
+      assert.equal(collected.code, 0, collected.stderr);
+      assertEachIdOnce(await readLines(out), ids);
+      assert.ok(!`${workerLog()}${collectorLog()}`.includes(KEY));
+    } finally {
+      await stopAll([worker, collector]);
+    }
   });
 });

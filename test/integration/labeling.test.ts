@@ -26,8 +26,10 @@ describe('respool run: structured labeling', () => {
     await writeFile(jobFile, JSON.stringify({ name, inputs: [input.file], model: 'lab-model', out: `${name}-out.jsonl`, concurrency: 4, backoff_ms: 10, ...job }));
     fake.reset();
     const res = await runCli(['--prefix', prefix, 'run', jobFile, '--base-url', fake.url, ...extra]);
-    assert.equal(res.code, 0, res.stderr);
     const lines = await readLines(path.join(dir, `${name}-out.jsonl`));
+    // A complete run exits 5 exactly when some line is failed, incomplete or invalid_output.
+    const unsuccessful = lines.some((l) => l.status === 'failed' || l.status === 'incomplete' || l.status === 'invalid_output');
+    assert.equal(res.code, unsuccessful ? 5 : 0, res.stderr);
     return { res, lines, byId: new Map(lines.map((l) => [l.custom_id, l])) };
   }
 
@@ -324,7 +326,8 @@ describe('respool run: openai-batch output', () => {
     await writeFile(input, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
     const out = path.join(dir, 'batch-output.jsonl');
     const res = await runCli(['--prefix', prefix, 'run', '--input', input, '--model', 'unused', '--base-url', fake.url, '--out', out, '--name', 'batch', '--output-format', 'openai-batch', '--attempts', '1']);
-    assert.equal(res.code, 0, res.stderr);
+    // b3 is refused: a failed line, exit code 5.
+    assert.equal(res.code, 5, res.stderr);
     const got = new Map((await readFile(out, 'utf8')).trim().split('\n').map((t) => {
       const l = JSON.parse(t) as { id: string; custom_id: string; response: { status_code: number; request_id: string | null; body: Record<string, unknown> } | null; error: { code: string; message: string } | null };
       return [l.custom_id, l] as const;

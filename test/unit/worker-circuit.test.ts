@@ -13,10 +13,17 @@ describe('circuit breaker: what a call tells it', () => {
     assert.equal(callSignal(errorFromFailedResponse({ code: 'server_error', message: 'boom' })), 'answered');
   });
 
-  it('no connection, no answer in time and a 5xx count as unavailable', () => {
+  it('no connection (refused, connect timeout) and a 5xx count as unavailable', () => {
     assert.equal(callSignal(errorFromException(refused(), false)), 'unavailable');
-    assert.equal(callSignal(errorFromException(new Error('aborted'), true, { timeoutMs: 1000 })), 'unavailable');
+    const connectTimeout = new TypeError('fetch failed', { cause: Object.assign(new Error('Connect Timeout Error'), { code: 'UND_ERR_CONNECT_TIMEOUT' }) });
+    assert.equal(callSignal(errorFromException(connectTimeout, false)), 'unavailable');
     for (const status of [500, 502, 503, 504]) assert.equal(callSignal(errorFromResponse(status, none, 'Bad gateway')), 'unavailable', String(status));
+  });
+
+  it('a call that connected but got no answer in time is neutral: a slow model is not a dead API', () => {
+    assert.equal(callSignal(errorFromException(new Error('aborted'), true, { timeoutMs: 1000 })), 'neutral');
+    const headersTimeout = new TypeError('fetch failed', { cause: Object.assign(new Error('Headers Timeout Error'), { code: 'UND_ERR_HEADERS_TIMEOUT' }) });
+    assert.equal(callSignal(errorFromException(headersTimeout, false)), 'neutral');
   });
 
   it('what is not an API call outcome (an abort, a bug) is neutral', () => {
