@@ -377,7 +377,8 @@ describe('respool run: openai-batch output', () => {
     const job = path.join(dir, 'lab.json');
     await writeFile(job, JSON.stringify({ name: 'labbatch', inputs: ['lab.jsonl'], model: 'm', labels: ['spam', 'ham'], invalid_output_retries: 1, output_format: 'openai-batch', out: 'lab-out.jsonl' }));
     const res = await runCli(['--prefix', prefix, 'run', job, '--base-url', fake.url]);
-    assert.equal(res.code, 0, res.stderr);
+    // 'bad' ends invalid_output: exit code 5.
+    assert.equal(res.code, 5, res.stderr);
     const got = new Map((await readFile(path.join(dir, 'lab-out.jsonl'), 'utf8')).trim().split('\n').map((t) => {
       const l = JSON.parse(t) as { custom_id: string; response: { status_code: number; body: { output: Array<{ type: string; content?: Array<{ text: string }> }> } } | null; error: { code: string } | null };
       return [l.custom_id, l] as const;
