@@ -7,6 +7,12 @@ export const EXIT = {
   runStopped: 3,
   /** The run reached its max_cost: the items not sent have `skipped` lines. */
   costCapped: 4,
+  /** The run is complete but has `failed`, `incomplete` or `invalid_output` lines (`--allow-failures`: 0). */
+  failedLines: 5,
+  /** The API could not be reached or answered only errors: the run stopped early; running again resumes. */
+  apiUnavailable: 6,
+  /** The run's state in Redis vanished mid-run: the run stopped; running again resumes from the results file. */
+  stateLost: 7,
   interrupted: 130,
 } as const;
 

@@ -36,7 +36,9 @@ export function addJobFlags(cmd: Command): Command {
     .addOption(new Option('--output-format <format>', 'results file format').choices(['respool', 'openai-batch']))
     .option('--max-cost <usd>', 'budget cap in USD: items are skipped once spent + in flight would pass it (exit code 4)')
     .option('--prices <file>', 'price file over the bundled prices (docs/cost.md)')
-    .option('--no-dedupe', 'call the API for every item, even when its request is identical to another item\'s');
+    .option('--no-dedupe', 'call the API for every item, even when its request is identical to another item\'s')
+    .option('--circuit-breaker <n>', 'stop the run after this many API calls in a row could not connect or got a 5xx (exit code 6; 0: never; default 20)')
+    .option('--allow-failures', 'exit 0, not 5, when the run completes with failed, incomplete or invalid_output lines');
 }
 
 export async function configFromFlags(jobfile: string | undefined, flags: Record<string, unknown>, cwd = process.cwd()): Promise<JobConfig> {

@@ -35,7 +35,8 @@ Environment:
                           redis://:password@host:port for a password, rediss://... for TLS
   RESPOOL_REDIS_CA        PEM file of the CA of a rediss:// server (RESPOOL_REDIS_CERT/_KEY: client certificate)
 
-Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stopped (key refused); 4 max_cost reached; 130 interrupted.`,
+Exit codes: 0 every item has its line; 1 fatal error; 2 bad settings; 3 run stopped (key refused); 4 max_cost reached;
+5 complete with failed lines (--allow-failures: 0); 6 run stopped (API unreachable); 7 run state lost in Redis; 130 interrupted.`,
     );
   // Before the commands are added, so that they inherit it: parse errors anywhere exit with 2.
   program.exitOverride();

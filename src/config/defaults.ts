@@ -19,6 +19,8 @@ export const DEFAULTS = {
   resize: 'off' as const,
   /** Identical requests of a run share one call and one paid answer. */
   dedupe: true,
+  /** API calls failing in a row (no connection, 5xx) that stop a run; 0 never stops (src/worker/circuit.ts). */
+  circuit_breaker: 20,
 };
 
 /** Scheduled runs and image processing (docs/nightly.md). */

@@ -46,6 +46,8 @@ const FLAG_TO_FIELD: Record<string, string> = {
   invalidOutputRetries: 'invalid_output_retries',
   outputFormat: 'output_format',
   dedupe: 'dedupe',
+  circuitBreaker: 'circuit_breaker',
+  allowFailures: 'allow_failures',
 };
 
 const NUMERIC_FIELDS = new Set([
@@ -64,6 +66,7 @@ const NUMERIC_FIELDS = new Set([
   'request.max_output_tokens',
   'samples',
   'invalid_output_retries',
+  'circuit_breaker',
 ]);
 
 /** Environment variables a deployment can use instead of flags. The API key is not config: see worker. */

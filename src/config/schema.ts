@@ -92,6 +92,10 @@ export const jobConfigSchema = z
     /** A price file of the user's, over the bundled prices/*.json; docs/cost.md. */
     prices: z.string().min(1).optional(),
     out: z.string().min(1),
+    /** Stop the run after this many API calls in a row could not connect or got a 5xx (0: never); exit code 6. */
+    circuit_breaker: z.number().int().min(0).max(1_000_000).default(DEFAULTS.circuit_breaker),
+    /** A complete run with failed, incomplete or invalid_output lines exits 0 instead of 5. */
+    allow_failures: z.boolean().default(false),
     base_url: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
       .refine((u) => !/^https?:\/\/[^/]*@/.test(u), 'must not contain a user or password (the key comes from OPENRESPONSES_API_KEY)'),

@@ -80,7 +80,7 @@ export async function loadUndici(parts = UNDICI_PARTS): Promise<Send> {
 const MAX_TIMER_MS = 2_147_483_647;
 
 /** Characters a header value can carry (RFC 9110 field-value, without CR/LF/NUL). */
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+export const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 export class OpenResponsesClient {
   readonly url: string;

@@ -39,6 +39,14 @@ export interface ProcessorContext {
   limiter: RateLimiter;
   /** The shared budget of the API key this worker uses, for `model`. */
   budgetFor(settings: RunSettings, model: string): Budget;
+  /** A call got an answer (2xx, 429): the run's count of API failures in a row starts again (./circuit.ts). */
+  apiAnswered?(run: string): void;
+  /**
+   * A call failed (any answer but a 429 comes here too). True when the run is stopped because its API
+   * is unavailable (this failure opened the circuit, or another one did): the item then goes back to
+   * the queue without a line.
+   */
+  apiFailed?(settings: RunSettings, err: ApiCallError): Promise<boolean>;
   /** The run's budget cap (max_cost), when it has one: reserve this call's cost, or skip the item. */
   reserveCost?(settings: RunSettings, model: string, body: Record<string, unknown>, jobId: string, calls: number, signal?: AbortSignal): Promise<CostDecision | undefined>;
   /** One call per identical request of a run (src/worker/dedupe.ts); absent: every item calls. */
@@ -129,12 +137,14 @@ function lineMaker(ctx: ProcessorContext) {
           const lease = await ctx.limiter.acquire(budget, estimate, job.id!, signal);
           try {
             const res = await ctx.clientFor(runSettings).createResponse(body, { signal, idempotencyKey });
+            ctx.apiAnswered?.(data.run);
             const usage = (res.json as { usage?: { total_tokens?: unknown } } | null)?.usage;
             const actual = typeof usage?.total_tokens === 'number' ? usage.total_tokens : null;
             await ctx.limiter.settle(budget, lease, estimate, actual, res.headers);
             return res;
           } catch (err) {
             if (err instanceof RateLimitedError) {
+              ctx.apiAnswered?.(data.run);
               rateLimited++;
               rateLimitedThisAttempt++;
               await ctx.limiter.onRateLimited(budget, lease, estimate, err.retryAfterMs);
@@ -214,6 +224,7 @@ function lineMaker(ctx: ProcessorContext) {
         return line;
       }
       if (!(err instanceof ApiCallError)) throw err; // a caller abort or a bug: BullMQ retries it
+      if (await ctx.apiFailed?.(settings, err)) return putBack(job, token);
       switch (decide(err, attempt, settings.attempts)) {
         case 'stop-run':
           await ctx.stopRun(data.run, err.message);

@@ -1,7 +1,7 @@
 import { Queue, Worker } from '../core/cjs-deps.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Redis } from 'ioredis';
-import { QUEUE_DEFAULTS, queueTiming } from '../config/defaults.js';
+import { DEFAULTS, QUEUE_DEFAULTS, queueTiming } from '../config/defaults.js';
 import { sleep } from '../core/sleep.js';
 import type { JobData } from '../core/item.js';
 import type { Logger } from '../cli/logger.js';
@@ -10,11 +10,12 @@ import { bullPrefix, runKeys } from '../queue/keys.js';
 import { areDone, deliver } from '../queue/ledger.js';
 import { MicroBatcher } from '../queue/micro-batcher.js';
 import { isRetryable, saveRetryData } from '../queue/retry.js';
-import { limitsFor, loadRun, loadRunState, markStopped, type RunSettings, type RunState } from '../queue/run-meta.js';
+import { limitsFor, loadRun, loadRunState, markStopped, recordApiFailure, resetApiFailures, type RunSettings, type RunState, type StopKind } from '../queue/run-meta.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { backoffDelayMs } from './backoff.js';
 import { OpenResponsesClient } from './client.js';
 import { ApiCallError } from './errors.js';
+import { callSignal, isOpen, unavailableReason } from './circuit.js';
 import { createProcessor, PutBackBeforeCallError, RunCancelledError } from './processor.js';
 import { duplicateCost, RequestDedupe } from './dedupe.js';
 import { RunCache } from './run-cache.js';
@@ -63,15 +64,18 @@ export class WorkerSet {
           // Jobs held beyond the slots (see `add`) left the queue before a cancel, a stop or a
           // shutdown could reach them: none of those may start a call once it got its slot.
           if (this.closing) throw new PutBackBeforeCallError('the worker is closing');
+          if (this.stopped.has(run)) throw new PutBackBeforeCallError(`run ${run} was stopped`);
           const state = await this.runState(run);
           if (state === 'cancelled') throw new RunCancelledError(`run ${run} was cancelled`);
           if (state === 'stopped') {
-            this.stopped.add(run);
+            this.learnStopped(run);
             throw new PutBackBeforeCallError(`run ${run} was stopped`);
           }
           return call();
         }),
       stopRun: (run, reason) => this.stopRun(run, reason),
+      apiAnswered: (run) => this.apiAnswered(run),
+      apiFailed: (settings, err) => this.apiFailed(settings, err),
       isStopped: (run) => this.stopped.has(run),
       isDone: (run, jobId) => this.batchers(run).isDone.submit(jobId),
       limiter: this.limiter,
@@ -144,7 +148,10 @@ export class WorkerSet {
     };
   }
 
-  private readonly perRun = new Map<string, { isDone: MicroBatcher<string, boolean>; deliver: MicroBatcher<{ id: string; line: string }, boolean> }>();
+  private readonly perRun = new Map<
+    string,
+    { isDone: MicroBatcher<string, boolean>; deliver: MicroBatcher<{ id: string; line: string }, boolean>; answered: MicroBatcher<null, undefined> }
+  >();
 
   private batchers(run: string) {
     let b = this.perRun.get(run);
@@ -153,6 +160,10 @@ export class WorkerSet {
       b = {
         isDone: new MicroBatcher((ids) => areDone(this.opts.redis, keys, ids)),
         deliver: new MicroBatcher((lines) => deliver(this.opts.redis, keys, lines), 100),
+        answered: new MicroBatcher<null, undefined>(async (calls) => {
+          await resetApiFailures(this.opts.redis, run, this.opts.prefix);
+          return calls.map(() => undefined);
+        }),
       };
       this.perRun.set(run, b);
     }
@@ -172,6 +183,8 @@ export class WorkerSet {
       const status = await loadRun(this.opts.redis, run, this.opts.prefix);
       if (status?.state === 'running') {
         this.stopped.delete(run);
+        // Enqueued again, maybe with another base URL (the fix for an API that could not be reached).
+        this.runs.forget(run);
         this.opts.log.info(`run ${run} is running again`);
       }
     }
@@ -271,14 +284,52 @@ export class WorkerSet {
     return client;
   }
 
-  private async stopRun(run: string, reason: string): Promise<void> {
+  /**
+   * A call of the run failed (./circuit.ts). Failures for want of an answer count toward the run's
+   * circuit breaker, over every worker; the one that reaches it stops the run like a refused key
+   * does, and the items whose calls fail from then on go back to the queue without a line.
+   */
+  private async apiFailed(settings: RunSettings, err: ApiCallError): Promise<boolean> {
+    const run = settings.run;
+    const signal = callSignal(err);
+    if (signal === 'answered') this.apiAnswered(run);
+    if (signal !== 'unavailable') return false;
+    if (this.stopped.has(run)) return true;
+    const { state, ...streak } = await recordApiFailure(this.opts.redis, run, this.opts.prefix);
+    if (state === 'stopped') {
+      this.learnStopped(run);
+      return true;
+    }
+    // The streak must outlast the first retry delay: see isOpen.
+    if (!isOpen(streak, settings.circuitBreaker ?? DEFAULTS.circuit_breaker, settings.backoffMs)) return false;
+    await this.stopRun(run, unavailableReason(this.opts.baseUrl ?? settings.baseUrl, streak.failures, err.message), 'api_unavailable');
+    return true;
+  }
+
+  /** Any answer resets the run's count of failures in a row: one round trip per turn of the event loop. */
+  private apiAnswered(run: string): void {
+    this.batchers(run).answered.submit(null).catch((err: Error) => this.opts.log.debug(`run ${run}: resetting the count of API failures: ${err.message}`));
+  }
+
+  /** Another process stopped the run: this one stops too, and says why once. */
+  private learnStopped(run: string): void {
+    if (this.stopped.has(run)) return;
+    this.stopped.add(run);
+    loadRun(this.opts.redis, run, this.opts.prefix)
+      .then((status) => {
+        if (status?.state === 'stopped') this.opts.log.error(`run ${run} stopped: ${status.stopReason ?? 'unknown reason'}`);
+      })
+      .catch(() => {});
+  }
+
+  private async stopRun(run: string, reason: string, kind: StopKind = 'key_refused'): Promise<void> {
     if (this.stopped.has(run)) return;
     this.stopped.add(run);
     this.opts.log.error(`run ${run} stopped: ${reason}`);
     // Pausing the queue stops every worker on every machine from taking more of its jobs.
     const queue = new Queue(run, { connection: this.opts.redis, prefix: bullPrefix(this.opts.prefix) });
     try {
-      await Promise.all([queue.pause(), markStopped(this.opts.redis, run, reason, this.opts.prefix)]);
+      await Promise.all([queue.pause(), markStopped(this.opts.redis, run, reason, this.opts.prefix, kind)]);
     } finally {
       await queue.close();
     }

@@ -26,8 +26,10 @@ describe('respool run: structured labeling', () => {
     await writeFile(jobFile, JSON.stringify({ name, inputs: [input.file], model: 'lab-model', out: `${name}-out.jsonl`, concurrency: 4, backoff_ms: 10, ...job }));
     fake.reset();
     const res = await runCli(['--prefix', prefix, 'run', jobFile, '--base-url', fake.url, ...extra]);
-    assert.equal(res.code, 0, res.stderr);
     const lines = await readLines(path.join(dir, `${name}-out.jsonl`));
+    // A complete run exits 5 exactly when some line is failed, incomplete or invalid_output.
+    const unsuccessful = lines.some((l) => l.status === 'failed' || l.status === 'incomplete' || l.status === 'invalid_output');
+    assert.equal(res.code, unsuccessful ? 5 : 0, res.stderr);
     return { res, lines, byId: new Map(lines.map((l) => [l.custom_id, l])) };
   }
 
@@ -324,7 +326,8 @@ describe('respool run: openai-batch output', () => {
     await writeFile(input, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
     const out = path.join(dir, 'batch-output.jsonl');
     const res = await runCli(['--prefix', prefix, 'run', '--input', input, '--model', 'unused', '--base-url', fake.url, '--out', out, '--name', 'batch', '--output-format', 'openai-batch', '--attempts', '1']);
-    assert.equal(res.code, 0, res.stderr);
+    // b3 is refused: a failed line, exit code 5.
+    assert.equal(res.code, 5, res.stderr);
     const got = new Map((await readFile(out, 'utf8')).trim().split('\n').map((t) => {
       const l = JSON.parse(t) as { id: string; custom_id: string; response: { status_code: number; request_id: string | null; body: Record<string, unknown> } | null; error: { code: string; message: string } | null };
       return [l.custom_id, l] as const;
@@ -374,7 +377,8 @@ describe('respool run: openai-batch output', () => {
     const job = path.join(dir, 'lab.json');
     await writeFile(job, JSON.stringify({ name: 'labbatch', inputs: ['lab.jsonl'], model: 'm', labels: ['spam', 'ham'], invalid_output_retries: 1, output_format: 'openai-batch', out: 'lab-out.jsonl' }));
     const res = await runCli(['--prefix', prefix, 'run', job, '--base-url', fake.url]);
-    assert.equal(res.code, 0, res.stderr);
+    // 'bad' ends invalid_output: exit code 5.
+    assert.equal(res.code, 5, res.stderr);
     const got = new Map((await readFile(path.join(dir, 'lab-out.jsonl'), 'utf8')).trim().split('\n').map((t) => {
       const l = JSON.parse(t) as { custom_id: string; response: { status_code: number; body: { output: Array<{ type: string; content?: Array<{ text: string }> }> } } | null; error: { code: string } | null };
       return [l.custom_id, l] as const;

@@ -58,7 +58,9 @@ describe('nightly captioning', () => {
     const run = async (date: string) => {
       fake.reset();
       const res = await runCli(['--prefix', prefix, 'run', job, '--date', date]);
-      assert.equal(res.code, 0, res.stderr);
+      // Every day has the failed item: complete with a failed line is exit code 5, with the retry command.
+      assert.equal(res.code, 5, res.stderr);
+      assert.match(res.stderr, new RegExp(`respool retry --name cap-${date} queues it again`));
       return { res, lines: await readLines(path.join(dir, 'out', `cap-${date}.jsonl`)) };
     };
     const ids = (lines: { custom_id: string; status: string }[]) => lines.map((l) => `${l.custom_id} ${l.status}`).sort();

@@ -92,7 +92,9 @@ describe('operations: status, retry, cancel', () => {
     assert.equal(m.queued + m.active + m.delayed + m.to_write + m.completed >= m.items - 1, true, JSON.stringify(m));
 
     const res = await done;
-    assert.equal(res.code, 0, res.stderr);
+    // Complete, with the flaky item's failed line: exit code 5.
+    assert.equal(res.code, 5, res.stderr);
+    assert.match(res.stderr, /respool retry --name st queues it again/);
     const end = await status('st');
     assert.equal(end.state, 'complete');
     assert.equal(end.completed, 13);
@@ -120,7 +122,7 @@ describe('operations: status, retry, cancel', () => {
     const input = await writeInput('rt', prompts);
     const out = path.join(dir, 'rt.out.jsonl');
     const first = await cli(['run', '--name', 'rt', '--input', input, '--model', 'm', '--base-url', fake.url, '--out', out, '--attempts', '1'], withKey);
-    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.code, 5, first.stderr);
     const before = await readLines(out);
     const beforeText = (await readFile(out, 'utf8')).split('\n').filter(Boolean);
     const failedBefore = before.filter((l) => l.status === 'failed').map((l) => l.custom_id);
@@ -143,7 +145,8 @@ describe('operations: status, retry, cancel', () => {
 
     const worker = spawn(['worker', '--name', 'rt', '--concurrency', '4'], withKey);
     const collected = await cli(['collect', '--name', 'rt']);
-    assert.equal(collected.code, 0, collected.stderr);
+    // always-400 fails again: exit code 5.
+    assert.equal(collected.code, 5, collected.stderr);
     assert.match(collected.stderr, /rewrote .* without \d+ old line\(s\)/);
     worker.kill('SIGTERM');
     await finished(worker);
@@ -181,7 +184,7 @@ describe('operations: status, retry, cancel', () => {
     // Retrying again re-runs only the one that still fails; the file still has one line for it.
     assert.equal((await cli(['retry', '--name', 'rt'])).code, 0);
     const again = await cli(['run', '--name', 'rt', '--input', input, '--model', 'm', '--base-url', fake.url, '--out', out, '--attempts', '1'], withKey);
-    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.code, 5, again.stderr);
     const final = await readLines(out);
     assert.equal(final.length, 21);
     assert.equal(countIds(final).get('always-400'), 1);
@@ -211,7 +214,8 @@ describe('operations: status, retry, cancel', () => {
     assert.equal(cancel.code, 0, cancel.stderr);
     assert.match(cancel.stderr, /cancelled run cx: \d+ item\(s\) ended as cancelled/);
     const res = await collected;
-    assert.equal(res.code, 0, res.stderr);
+    // Complete, with the cancelled items' failed lines: exit code 5.
+    assert.equal(res.code, 5, res.stderr);
 
     const lines = await readLines(out);
     assert.equal(lines.length, 30);
@@ -265,7 +269,8 @@ describe('operations: status, retry, cancel', () => {
 
     assert.equal((await cli(['cancel', '--name', 'hx'])).code, 0);
     const res = await collected;
-    assert.equal(res.code, 0, res.stderr);
+    // Complete, with the cancelled items' failed lines: exit code 5.
+    assert.equal(res.code, 5, res.stderr);
     const lines = await readLines(out);
     assert.equal(countIds(lines).size, 60);
     assert.equal(lines.length, 60);
@@ -295,7 +300,7 @@ describe('operations: status, retry, cancel', () => {
     }, 60_000, 'the run to be under way');
     assert.equal((await cli(['cancel', '--name', 'big'])).code, 0);
     const res = await ran;
-    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.code, 5, res.stderr);
     assert.match(res.stderr, /run big was cancelled: stopped reading the inputs after \d+ items/);
     const lines = await readLines(out);
     const s = await status('big');

@@ -82,7 +82,9 @@ describe('respool run: API faults', () => {
     ]);
     fake.reset();
     const res = await run('hard', input, ['--attempts', '3']);
-    assert.equal(res.code, 0, res.stderr);
+    // Complete, with failed and incomplete lines: exit code 5, naming the retry command for both.
+    assert.equal(res.code, 5, res.stderr);
+    assert.match(res.stderr, /3 lines did not succeed \(2 failed, 1 incomplete\); respool retry --name hard --status failed,incomplete queues them again/);
     const byId = new Map((await readLines(path.join(dir, 'hard.jsonl'))).map((l) => [l.custom_id, l]));
     assert.equal(byId.get('bad')?.status, 'failed');
     assert.equal(byId.get('bad')?.error?.type, 'invalid_request');

@@ -4,6 +4,7 @@ import { loadRun } from '../../queue/run-meta.js';
 import { Collector } from '../../sinks/collector.js';
 import { EXIT, ExitError } from '../exit.js';
 import { failIfCapped } from '../cost-exit.js';
+import { failIfUnsuccessful } from '../run-exit.js';
 import { Progress } from '../progress.js';
 import { parseRunName } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
@@ -14,7 +15,8 @@ export function registerCollect(program: Command, globals: () => GlobalFlags): v
     .description('write a run\'s results file (the one writer per run); exits when every item has its line')
     .requiredOption('-n, --name <run>', 'run name', parseRunName)
     .option('-o, --out <file>', 'results file (default: the out path the run was enqueued with)')
-    .action(async (flags: { name: string; out?: string }) => {
+    .option('--allow-failures', 'exit 0, not 5, when the run completes with failed, incomplete or invalid_output lines (default: the run\'s allow_failures)')
+    .action(async (flags: { name: string; out?: string; allowFailures?: boolean }) => {
       const session = await Session.open(globals());
       const abort = new AbortController();
       const onSignal = () => abort.abort();
@@ -47,11 +49,12 @@ export function registerCollect(program: Command, globals: () => GlobalFlags): v
         await collector.start();
         session.log.info(`collecting run ${flags.name} into ${collector.path}`);
         progress.start();
-        const outcome = await collector.runUntilComplete({ signal: abort.signal });
+        const outcome = await collector.runUntilComplete({ signal: abort.signal, shouldStop: reportStops(session, flags.name) });
         progress.stop();
         session.log.info(`run ${flags.name} ${outcome === 'complete' ? 'complete' : 'collector stopped'}: ${formatTotals(totals)}`);
         if (outcome !== 'complete') throw new ExitError(`collector stopped before run ${flags.name} was complete; start it again to go on`, EXIT.interrupted);
         await failIfCapped(session, flags.name, status.settings.maxCost);
+        await failIfUnsuccessful(session.redis, session.log, flags.name, flags.allowFailures ?? status.settings.allowFailures ?? false, session.prefix);
       } finally {
         progress.stop();
         process.off('SIGINT', onSignal);
@@ -60,4 +63,25 @@ export function registerCollect(program: Command, globals: () => GlobalFlags): v
         await session.close();
       }
     });
+}
+
+/**
+ * The collector of a stopped run keeps waiting (enqueueing the run again resumes it), but says once
+ * per stop why nothing comes, so that whoever watches it knows what to fix. Never stops it.
+ */
+function reportStops(session: Session, run: string): () => Promise<boolean> {
+  let reported = false;
+  let lastCheck = 0;
+  return async () => {
+    if (Date.now() - lastCheck < 1000) return false;
+    lastCheck = Date.now();
+    const status = await loadRun(session.redis, run, session.prefix);
+    const stopped = status?.state === 'stopped';
+    if (stopped && !reported) {
+      const next = status.stopKind === 'api_unavailable' ? 'fix the API or the base URL, then enqueue the run again' : 'fix the key, then enqueue the run again';
+      session.log.error(`run ${run} stopped: ${status.stopReason ?? 'unknown reason'}; this collector waits (${next})`);
+    }
+    reported = stopped;
+    return false;
+  };
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../config/load.js';
 import { addJobFlags, configFromFlags } from '../job-flags.js';
+import { checkInputs } from '../input-check.js';
 import { parsePositiveInt } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
 import { enqueueRun } from './run.js';
@@ -13,6 +14,8 @@ export function registerEnqueue(program: Command, globals: () => GlobalFlags): v
       // An incremental run records what it wrote; only the process that writes the results can.
       if (config.incremental) throw new ConfigError('incremental: true jobs are started by `respool run` or `respool schedule`, not `enqueue`');
       const maxQueued = typeof flags.maxQueued === 'string' ? parsePositiveInt(flags.maxQueued, '--max-queued') : undefined;
+      // Bad settings end the command before anything is queued.
+      await checkInputs(config.inputs, process.cwd());
       const session = await Session.open(globals());
       try {
         const stats = await enqueueRun(session, config, {

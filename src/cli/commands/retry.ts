@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ConfigError } from '../../config/load.js';
 import { runKeys } from '../../queue/keys.js';
 import { RETRYABLE_STATUSES, retryItems } from '../../queue/retry.js';
-import { loadRun } from '../../queue/run-meta.js';
+import { loadRun, markRunning } from '../../queue/run-meta.js';
 import { parseRunName } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
 
@@ -22,7 +22,7 @@ export function registerRetry(program: Command, globals: () => GlobalFlags): voi
         if (!run) throw new ConfigError(`no run named ${flags.name}`);
         const queue = session.queue(flags.name);
         // A cancelled or stopped run runs again: its queue is resumed for the re-queued items.
-        await session.redis.hset(runKeys(flags.name, session.prefix).meta, { state: 'running', stop_reason: '' });
+        await markRunning(session.redis, flags.name, session.prefix);
         await queue.resume();
         const result = await retryItems(session.redis, queue, runKeys(flags.name, session.prefix), statuses, run.settings.attempts);
         session.log.info(`run ${flags.name}: ${result.requeued} item(s) with a ${statuses.join(' or ')} line queued again`);

@@ -6,7 +6,7 @@ import { readInputs, readOptionsFor } from '../../inputs/index.js';
 import { enqueue, type EnqueueStats } from '../../queue/producer.js';
 import { ledgerCounts } from '../../queue/ledger.js';
 import { runKeys } from '../../queue/keys.js';
-import { loadRun, markEnqueueDone, saveRun } from '../../queue/run-meta.js';
+import { loadRun, markEnqueueDone, saveRun, type StopKind } from '../../queue/run-meta.js';
 import { settingsWithPrices } from '../../cost/run-prices.js';
 import { addLine, emptyTotals, formatTotals, type RunTotals } from '../../report/summary.js';
 import { Collector } from '../../sinks/collector.js';
@@ -19,6 +19,9 @@ import { Session, type GlobalFlags } from '../session.js';
 import { stopOnSignals } from '../signals.js';
 import { EXIT, ExitError } from '../exit.js';
 import { failIfCapped } from '../cost-exit.js';
+import { failIfUnsuccessful, stoppedExit } from '../run-exit.js';
+import { checkInputs } from '../input-check.js';
+import { checkApiKey } from '../api-key.js';
 import { NIGHTLY_DEFAULTS, QUEUE_DEFAULTS } from '../../config/defaults.js';
 import { ConfigError } from '../../config/load.js';
 import { dateIn, isDate, MAX_DATED_NAME } from '../../schedule/dates.js';
@@ -27,6 +30,7 @@ import { runDated } from '../../schedule/dated-run.js';
 export interface PipelineResult {
   outcome: 'complete' | 'stopped' | 'interrupted';
   stopReason: string | null;
+  stopKind: StopKind | null;
   enqueued: EnqueueStats;
   /** Totals of the lines written by this process (a resumed run counts only the new ones). */
   totals: RunTotals;
@@ -135,6 +139,7 @@ export async function runPipeline(session: Session, config: JobConfig, opts: Pip
     return {
       outcome: outcome === 'complete' ? 'complete' : status?.state === 'stopped' ? 'stopped' : 'interrupted',
       stopReason: status?.stopReason ?? null,
+      stopKind: status?.stopKind ?? null,
       enqueued: await enqueued,
       totals,
       out: collector.path,
@@ -150,6 +155,9 @@ export function registerRun(program: Command, globals: () => GlobalFlags): void 
     .option('--date <YYYY-MM-DD>', 'with incremental: true, the date of the run (default: today, UTC)')
     .action(async (jobfile: string | undefined, flags: Record<string, unknown>) => {
       const config = await configFromFlags(jobfile, flags);
+      // Bad settings end the command before anything is queued or any file is written.
+      await checkInputs(config.inputs, process.cwd());
+      checkApiKey(process.env);
       if (config.incremental) return runIncremental(config, flags, globals());
       const session = await Session.open(globals());
       const stop = stopOnSignals(session.log);
@@ -160,14 +168,18 @@ export function registerRun(program: Command, globals: () => GlobalFlags): void 
         progress.start();
         const result = await runPipeline(session, config, { signal: stop.signal, progress });
         progress.stop();
-        session.log.info(`run ${config.name} ${result.outcome}: ${formatTotals(result.totals)}`);
-        if (result.outcome === 'stopped') throw new ExitError(`run ${config.name} stopped: ${result.stopReason ?? 'unknown reason'}`, EXIT.runStopped);
+        if (result.outcome === 'complete' && result.totals.lines === 0 && result.enqueued.alreadyDone > 0) {
+          const { written } = await ledgerCounts(session.redis, runKeys(config.name, session.prefix));
+          session.log.info(`run ${config.name} was already complete: its ${written} lines are in ${result.out}`);
+        } else session.log.info(`run ${config.name} ${result.outcome}: ${formatTotals(result.totals)}`);
+        if (result.outcome === 'stopped') throw stoppedExit(config.name, result.stopKind, result.stopReason);
         if (result.outcome === 'interrupted') throw new ExitError(`run ${config.name} interrupted; run the same command again to resume`, EXIT.interrupted);
         if ((await loadRun(session.redis, config.name, session.prefix))?.state === 'cancelled') {
           session.log.warn(`run ${config.name} was cancelled: items not sent have failed lines with error type "cancelled"; respool retry --name ${config.name} queues them again`);
         }
         session.log.info(`results: ${result.out}`);
         await failIfCapped(session, config.name, config.max_cost);
+        await failIfUnsuccessful(session.redis, session.log, config.name, config.allow_failures, session.prefix);
       } finally {
         progress.stop();
         stop.dispose();
@@ -185,8 +197,12 @@ async function runIncremental(config: JobConfig, flags: Record<string, unknown>,
   const stop = stopOnSignals(session.log);
   try {
     const summary = await runDated(session, config, { date, signal: stop.signal });
-    if (summary.outcome === 'stopped') throw new ExitError(`run ${summary.run} stopped: the API refused the key`, EXIT.runStopped);
+    if (summary.outcome === 'stopped') {
+      const status = await loadRun(session.redis, summary.run, session.prefix);
+      throw stoppedExit(summary.run, status?.stopKind ?? null, status?.stopReason ?? null);
+    }
     if (summary.outcome === 'interrupted') throw new ExitError(`run ${summary.run} interrupted; run the same command again to resume`, EXIT.interrupted);
+    await failIfUnsuccessful(session.redis, session.log, summary.run, config.allow_failures, session.prefix);
   } finally {
     stop.dispose();
     await session.close();

@@ -5,6 +5,7 @@ import { startScheduledRuns } from '../../schedule/scheduled-runs.js';
 import { EXIT } from '../exit.js';
 import { parsePositiveInt } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
+import { checkApiKey } from '../api-key.js';
 
 /** After the grace period, how long closing connections may take before the worker exits anyway. */
 const SHUTDOWN_MARGIN_MS = 10_000;
@@ -21,6 +22,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
     .action(async (flags: { concurrency: string; name?: string; baseUrl?: string; grace: string; schedules: boolean }) => {
       const concurrency = parsePositiveInt(flags.concurrency, '--concurrency');
       const graceMs = parsePositiveInt(flags.grace, '--grace') * 1000;
+      checkApiKey(process.env);
       const session = await Session.open(globals());
       const baseUrl = flags.baseUrl ?? process.env.OPENRESPONSES_BASE_URL;
       const workers = new WorkerSet({
