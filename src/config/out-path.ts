@@ -7,6 +7,12 @@
  */
 import { realpathSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
+import type FastGlob from 'fast-glob';
+import { lazyRequire } from '../core/lazy.js';
+import { isPattern, patternBase } from '../inputs/files.js';
+import { isInside } from '../inputs/image-roots.js';
+
+const fastGlob = lazyRequire<typeof FastGlob>('fast-glob');
 
 /** Why `out` may not be used with these inputs, or null. Inputs that do not exist (yet) are skipped. */
 export function outAliasProblem(out: string, inputs: readonly string[], cwd = process.cwd()): string | null {
@@ -17,7 +23,10 @@ export function outAliasProblem(out: string, inputs: readonly string[], cwd = pr
     const inAbs = path.resolve(cwd, input);
     if (inAbs === outAbs) return `${out} is also an input`;
     const inStats = statOrNull(inAbs);
-    if (!inStats) continue;
+    if (!inStats) {
+      if (outStats && matchedByPattern(input, outStats, outReal, cwd)) return `${out} is matched by the input pattern ${input}: the run would read it as an input`;
+      continue;
+    }
     if (inStats.isDirectory()) {
       const folder = realOrNearest(inAbs);
       if (isInside(outReal, folder)) return `${out} is inside the input folder ${input}: the next run would read it as an input`;
@@ -26,6 +35,21 @@ export function outAliasProblem(out: string, inputs: readonly string[], cwd = pr
     }
   }
   return null;
+}
+
+/**
+ * Whether an existing `out` is one of the files the pattern matches (as the reader globs: no dot
+ * files, any case). Globbed only when `out` is below the pattern's fixed folder, so that a pattern
+ * over a large tree elsewhere costs nothing. A results file not yet created is not matched: the
+ * run that would read it back is refused once the file exists.
+ */
+function matchedByPattern(input: string, outStats: Stats, outReal: string, cwd: string): boolean {
+  if (!isPattern(input) || !isInside(outReal, realOrNearest(patternBase(input, cwd)))) return false;
+  const matches = fastGlob().sync(input, { cwd, absolute: true, onlyFiles: true, dot: false, caseSensitiveMatch: false });
+  return matches.some((m) => {
+    const st = statOrNull(m);
+    return st !== null && sameFile(st, outStats);
+  });
 }
 
 function sameFile(a: Stats, b: Stats): boolean {
@@ -57,9 +81,4 @@ function realOrNearest(p: string): string {
       at = parent;
     }
   }
-}
-
-function isInside(file: string, folder: string): boolean {
-  const rel = path.relative(folder, file);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }

@@ -51,6 +51,13 @@ describe('out is refused when it is an input through a link', () => {
     assert.match(settingsError(path.join(dir, 'via', 'new.jsonl'), [path.join(dir, 'data')]) ?? '', /new\.jsonl is inside the input folder .*data: the next run would read it as an input/);
   });
 
+  it('an existing results file matched by an input pattern', async () => {
+    const out = path.join(dir, 'data', 'results.jsonl');
+    await writeFile(out, '');
+    assert.match(settingsError(out, [path.join(dir, 'data', '*.jsonl')]) ?? '', /results\.jsonl is matched by the input pattern .*\*\.jsonl: the run would read it as an input/);
+    assert.equal(settingsError(out, [path.join(dir, 'data', 'items*.jsonl')]), null);
+  });
+
   it('another file is fine', () => {
     assert.equal(settingsError(path.join(dir, 'other.jsonl')), null);
     assert.equal(settingsError(path.join(dir, 'data', 'new.jsonl')), null);
