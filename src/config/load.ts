@@ -2,8 +2,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
+import { MAX_DATED_NAME } from '../schedule/dates.js';
 import { DEFAULTS } from './defaults.js';
+import { fieldLines } from './field-lines.js';
+import { outAliasProblem } from './out-path.js';
 import { jobConfigSchema, RUN_NAME_PATTERN, type JobConfig } from './schema.js';
+import { checkStructured } from './structured.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -13,6 +17,8 @@ export class ConfigError extends Error {
 export interface ConfigLayer {
   origin: string;
   values: Record<string, unknown>;
+  /** Line of each field (dotted path) in the job file, so that errors can say "(from job.yaml:4)". */
+  lines?: Map<string, number>;
 }
 
 /** Flags (camelCase from the CLI parser) mapped to job-file fields. */
@@ -92,9 +98,12 @@ export async function readJobFile(file: string, cwd: string): Promise<ConfigLaye
     throw new ConfigError(`cannot read job file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   let parsed: unknown;
+  let lines: Map<string, number> | undefined;
   try {
     // yaml is loaded only for a YAML job file: every command pays for what it imports at start.
-    parsed = /\.ya?ml$/i.test(file) ? (await import('yaml')).parse(text) : JSON.parse(text);
+    const yaml = /\.ya?ml$/i.test(file) ? await import('yaml') : null;
+    parsed = yaml ? yaml.parse(text) : JSON.parse(text);
+    lines = fieldLines(text, yaml);
   } catch (err) {
     throw new ConfigError(`job file ${file} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
   }
@@ -113,7 +122,7 @@ export async function readJobFile(file: string, cwd: string): Promise<ConfigLaye
   if (typeof values.image_roots === 'string') values.image_roots = [values.image_roots];
   if (Array.isArray(values.image_roots)) values.image_roots = values.image_roots.map(rebase);
   if (values.name === undefined) values.name = runNameFromFile(file);
-  return { origin: file, values };
+  return { origin: file, values, ...(lines ? { lines } : {}) };
 }
 
 export function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
@@ -140,37 +149,72 @@ export function flagLayer(flags: Record<string, unknown>): ConfigLayer {
 
 /**
  * Merges layers (later wins; `inputs` from a later layer replaces earlier ones) over the defaults and
- * validates. Throws a ConfigError listing every bad field with where it came from.
+ * validates. Throws one ConfigError listing every bad field at once (the schema's checks and the ones
+ * across fields), each with where it came from, so that a job file is fixed in one go.
  */
 export function resolveConfig(layers: ConfigLayer[]): JobConfig {
   const merged: Record<string, unknown> = { base_url: DEFAULTS.base_url };
   const origins = new Map<string, string>();
   for (const layer of layers) {
     deepMerge(merged, layer.values);
-    for (const key of leafPaths(layer.values)) origins.set(key, layer.origin === 'flags' ? flagNameFor(key) : layer.origin);
+    for (const key of leafPaths(layer.values)) origins.set(key, originOf(layer, key));
   }
   if (merged.name === undefined) merged.name = derivedRunName(merged);
   if (merged.out === undefined && typeof merged.name === 'string') merged.out = path.join(DEFAULTS.out_dir, `${merged.name}.jsonl`);
   const result = jobConfigSchema.safeParse(merged);
-  if (!result.success) throw new ConfigError(formatIssues(result.error.issues, origins));
-  // Appending results to a file that is being read as input would feed the results back in.
-  const out = path.resolve(result.data.out);
-  if (result.data.inputs.some((i) => path.resolve(i) === out)) {
-    throw new ConfigError(`invalid job settings:\n  - out: ${result.data.out} is also an input${origins.get('out') ? ` (from ${origins.get('out')})` : ''}`);
-  }
-  return result.data;
+  const issues: Issue[] = result.success ? [] : [...result.error.issues];
+  // zod skips the cross-field checks when a field has the wrong type: run them on what was given.
+  if (!result.success) issues.push(...structuredIssues(merged));
+  issues.push(...laterIssues(merged));
+  if (issues.length > 0) throw new ConfigError(formatIssues(issues, origins));
+  return result.data!;
 }
 
-function formatIssues(issues: z.core.$ZodIssue[], origins: Map<string, string>): string {
+type Issue = { code: string; path: PropertyKey[]; message: string; keys?: string[] };
+
+function originOf(layer: ConfigLayer, key: string): string {
+  if (layer.origin === 'flags') return flagNameFor(key);
+  const line = layer.lines?.get(key);
+  return line === undefined ? layer.origin : `${layer.origin}:${line}`;
+}
+
+function structuredIssues(merged: Record<string, unknown>): Issue[] {
+  const found: Issue[] = [];
+  const ctx = { addIssue: (i: { path?: PropertyKey[]; message?: string }) => found.push({ code: 'custom', path: i.path ?? [], message: i.message ?? '' }) };
+  try {
+    checkStructured(merged as Parameters<typeof checkStructured>[0], ctx as unknown as z.RefinementCtx);
+  } catch {
+    // Values of the wrong type the schema has already reported.
+  }
+  return found;
+}
+
+/** Checks that need the merged values as a whole, beyond one field's type and range. */
+function laterIssues(merged: Record<string, unknown>): Issue[] {
+  const found: Issue[] = [];
+  const { out, inputs, name } = merged;
+  // Appending results to a file that is being read as input would feed the results back in.
+  if (typeof out === 'string' && Array.isArray(inputs)) {
+    const alias = outAliasProblem(out, inputs.filter((i): i is string => typeof i === 'string'));
+    if (alias) found.push({ code: 'custom', path: ['out'], message: alias });
+  }
+  if (merged.incremental === true && typeof name === 'string' && name.length > MAX_DATED_NAME) {
+    found.push({ code: 'custom', path: ['name'], message: `at most ${MAX_DATED_NAME} characters for an incremental job (its runs add -YYYY-MM-DD)` });
+  }
+  return found;
+}
+
+function formatIssues(issues: Issue[], origins: Map<string, string>): string {
   const lines = issues.map((issue) => {
     // An unknown key is reported on the object that holds it: name the key itself.
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+    const keys = issue.code === 'unrecognized_keys' ? (issue.keys ?? []) : [];
     const field = [...issue.path, ...(keys.length === 1 ? keys : [])].join('.') || '(job)';
     const origin = origins.get(field) ?? [...origins.entries()].find(([k]) => field.startsWith(`${k}.`) || k.startsWith(`${field}.`))?.[1];
     const message = issue.code === 'invalid_type' && /received undefined/.test(issue.message) ? 'is required' : issue.message;
     return `  - ${field}: ${message}${origin ? ` (from ${origin})` : ''}`;
   });
-  return `invalid job settings:\n${lines.join('\n')}`;
+  // The cross-field checks may have run inside zod too.
+  return `invalid job settings:\n${[...new Set(lines)].join('\n')}`;
 }
 
 function flagNameFor(field: string): string {

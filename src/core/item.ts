@@ -6,8 +6,25 @@
 /** Where an item came from: a line of a CSV/JSONL file (1-based), or an image file. */
 export type SourceRef = { file: string; line: number } | { path: string };
 
-/** An image attached to an item. Files are stored as absolute paths, never as bytes. */
-export type ImageRef = { kind: 'file'; path: string } | { kind: 'url'; url: string };
+/**
+ * What an image file was when it was enqueued, so that the worker sends that file and no other (one
+ * swapped for a link to another file, or replaced, is refused). `ino` and `dev` only mean something on
+ * the machine named `host`; elsewhere (shared storage) size and mtime are compared.
+ */
+export interface FileFingerprint {
+  size: number;
+  /** Whole milliseconds. */
+  mtime: number;
+  ino: number;
+  dev: number;
+  host: string;
+}
+
+/**
+ * An image attached to an item. Files are stored as absolute real paths (links resolved at enqueue),
+ * never as bytes; `seen` is absent only in jobs queued by an earlier version.
+ */
+export type ImageRef = { kind: 'file'; path: string; seen?: FileFingerprint } | { kind: 'url'; url: string };
 
 /**
  * What to send for one item. Run-wide settings (model, instructions, parameters) live in the run's

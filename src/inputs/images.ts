@@ -1,14 +1,16 @@
 import type { Stats } from 'node:fs';
 import { open, realpath, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
-import type { ImageRef, ReadOutcome } from '../core/item.js';
+import { fingerprintOf } from '../core/file-fingerprint.js';
+import type { FileFingerprint, ImageRef, ReadOutcome } from '../core/item.js';
 import { errorCode, errorText, inputFile, rejected, toPosix, type ReaderContext } from './context.js';
 import { CONVERTIBLE_FORMATS, describeUnsupported, imageSizeProblem, sniffImageType, SNIFF_BYTES, unsupportedImageReason, type SupportedImageType } from './image-type.js';
 import type { ImageRoots } from './image-roots.js';
 import { renderTemplate } from './template.js';
 
 /** `mime` is null for a format that the worker converts before sending (`convert`). */
-export type ImageCheck = { ok: true; mime: SupportedImageType | null; size: number } | { ok: false; reason: string };
+export type ImageCheck = { ok: true; mime: SupportedImageType | null; size: number; seen: FileFingerprint } | { ok: false; reason: string };
 
 /**
  * Decides whether a file can be sent as an image, reading only its first bytes plus `stat`: the whole file is
@@ -38,13 +40,13 @@ export async function inspectImageFile(absPath: string, maxBytes: number, conver
     // The worker converts these; its result is checked against the API's limits when it is made.
     if (convert && known !== null && CONVERTIBLE_FORMATS.has(known)) {
       if (info.size > maxBytes) return { ok: false, reason: `the image is ${info.size} bytes, over the limit of ${maxBytes} bytes` };
-      return { ok: true, mime: null, size: info.size };
+      return { ok: true, mime: null, size: info.size, seen: fingerprintOf(info, hostname()) };
     }
     return { ok: false, reason: unsupportedImageReason(head) };
   }
   const sizeProblem = imageSizeProblem(info.size, mime, maxBytes);
   if (sizeProblem) return { ok: false, reason: sizeProblem };
-  return { ok: true, mime, size: info.size };
+  return { ok: true, mime, size: info.size, seen: fingerprintOf(info, hostname()) };
 }
 
 /**
@@ -58,13 +60,16 @@ export async function readImageItem(absPath: string, base: string, ctx: ReaderCo
 
   const check = await inspectImageFile(absPath, ctx.maxImageBytes, ctx.convertImages);
   if (!check.ok) return rejected(customId, source, `${file.display}: ${check.reason}`);
+  // The job keeps the real path and what the file was: the worker opens that path without following
+  // a link and sends the file only if it is still this one.
+  const real = await realpath(absPath).catch(() => absPath);
 
   const prompt = renderTemplate(ctx.imagePrompt, { path: customId, name: file.name });
   if (!prompt.ok) {
     const known = ['path', 'name'].map((n) => `{{${n}}}`).join(' and ');
     return rejected(customId, source, `${file.display}: the image prompt uses unknown placeholder(s) ${prompt.missing.join(', ')}; only ${known} are available`);
   }
-  return { type: 'item', item: { customId, source, request: { kind: 'prompt', text: prompt.text, images: [{ kind: 'file', path: absPath }] } } };
+  return { type: 'item', item: { customId, source, request: { kind: 'prompt', text: prompt.text, images: [{ kind: 'file', path: real, seen: check.seen }] } } };
 }
 
 export type ImageValue = { ok: true; ref: ImageRef } | { ok: false; reason: string };
@@ -86,7 +91,7 @@ export async function resolveImageValue(value: string, dataFileDir: string, maxB
   if (outside) return { ok: false, reason: `image "${trimmed}" ${outside}` };
   const check = await inspectImageFile(abs, maxBytes, convert);
   if (!check.ok) return { ok: false, reason: `image "${trimmed}": ${check.reason}` };
-  return { ok: true, ref: { kind: 'file', path: abs } };
+  return { ok: true, ref: { kind: 'file', path: abs, seen: check.seen } };
 }
 
 async function readHead(absPath: string): Promise<Uint8Array> {

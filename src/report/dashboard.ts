@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
@@ -9,6 +9,7 @@ import type { Logger } from '../cli/logger.js';
 import type { JobData } from '../core/item.js';
 import { bullPrefix } from '../queue/keys.js';
 import { listRuns } from '../queue/run-meta.js';
+import { hostAllowed } from './host-check.js';
 
 export interface DashboardOptions {
   redis: Redis;
@@ -17,6 +18,8 @@ export interface DashboardOptions {
   log: Logger;
   /** How often the list of runs is read again, so runs enqueued later show up. */
   refreshMs?: number;
+  /** Host names answered besides 127.0.0.1, localhost and [::1] (a name that reaches it through a tunnel). */
+  allowedHosts?: string[];
 }
 
 export interface Dashboard {
@@ -65,7 +68,15 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       .finally(() => (syncing = false));
   }, opts.refreshMs ?? 2000);
 
-  const server: Server = createServer(adapter.getRouter() as Parameters<typeof createServer>[0] & object);
+  const router = adapter.getRouter() as (req: IncomingMessage, res: ServerResponse) => void;
+  const server: Server = createServer((req, res) => {
+    // Another Host is a page of another site reaching 127.0.0.1 (DNS rebinding): it gets nothing.
+    if (!hostAllowed(req.headers.host, opts.allowedHosts)) {
+      res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8' }).end('respool dashboard: this Host is not served (see --allowed-host)\n');
+      return;
+    }
+    router(req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, '127.0.0.1', () => resolve());

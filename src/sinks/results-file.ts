@@ -13,6 +13,12 @@ export class ResultsFile {
   ) {}
 
   static async open(file: string): Promise<ResultsFile> {
+    return ResultsFile.openUnnamed(file).catch((err: unknown) => {
+      throw writeFailure(path.resolve(file), err);
+    });
+  }
+
+  private static async openUnnamed(file: string): Promise<ResultsFile> {
     const abs = path.resolve(file);
     await mkdir(path.dirname(abs), { recursive: true });
     const handle = await open(abs, 'a+');
@@ -26,6 +32,12 @@ export class ResultsFile {
 
   /** Cuts the file back to `offset` (used to undo a batch that was not recorded as written). */
   async truncate(offset: number): Promise<void> {
+    await this.truncateUnnamed(offset).catch((err: unknown) => {
+      throw writeFailure(this.path, err);
+    });
+  }
+
+  private async truncateUnnamed(offset: number): Promise<void> {
     await this.handle.truncate(offset);
     await this.handle.datasync();
     this.size = offset;
@@ -59,6 +71,12 @@ export class ResultsFile {
   }
 
   async append(lines: string[]): Promise<void> {
+    await this.appendUnnamed(lines).catch((err: unknown) => {
+      throw writeFailure(this.path, err);
+    });
+  }
+
+  private async appendUnnamed(lines: string[]): Promise<void> {
     if (lines.length === 0) return;
     const buf = Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8');
     let written = 0;
@@ -74,3 +92,26 @@ export class ResultsFile {
     await this.handle.close();
   }
 }
+
+/**
+ * A write error of the results file, naming the file (Node's errors on an open file name none) and
+ * saying that nothing is lost: a batch counts as written only after its write and fdatasync succeed,
+ * so its lines are still in Redis, and a part written is cut back when the collector starts again.
+ */
+export function writeFailure(file: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why = WRITE_ERRORS[code ?? ''] ?? (err as Error).message;
+  return new Error(`cannot write the results file ${file}: ${why}${code && !why.includes(code) ? ` (${code})` : ''}. Nothing is lost: the lines not written are still in Redis; fix this and run the same command again`, { cause: err });
+}
+
+const WRITE_ERRORS: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is exceeded',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EISDIR: 'the path is a folder',
+  EIO: 'input/output error from the disk',
+  EFBIG: 'the file is too large for the file system',
+};

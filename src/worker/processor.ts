@@ -271,7 +271,7 @@ function imageRefs(data: ItemJob): ImageRef[] {
 /** What an image of the item is sent as: its URL, or its file prepared as `resize` and `detail` say. */
 export function resolveImage(ref: ImageRef, s: RunSettings): Promise<string> {
   if (ref.kind === 'url') return Promise.resolve(ref.url);
-  return imageDataUri(ref.path, { detail: s.detail, resize: s.resize ?? 'off', maxBytes: s.maxImageBytes });
+  return imageDataUri(ref, { detail: s.detail, resize: s.resize ?? 'off', maxBytes: s.maxImageBytes });
 }
 
 export function toRequestSettings(s: RunSettings): RequestSettings {

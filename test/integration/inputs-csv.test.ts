@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Item, ReadOutcome, Rejection } from '../../src/core/item.js';
 import { readInputs, type ReadOptions } from '../../src/inputs/index.js';
+import { seenNow } from '../helpers/seen.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -172,7 +173,7 @@ describe('CSV reader: ids, line numbers and images', () => {
     assert.deepEqual(item(outcomes[0]).request, {
       kind: 'prompt',
       text: 'local file',
-      images: [{ kind: 'file', path: path.join(REPO, 'test/fixtures/images/ok.png') }],
+      images: [{ kind: 'file', path: path.join(REPO, 'test/fixtures/images/ok.png'), seen: seenNow(path.join(REPO, 'test/fixtures/images/ok.png')) }],
     });
     assert.deepEqual(item(outcomes[1]).request, { kind: 'prompt', text: 'remote', images: [{ kind: 'url', url: 'https://example.com/cat.png' }] });
     assert.deepEqual(item(outcomes[2]).request, { kind: 'prompt', text: 'no image', images: [] });

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Item, ReadOutcome, Rejection } from '../../src/core/item.js';
 import { readInputs, type ReadOptions } from '../../src/inputs/index.js';
+import { seenNow } from '../helpers/seen.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const OK_PNG = path.join(REPO, 'test/fixtures/images/ok.png');
@@ -48,7 +49,7 @@ describe('image folder', () => {
     assert.deepEqual(item(byId(outcomes, 'nested/deeper/photo.JPG')), {
       customId: 'nested/deeper/photo.JPG',
       source: { path: 'test/fixtures/images/nested/deeper/photo.JPG' },
-      request: { kind: 'prompt', text: 'Describe this image.', images: [{ kind: 'file', path: path.join(REPO, 'test/fixtures/images/nested/deeper/photo.JPG') }] },
+      request: { kind: 'prompt', text: 'Describe this image.', images: [{ kind: 'file', path: path.join(REPO, 'test/fixtures/images/nested/deeper/photo.JPG'), seen: seenNow(path.join(REPO, 'test/fixtures/images/nested/deeper/photo.JPG')) }] },
     });
     assert.equal(item(byId(outcomes, 'ok.png')).customId, 'ok.png');
   });

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Item, ReadOutcome, Rejection } from '../../src/core/item.js';
 import { readInputs, type ReadOptions } from '../../src/inputs/index.js';
+import { seenNow } from '../helpers/seen.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -128,7 +129,7 @@ describe('JSONL reader: bad and unusual lines (CRLF file)', () => {
       kind: 'input',
       input: 'Describe',
       images: [
-        { kind: 'file', path: path.join(REPO, 'test/fixtures/images/ok.png') },
+        { kind: 'file', path: path.join(REPO, 'test/fixtures/images/ok.png'), seen: seenNow(path.join(REPO, 'test/fixtures/images/ok.png')) },
         { kind: 'url', url: 'https://example.com/a.jpg' },
       ],
     });

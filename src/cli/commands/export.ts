@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
-import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { ConfigError } from '../../config/load.js';
+import { outAliasProblem } from '../../config/out-path.js';
 import { InputTableError } from '../../sinks/export/input-table.js';
 import { exportFormatFor, exportJoined } from '../../sinks/export/join.js';
 import { EXIT, ExitError } from '../exit.js';
@@ -37,7 +37,8 @@ export function registerExport(program: Command, globals: () => GlobalFlags): vo
           throw new ExitError(`cannot read ${file}`, EXIT.fatal);
         }
       }
-      if (path.resolve(flags.out) === path.resolve(results) || path.resolve(flags.out) === path.resolve(flags.join)) {
+      // By device and inode too: a link to an input would be truncated by the write.
+      if (outAliasProblem(flags.out, [results, flags.join]) !== null) {
         throw new ConfigError(`--out ${flags.out} would overwrite an input of the export`);
       }
       try {

@@ -7,14 +7,16 @@
  * - convert TIFF, BMP, AVIF and HEIC (when the image library can decode it) to PNG or JPEG,
  * - and scale the image down to what its `detail` can use (./target-size.ts).
  *
- * Runs in the worker, when the item is sent: jobs hold paths, never bytes.
+ * Runs in the worker, when the item is sent: jobs hold paths, never bytes. The file is opened without
+ * following a link and sent only if it is the file enqueued (./read-enqueued.ts).
  */
-import { readFile, stat } from 'node:fs/promises';
 import type SharpModule from 'sharp';
 import type { Metadata, Sharp } from 'sharp';
 import { NIGHTLY_DEFAULTS } from '../../config/defaults.js';
-import { CONVERTIBLE_FORMATS, describeUnsupported, loadImageAsDataUri, MAX_IMAGE_URL_CHARS, sniffImageType, unsupportedImageReason } from '../../inputs/image-type.js';
+import type { ImageRef } from '../../core/item.js';
+import { CONVERTIBLE_FORMATS, describeUnsupported, imageSizeProblem, MAX_IMAGE_URL_CHARS, sniffImageType, unsupportedImageReason } from '../../inputs/image-type.js';
 import { decodeBmp } from './bmp.js';
+import { readEnqueuedImage } from './read-enqueued.js';
 import { orientedSize, targetSize, type Detail } from './target-size.js';
 
 export interface ImageOptions {
@@ -32,23 +34,30 @@ export interface PreparedImage {
   bytes: number;
 }
 
-export async function imageDataUri(absPath: string, opts: ImageOptions): Promise<string> {
-  if (opts.resize === 'off') return loadImageAsDataUri(absPath, opts.maxBytes);
-  return (await prepareImage(absPath, opts)).url;
+export type FileImage = Extract<ImageRef, { kind: 'file' }>;
+
+export async function imageDataUri(ref: FileImage, opts: ImageOptions): Promise<string> {
+  if (opts.resize === 'off') return asSent(ref.path, await readEnqueuedImage(ref, opts.maxBytes), opts.maxBytes);
+  return (await prepareImage(ref, opts)).url;
 }
 
 /** Reads, orients, strips, converts and scales one image. Errors name the file. */
-export async function prepareImage(absPath: string, opts: ImageOptions): Promise<PreparedImage> {
-  const info = await stat(absPath);
-  if (!info.isFile()) throw new Error(`${absPath}: not a regular file`);
-  // The cap applies to the file as it is on disk, checked before it is read.
-  if (info.size > opts.maxBytes) throw new Error(`${absPath}: the image is ${info.size} bytes, over the limit of ${opts.maxBytes} bytes`);
-  const bytes = await readFile(absPath);
+export async function prepareImage(ref: FileImage, opts: ImageOptions): Promise<PreparedImage> {
+  const bytes = await readEnqueuedImage(ref, opts.maxBytes);
   try {
     return await processBytes(bytes, opts.detail);
   } catch (err) {
-    throw new Error(`${absPath}: ${(err as Error).message}`);
+    throw new Error(`${ref.path}: ${(err as Error).message}`);
   }
+}
+
+/** `resize: off`: the file's own bytes as a data URL, its type taken from the bytes. */
+function asSent(absPath: string, bytes: Buffer, maxBytes: number): string {
+  const mime = sniffImageType(bytes);
+  if (!mime) throw new Error(`${absPath}: ${unsupportedImageReason(bytes)}`);
+  const sizeProblem = imageSizeProblem(bytes.length, mime, maxBytes);
+  if (sizeProblem) throw new Error(`${absPath}: ${sizeProblem}`);
+  return `data:${mime};base64,${bytes.toString('base64')}`;
 }
 
 // sharp (and libvips) load on the first image to process: runs that send images as they are, and
