@@ -71,7 +71,7 @@ describe('requestKey', () => {
     bytes[bytes.length - 5] = bytes[bytes.length - 5]! ^ 0xff; // one byte of the last chunk's CRC
     await writeFile(changed, bytes);
     const keyOf = async (file: string) => {
-      const uri = await imageDataUri(file, { detail: 'low', resize: 'off', maxBytes: 1 << 20 });
+      const uri = await imageDataUri({ kind: 'file', path: file }, { detail: 'low', resize: 'off', maxBytes: 1 << 20 });
       return requestKey({ body: buildRequestBody(settings, { kind: 'prompt', text: 'Describe this image.', images: [{ kind: 'file', path: file }] }, [uri]) });
     };
     assert.equal(await keyOf(copy), await keyOf(original));
