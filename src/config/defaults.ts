@@ -17,6 +17,10 @@ export const DEFAULTS = {
   output_format: 'respool' as const,
   /** Images are sent as they are unless a job asks for processing (docs/nightly.md). */
   resize: 'off' as const,
+  /** How CSV and JSONL files are decoded (docs/job-file.md#encoding). */
+  encoding: 'utf-8' as const,
+  // The spec's maxLength of a text input (10,485,760 characters): a bigger item could not be sent anyway.
+  max_item_bytes: 10_485_760,
 };
 
 /** Scheduled runs and image processing (docs/nightly.md). */

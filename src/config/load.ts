@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
-import { jobConfigSchema, RUN_NAME_PATTERN, type JobConfig } from './schema.js';
+import { jobConfigSchema, missingModelIssues, RUN_NAME_PATTERN, type JobConfig } from './schema.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -146,7 +146,8 @@ export function resolveConfig(layers: ConfigLayer[]): JobConfig {
   if (merged.name === undefined) merged.name = derivedRunName(merged);
   if (merged.out === undefined && typeof merged.name === 'string') merged.out = path.join(DEFAULTS.out_dir, `${merged.name}.jsonl`);
   const result = jobConfigSchema.safeParse(merged);
-  if (!result.success) throw new ConfigError(formatIssues(result.error.issues, origins));
+  const modelIssues = missingModelIssues(merged);
+  if (!result.success || modelIssues.length > 0) throw new ConfigError(formatIssues([...(result.success ? [] : result.error.issues), ...modelIssues], origins));
   // Appending results to a file that is being read as input would feed the results back in.
   const out = path.resolve(result.data.out);
   if (result.data.inputs.some((i) => path.resolve(i) === out)) {
