@@ -28,7 +28,7 @@ const UTF8_BOM = [0xef, 0xbb, 0xbf];
 /**
  * The physical lines of a byte stream, decoded one by one. Memory is bounded by the longest line.
  * `latin1` and `iso-8859-1` decode as windows-1252, as the WHATWG encoding standard (and every browser)
- * does: files labelled Latin-1 are in practice windows-1252.
+ * does: files labelled Latin-1 are in practice windows-1252 (€ and curly quotes at 0x80-0x9F).
  */
 export async function* decodeLines(chunks: AsyncIterable<Buffer | string>, encoding: InputEncoding = DEFAULT_ENCODING): AsyncGenerator<DecodedLine> {
   const decode = lineDecoder(encoding);
@@ -58,10 +58,11 @@ export async function* decodeLines(chunks: AsyncIterable<Buffer | string>, encod
 }
 
 function lineDecoder(encoding: InputEncoding): (bytes: Buffer, line: number) => { text: string; valid: boolean } {
-  if (encoding !== 'utf-8') {
+  if (encoding === 'iso-8859-15') {
     const decoder = new TextDecoder(encoding);
     return (bytes) => ({ text: decoder.decode(bytes), valid: true });
   }
+  if (encoding !== 'utf-8') return (bytes) => ({ text: decodeWindows1252(bytes), valid: true });
   const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   const lenient = new TextDecoder('utf-8', { ignoreBOM: true });
   return (bytes, line) => {
@@ -74,6 +75,17 @@ function lineDecoder(encoding: InputEncoding): (bytes: Buffer, line: number) => 
       return { text: lenient.decode(data), valid: false };
     }
   };
+}
+
+/**
+ * What windows-1252 has at 0x80-0x9F, where ISO-8859-1 has control characters; 0x81, 0x8D, 0x8F, 0x90
+ * and 0x9D are unassigned and stay as they are. Node's own TextDecoder decodes this range as ISO-8859-1.
+ */
+const WINDOWS_1252_HIGH = '€\x81‚ƒ„…†‡ˆ‰Š‹Œ\x8DŽ\x8F\x90‘’“”•–—˜™š›œ\x9DžŸ';
+
+function decodeWindows1252(bytes: Buffer): string {
+  const latin1 = bytes.toString('latin1');
+  return /[\x80-\x9f]/.test(latin1) ? latin1.replace(/[\x80-\x9f]/g, (c) => WINDOWS_1252_HIGH[c.charCodeAt(0) - 0x80] as string) : latin1;
 }
 
 function nextBreak(bytes: Buffer, from: number): number {
