@@ -5,7 +5,7 @@ import type { Info, Parser, parse } from 'csv-parse';
 import { lazyRequire } from '../core/lazy.js';
 import type { ImageRef, ReadOutcome } from '../core/item.js';
 import { errorText, rejected, type InputFile, type ReaderContext } from './context.js';
-import { decodeLines, INVALID_UTF8_REASON, type InputEncoding } from './encoding.js';
+import { decodeLineBatches, INVALID_UTF8_REASON, type InputEncoding } from './encoding.js';
 import { resolveImageValue } from './images.js';
 import { renderTemplate } from './template.js';
 
@@ -75,20 +75,18 @@ export async function* readCsv(file: InputFile, ctx: ReaderContext): AsyncGenera
   }
 }
 
-/** The file's text for csv-parse, in pieces of many lines; the numbers of lines that are not valid UTF-8 go to `invalidLines`. */
+/** The file's text for csv-parse, a chunk of lines at a time; the numbers of lines that are not valid UTF-8 go to `invalidLines`. */
 async function* decodedText(abs: string, encoding: InputEncoding, invalidLines: Set<number>): AsyncGenerator<string> {
   const bytes = createReadStream(abs);
-  let piece = '';
   try {
-    for await (const l of decodeLines(bytes, encoding)) {
-      if (!l.valid) invalidLines.add(l.line);
-      piece += l.text + l.eol;
-      if (piece.length >= 65_536) {
-        yield piece;
-        piece = '';
+    for await (const lines of decodeLineBatches(bytes, encoding)) {
+      let piece = '';
+      for (const l of lines) {
+        if (!l.valid) invalidLines.add(l.line);
+        piece += l.text + l.eol;
       }
+      if (piece !== '') yield piece;
     }
-    if (piece !== '') yield piece;
   } finally {
     bytes.destroy();
   }

@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 /**
  * Text files are read as bytes and cut into physical lines before decoding, so a line whose bytes are
  * not valid in the file's encoding is known by its number (and rejected by the reader) instead of being
@@ -26,55 +28,97 @@ const CR = 0x0d;
 const UTF8_BOM = [0xef, 0xbb, 0xbf];
 
 /**
- * The physical lines of a byte stream, decoded one by one. Memory is bounded by the longest line.
+ * The physical lines of a byte stream, decoded. Memory is bounded by the chunk size plus the longest
+ * line. Whole runs of complete lines are decoded at once (one native check that they are valid UTF-8,
+ * one decode); only a run that holds invalid bytes is decoded line by line, to find which lines.
  * `latin1` and `iso-8859-1` decode as windows-1252, as the WHATWG encoding standard (and every browser)
  * does: files labelled Latin-1 are in practice windows-1252 (€ and curly quotes at 0x80-0x9F).
  */
 export async function* decodeLines(chunks: AsyncIterable<Buffer | string>, encoding: InputEncoding = DEFAULT_ENCODING): AsyncGenerator<DecodedLine> {
-  const decode = lineDecoder(encoding);
-  let pending: Buffer = Buffer.alloc(0);
-  let line = 0;
-  for await (const chunk of chunks) {
-    pending = pending.length === 0 ? toBuffer(chunk) : Buffer.concat([pending, toBuffer(chunk)]);
-    let start = 0;
-    for (;;) {
-      const end = nextBreak(pending, start);
-      if (end === -1) break;
-      // A CR at the end of what has arrived may be the first half of a CRLF: wait for the next chunk.
-      if (pending[end] === CR && end + 1 === pending.length) break;
-      const eolLength = pending[end] === CR && pending[end + 1] === LF ? 2 : 1;
-      line++;
-      yield { ...decode(pending.subarray(start, end), line), line, eol: pending.toString('latin1', end, end + eolLength) };
-      start = end + eolLength;
-    }
-    pending = pending.subarray(start);
-  }
-  // The last line: ends without a line break, or with a CR that was held back.
-  if (pending.length > 0) {
-    const endsInCr = pending[pending.length - 1] === CR;
-    line++;
-    yield { ...decode(endsInCr ? pending.subarray(0, -1) : pending, line), line, eol: endsInCr ? '\r' : '' };
-  }
+  for await (const lines of decodeLineBatches(chunks, encoding)) yield* lines;
 }
 
-function lineDecoder(encoding: InputEncoding): (bytes: Buffer, line: number) => { text: string; valid: boolean } {
+/** `decodeLines` a chunk's worth of lines at a time: one await per chunk instead of one per line. */
+export async function* decodeLineBatches(chunks: AsyncIterable<Buffer | string>, encoding: InputEncoding = DEFAULT_ENCODING): AsyncGenerator<DecodedLine[]> {
+  const decoder = blockDecoder(encoding);
+  let pending: Buffer = Buffer.alloc(0);
+  let line = 0;
+  let first = true;
+  const numbered = (lines: Line[]): DecodedLine[] => lines.map((l) => ({ text: l.text, eol: l.eol, valid: l.valid, line: ++line }));
+  for await (const chunk of chunks) {
+    pending = pending.length === 0 ? toBuffer(chunk) : Buffer.concat([pending, toBuffer(chunk)]);
+    if (first && pending.length < UTF8_BOM.length) continue;
+    const cut = endOfCompleteLines(pending);
+    if (cut === 0) continue;
+    yield numbered(decoder(pending.subarray(0, cut), first));
+    first = false;
+    pending = pending.subarray(cut);
+  }
+  if (pending.length > 0) yield numbered(decoder(pending, first));
+}
+
+/**
+ * Where the complete lines in `bytes` end: after its last line break, unless that is a CR at the very
+ * end, which may be the first half of a CRLF still to come; 0 when there is no complete line.
+ */
+function endOfCompleteLines(bytes: Buffer): number {
+  let end = Math.max(bytes.lastIndexOf(LF), bytes.lastIndexOf(CR));
+  if (end === bytes.length - 1 && bytes[end] === CR) end = Math.max(bytes.lastIndexOf(LF, end - 1), bytes.lastIndexOf(CR, end - 1));
+  return end + 1;
+}
+
+type Line = Omit<DecodedLine, 'line'>;
+
+/** Decodes a run of lines (`atStart`: the file's first bytes, where a UTF-8 BOM is removed). */
+function blockDecoder(encoding: InputEncoding): (bytes: Buffer, atStart: boolean) => Line[] {
   if (encoding === 'iso-8859-15') {
     const decoder = new TextDecoder(encoding);
-    return (bytes) => ({ text: decoder.decode(bytes), valid: true });
+    return (bytes) => splitLines(decoder.decode(bytes), true);
   }
-  if (encoding !== 'utf-8') return (bytes) => ({ text: decodeWindows1252(bytes), valid: true });
-  const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-  const lenient = new TextDecoder('utf-8', { ignoreBOM: true });
-  return (bytes, line) => {
+  if (encoding !== 'utf-8') return (bytes) => splitLines(decodeWindows1252(bytes), true);
+  return (bytes, atStart) => {
     // Editors on Windows may save a BOM; it is not part of the data.
-    const data = line === 1 && startsWithBom(bytes) ? bytes.subarray(UTF8_BOM.length) : bytes;
-    if (isAscii(data)) return { text: data.toString('latin1'), valid: true };
-    try {
-      return { text: strict.decode(data), valid: true };
-    } catch {
-      return { text: lenient.decode(data), valid: false };
-    }
+    const data = atStart && startsWithBom(bytes) ? bytes.subarray(UTF8_BOM.length) : bytes;
+    if (isUtf8(data)) return splitLines(data.toString('utf8'), true);
+    return splitByteLines(data).map(({ bytes: lineBytes, eol }) => ({ text: lineBytes.toString('utf8'), eol, valid: isUtf8(lineBytes) }));
   };
+}
+
+/** The lines of a decoded text, each with the break that ends it (`` for a last line without one). */
+function splitLines(text: string, valid: boolean): Line[] {
+  const lines: Line[] = [];
+  let start = 0;
+  let nextLf = text.indexOf('\n');
+  let nextCr = text.indexOf('\r');
+  while (start < text.length) {
+    if (nextLf !== -1 && nextLf < start) nextLf = text.indexOf('\n', start);
+    if (nextCr !== -1 && nextCr < start) nextCr = text.indexOf('\r', start);
+    const end = nextLf === -1 ? nextCr : nextCr === -1 ? nextLf : Math.min(nextLf, nextCr);
+    if (end === -1) {
+      lines.push({ text: text.slice(start), eol: '', valid });
+      break;
+    }
+    const eol = text[end] === '\r' && text[end + 1] === '\n' ? '\r\n' : (text[end] as string);
+    lines.push({ text: text.slice(start, end), eol, valid });
+    start = end + eol.length;
+  }
+  return lines;
+}
+
+/** The same split on bytes, for a run that holds invalid UTF-8 (CR and LF bytes are never part of a UTF-8 sequence). */
+function splitByteLines(bytes: Buffer): { bytes: Buffer; eol: string }[] {
+  const lines: { bytes: Buffer; eol: string }[] = [];
+  let start = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b !== LF && b !== CR) continue;
+    const eolLength = b === CR && bytes[i + 1] === LF ? 2 : 1;
+    lines.push({ bytes: bytes.subarray(start, i), eol: bytes.toString('latin1', i, i + eolLength) });
+    start = i + eolLength;
+    i += eolLength - 1;
+  }
+  if (start < bytes.length) lines.push({ bytes: bytes.subarray(start), eol: '' });
+  return lines;
 }
 
 /**
@@ -86,20 +130,6 @@ const WINDOWS_1252_HIGH = '€\x81‚ƒ„…†‡ˆ‰Š‹Œ\x8DŽ\x8F\x90‘
 function decodeWindows1252(bytes: Buffer): string {
   const latin1 = bytes.toString('latin1');
   return /[\x80-\x9f]/.test(latin1) ? latin1.replace(/[\x80-\x9f]/g, (c) => WINDOWS_1252_HIGH[c.charCodeAt(0) - 0x80] as string) : latin1;
-}
-
-function nextBreak(bytes: Buffer, from: number): number {
-  for (let i = from; i < bytes.length; i++) {
-    const b = bytes[i];
-    if (b === LF || b === CR) return i;
-  }
-  return -1;
-}
-
-/** Most lines are plain ASCII, which needs no decoder. */
-function isAscii(bytes: Buffer): boolean {
-  for (let i = 0; i < bytes.length; i++) if ((bytes[i] as number) > 0x7f) return false;
-  return true;
 }
 
 function startsWithBom(bytes: Buffer): boolean {

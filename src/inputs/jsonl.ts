@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type { ImageRef, ReadOutcome, SourceRef } from '../core/item.js';
 import { errorText, rejected, type InputFile, type ReaderContext } from './context.js';
-import { decodeLines, DEFAULT_ENCODING, INVALID_UTF8_REASON, type InputEncoding } from './encoding.js';
+import { decodeLineBatches, DEFAULT_ENCODING, INVALID_UTF8_REASON, type InputEncoding } from './encoding.js';
 import { resolveImageValue } from './images.js';
 import { batchLineToResponses } from './openai-batch.js';
 import { renderTemplate } from './template.js';
@@ -55,7 +55,9 @@ export async function* readJsonl(file: InputFile, ctx: ReaderContext): AsyncGene
 export async function* jsonlLines(abs: string, encoding: InputEncoding = DEFAULT_ENCODING): AsyncGenerator<{ text: string; line: number; valid: boolean }> {
   const stream = createReadStream(abs);
   try {
-    for await (const l of decodeLines(stream, encoding)) yield { text: l.text, line: l.line, valid: l.valid };
+    for await (const lines of decodeLineBatches(stream, encoding)) {
+      for (const l of lines) yield { text: l.text, line: l.line, valid: l.valid };
+    }
   } finally {
     stream.destroy();
   }
