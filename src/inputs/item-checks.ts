@@ -23,6 +23,8 @@ function withoutInlineData(key: string, value: unknown): unknown {
 
 /** Why an item cannot be sent because of its size, or null. */
 export function sizeProblem(request: ItemRequest, maxItemBytes: number): string | null {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: most prompts are far below the limit without counting.
+  if (request.kind === 'prompt' && request.text.length * 3 <= maxItemBytes) return null;
   const bytes = requestTextBytes(request);
   if (bytes <= maxItemBytes) return null;
   return `the item is ${bytes} bytes of text, over the limit of ${maxItemBytes} bytes (max_item_bytes)`;
