@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { envLayer, flagLayer, readJobFile, resolveConfig, type ConfigLayer } from '../config/load.js';
 import type { JobConfig } from '../config/schema.js';
+import { INPUT_ENCODINGS } from '../inputs/encoding.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -12,7 +13,7 @@ export function addJobFlags(cmd: Command): Command {
     .option('-p, --prompt <template>', 'prompt template, e.g. "Label this review: {{text}}"')
     .option('--image-prompt <template>', 'prompt for image-folder items ({{path}}, {{name}})')
     .option('--instructions <text>', 'system instructions sent with every item')
-    .option('-m, --model <model>', 'model name')
+    .option('-m, --model <model>', 'model name (optional when every input is JSONL: batch request lines name their own)')
     .option('-o, --out <file>', 'results file (JSONL)')
     .option('-n, --name <run>', 'run name (default: job file name, else derived from inputs, prompt and model)')
     .option('-c, --concurrency <n>', 'API calls in flight per worker process')
@@ -21,6 +22,8 @@ export function addJobFlags(cmd: Command): Command {
     .addOption(new Option('--resize <mode>', 'auto: orient, strip, convert and downscale images to what detail uses; off: send as is').choices(['auto', 'off']))
     .option('--base-url <url>', 'OpenResponses base URL (env OPENRESPONSES_BASE_URL)')
     .option('--id-column <column>', 'CSV column / JSONL field that holds custom_id')
+    .addOption(new Option('--encoding <encoding>', 'how CSV and JSONL files are decoded (default utf-8: a line that is not valid UTF-8 is rejected)').choices([...INPUT_ENCODINGS]))
+    .option('--max-item-bytes <n>', 'reject an item whose request text is larger (default 10485760; images not counted)')
     .option('--image-root <dir>', 'folder that image paths in CSV/JSONL files may point into, besides the file\'s own folder (repeatable)', collect, [])
     .option('--timeout-ms <ms>', 'timeout of one API call')
     .option('--backoff-ms <ms>', 'first retry delay; doubles per attempt (a Retry-After from the API wins)')

@@ -21,6 +21,10 @@ export const DEFAULTS = {
   dedupe: true,
   /** API calls failing in a row (no connection, 5xx) that stop a run; 0 never stops (src/worker/circuit.ts). */
   circuit_breaker: 20,
+  /** How CSV and JSONL files are decoded (docs/job-file.md#encoding). */
+  encoding: 'utf-8' as const,
+  // The spec's maxLength of a text input (10,485,760 characters): a bigger item could not be sent anyway.
+  max_item_bytes: 10_485_760,
 };
 
 /** Scheduled runs and image processing (docs/nightly.md). */

@@ -6,7 +6,7 @@ import { MAX_DATED_NAME } from '../schedule/dates.js';
 import { DEFAULTS } from './defaults.js';
 import { fieldLines } from './field-lines.js';
 import { outAliasProblem } from './out-path.js';
-import { jobConfigSchema, RUN_NAME_PATTERN, type JobConfig } from './schema.js';
+import { jobConfigSchema, missingModelIssues, RUN_NAME_PATTERN, type JobConfig } from './schema.js';
 import { checkStructured } from './structured.js';
 
 export class ConfigError extends Error {
@@ -36,6 +36,8 @@ const FLAG_TO_FIELD: Record<string, string> = {
   baseUrl: 'base_url',
   idColumn: 'id_column',
   imageRoot: 'image_roots',
+  encoding: 'encoding',
+  maxItemBytes: 'max_item_bytes',
   timeoutMs: 'timeout_ms',
   backoffMs: 'backoff_ms',
   rpm: 'rpm',
@@ -68,6 +70,7 @@ const NUMERIC_FIELDS = new Set([
   'backoff_ms',
   'max_backoff_ms',
   'max_image_bytes',
+  'max_item_bytes',
   'request.temperature',
   'request.max_output_tokens',
   'samples',
@@ -165,7 +168,7 @@ export function resolveConfig(layers: ConfigLayer[]): JobConfig {
   const issues: Issue[] = result.success ? [] : [...result.error.issues];
   // zod skips the cross-field checks when a field has the wrong type: run them on what was given.
   if (!result.success) issues.push(...structuredIssues(merged));
-  issues.push(...laterIssues(merged));
+  issues.push(...missingModelIssues(merged), ...laterIssues(merged));
   if (issues.length > 0) throw new ConfigError(formatIssues(issues, origins));
   return result.data!;
 }

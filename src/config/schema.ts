@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
 import { checkStructured, structuredFields } from './structured.js';
+import { INPUT_ENCODINGS } from '../inputs/encoding.js';
 
 /** Run names become part of Redis keys, queue names and job ids: no `:`, no spaces, no path tricks. */
 export const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -63,7 +64,8 @@ export const jobConfigSchema = z
     prompt: z.string().min(1).optional(),
     image_prompt: z.string().min(1).default(DEFAULTS.image_prompt),
     instructions: z.string().min(1).optional(),
-    model: z.string().min(1, 'must not be empty'),
+    /** Optional only when every input is JSONL, whose batch request lines may name their own model. */
+    model: z.string().min(1, 'must not be empty').optional(),
     request: requestSchema.default({}),
     detail: z.enum(['auto', 'low', 'high']).default(DEFAULTS.detail),
     id_column: z.string().min(1).optional(),
@@ -79,6 +81,10 @@ export const jobConfigSchema = z
     resize: z.enum(['auto', 'off']).default(DEFAULTS.resize),
     /** Splits a CSV `image` cell into several images. */
     image_separator: z.string().min(1).optional(),
+    /** How CSV and JSONL files are decoded; in UTF-8, a line that is not valid UTF-8 is rejected. */
+    encoding: z.enum(INPUT_ENCODINGS).default(DEFAULTS.encoding),
+    /** Largest request text of one item in bytes (images not counted); a bigger item is rejected. */
+    max_item_bytes: z.number().int().min(1).default(DEFAULTS.max_item_bytes),
     /** Skip items whose images were captioned by an earlier run of this job (docs/nightly.md). */
     incremental: z.boolean().default(false),
     /** POSTed the run's summary JSON when a scheduled or incremental run ends. */
@@ -106,6 +112,19 @@ export const jobConfigSchema = z
   })
   .strict()
   .superRefine(checkStructured);
+
+/**
+ * `model` may be left out only when every input is JSONL, whose batch request lines name their own
+ * model; CSV rows and images are sent with the run's. Checked on the merged settings, before the
+ * schema, so that it is listed with every other bad field.
+ */
+export function missingModelIssues(merged: Record<string, unknown>): z.core.$ZodIssue[] {
+  if (merged.model !== undefined || !Array.isArray(merged.inputs)) return [];
+  const notJsonl = merged.inputs.filter((input) => typeof input === 'string' && !/\.(jsonl|ndjson)$/i.test(input));
+  if (notJsonl.length === 0 && merged.inputs.length > 0) return [];
+  const why = notJsonl.length === 0 ? '' : ` (${notJsonl.join(', ')} ${notJsonl.length === 1 ? 'is' : 'are'} not JSONL; only JSONL request lines can name their own model)`;
+  return [{ code: 'custom', path: ['model'], message: `is required${why}`, input: undefined }];
+}
 
 export type JobConfig = z.infer<typeof jobConfigSchema>;
 export type RequestParams = z.infer<typeof requestSchema>;

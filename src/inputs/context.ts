@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { ReadOutcome, SourceRef } from '../core/item.js';
+import type { InputEncoding } from './encoding.js';
 import type { ImageRoots } from './image-roots.js';
 
 /** Reader options with every default filled in; shared by all readers. */
@@ -15,6 +16,8 @@ export interface ReaderContext {
   convertImages: boolean;
   /** Splits a CSV `image` cell into several images. */
   imageSeparator: string | undefined;
+  /** How CSV and JSONL bytes are decoded; in UTF-8, invalid lines are rejected. */
+  encoding: InputEncoding;
 }
 
 /** One file to read, with the names the readers need for ids and for `SourceRef`s. */

@@ -1,9 +1,11 @@
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import type { Info, Parser, parse } from 'csv-parse';
 import { lazyRequire } from '../core/lazy.js';
 import type { ImageRef, ReadOutcome } from '../core/item.js';
 import { errorText, rejected, type InputFile, type ReaderContext } from './context.js';
+import { decodeLineBatches, INVALID_UTF8_REASON, type InputEncoding } from './encoding.js';
 import { resolveImageValue } from './images.js';
 import { renderTemplate } from './template.js';
 
@@ -21,7 +23,9 @@ const IMAGE_COLUMN = 'image';
  * and the `<file name>:<line>` fallback custom_id, so an id points straight at the place in an editor.
  */
 export async function* readCsv(file: InputFile, ctx: ReaderContext): AsyncGenerator<ReadOutcome> {
-  const stream = createReadStream(file.abs);
+  // Decoded here, line by line, not by csv-parse: a line that is not valid UTF-8 is noted, and its row rejected.
+  const invalidLines = new Set<number>();
+  const stream = Readable.from(decodedText(file.abs, ctx.encoding, invalidLines));
   // A parse error would destroy the parser and with it the records already parsed from the same chunk but not
   // yet consumed. So errors are caught with `skip_records_with_error` instead, remembering how many records
   // came before; the consumer stops the file when it reaches that point, after all good records before it.
@@ -42,9 +46,14 @@ export async function* readCsv(file: InputFile, ctx: ReaderContext): AsyncGenera
       if (parseError && consumed >= parseError.recordsBefore) break;
       consumed++;
       const line = lines.next(record, info.empty_lines);
+      const badLine = firstInvalidLine(invalidLines, line, record);
       if (rows) {
-        yield await rows.read(record, line);
+        yield badLine === null ? await rows.read(record, line) : invalidRow(file, line, badLine, rows.idOf(record, line));
         continue;
+      }
+      if (badLine !== null) {
+        yield rejected(file.name, { file: file.display, line }, `${file.display}:${line}: the header ${INVALID_UTF8_REASON.replace('the line ', '')}; the file was not read`);
+        return;
       }
       const header = checkHeader(record, ctx.idColumn);
       if (!header.ok) {
@@ -64,6 +73,36 @@ export async function* readCsv(file: InputFile, ctx: ReaderContext): AsyncGenera
     const line = lines.peek(parseError.emptyLines);
     yield rejected(`${file.name}:${line}`, { file: file.display, line }, `${file.display}:${line}: malformed CSV (${parseError.message}); the rest of this file was not read`);
   }
+}
+
+/** The file's text for csv-parse, a chunk of lines at a time; the numbers of lines that are not valid UTF-8 go to `invalidLines`. */
+async function* decodedText(abs: string, encoding: InputEncoding, invalidLines: Set<number>): AsyncGenerator<string> {
+  const bytes = createReadStream(abs);
+  try {
+    for await (const lines of decodeLineBatches(bytes, encoding)) {
+      let piece = '';
+      for (const l of lines) {
+        if (!l.valid) invalidLines.add(l.line);
+        piece += l.text + l.eol;
+      }
+      if (piece !== '') yield piece;
+    }
+  } finally {
+    bytes.destroy();
+  }
+}
+
+/** The first line of a record (which spans its start line and one more per line break inside it) that is not valid. */
+function firstInvalidLine(invalidLines: Set<number>, start: number, record: string[]): number | null {
+  if (invalidLines.size === 0) return null;
+  const end = start + record.reduce((n, field) => n + countLineBreaks(field), 0);
+  for (let line = start; line <= end; line++) if (invalidLines.has(line)) return line;
+  return null;
+}
+
+function invalidRow(file: InputFile, line: number, badLine: number, customId: string): ReadOutcome {
+  const at = badLine === line ? '' : ` (line ${badLine} of the row)`;
+  return rejected(customId, { file: file.display, line }, `${file.display}:${line}: ${INVALID_UTF8_REASON}${at}`);
 }
 
 /**
@@ -182,6 +221,11 @@ class RowReader {
   ) {
     this.hasImageColumn = header.includes(IMAGE_COLUMN);
     this.dir = path.dirname(file.abs);
+  }
+
+  /** The row's custom_id, for a row rejected before it is read. */
+  idOf(record: string[], line: number): string {
+    return rowCustomId(record, this.header, this.idColumn, this.file.name, line).customId;
   }
 
   async read(record: string[], line: number): Promise<ReadOutcome> {

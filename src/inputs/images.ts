@@ -94,7 +94,7 @@ export async function resolveImageValue(value: string, dataFileDir: string, maxB
   return { ok: true, ref: { kind: 'file', path: abs, seen: check.seen } };
 }
 
-async function readHead(absPath: string): Promise<Uint8Array> {
+export async function readHead(absPath: string): Promise<Uint8Array> {
   const handle = await open(absPath, 'r');
   try {
     const buffer = Buffer.alloc(SNIFF_BYTES);

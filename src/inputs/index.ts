@@ -1,16 +1,23 @@
 import { lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { ReadOutcome } from '../core/item.js';
+import { describeSource, type ReadOutcome } from '../core/item.js';
+import { DEFAULTS } from '../config/defaults.js';
 import type { JobConfig } from '../config/schema.js';
 import { errorCode, errorText, inputFile, rejected, type ReaderContext } from './context.js';
 import { readCsv } from './csv.js';
+import { DEFAULT_ENCODING, type InputEncoding } from './encoding.js';
 import { globFiles, isPattern, patternBase, walkFolder } from './files.js';
+import { isSkippableNonImage } from './image-filter.js';
 import { ImageRoots } from './image-roots.js';
 import { readImageItem } from './images.js';
+import { modelOf, modelProblem, sizeProblem } from './item-checks.js';
 import { readJsonl } from './jsonl.js';
+import { InputTally } from './tally.js';
 
 export { renderTemplate, templateFields } from './template.js';
 export { describeUnsupported, loadImageAsDataUri, sniffImageType } from './image-type.js';
+export { InputTally } from './tally.js';
+export { describeRunModel } from './item-checks.js';
 
 export interface ReadOptions {
   /** Relative paths and patterns resolve against it. */
@@ -29,6 +36,17 @@ export interface ReadOptions {
   convertImages?: boolean;
   /** Splits a CSV `image` cell into several images, e.g. `|`. */
   imageSeparator?: string;
+  /** How CSV and JSONL files are decoded; default UTF-8, where a line that is not valid UTF-8 is rejected. */
+  encoding?: InputEncoding;
+  /**
+   * The run's model, or null when it has none: then only batch request lines naming their own model
+   * give items. Undefined: models are not checked (nor counted in `tally`).
+   */
+  runModel?: string | null;
+  /** Largest request text of one item, in bytes (see item-checks.ts); default 10 MiB. */
+  maxItemBytes?: number;
+  /** Counts skipped files, empty files and models while reading. */
+  tally?: InputTally;
 }
 
 /** The reader settings of a job: every command that reads a job's inputs reads them the same way. */
@@ -42,12 +60,16 @@ export function readOptionsFor(config: JobConfig, cwd: string): ReadOptions {
     imageRoots: config.image_roots,
     convertImages: config.resize === 'auto',
     ...(config.image_separator === undefined ? {} : { imageSeparator: config.image_separator }),
+    encoding: config.encoding,
+    runModel: config.model ?? null,
+    maxItemBytes: config.max_item_bytes,
   };
 }
 
 export const DEFAULT_TEMPLATE = '{{prompt}}';
 export const DEFAULT_IMAGE_PROMPT = 'Describe this image.';
 export const DEFAULT_MAX_IMAGE_BYTES = 15 * 1024 * 1024;
+export const DEFAULT_MAX_ITEM_BYTES = DEFAULTS.max_item_bytes;
 
 /**
  * Reads every input in order and yields one outcome per item or per piece of bad input. Each input is a file,
@@ -65,11 +87,27 @@ export async function* readInputs(inputs: string[], opts: ReadOptions): AsyncGen
     imageRoots: new ImageRoots(opts.imageRoots ?? [], opts.cwd),
     convertImages: opts.convertImages ?? false,
     imageSeparator: opts.imageSeparator,
+    encoding: opts.encoding ?? DEFAULT_ENCODING,
   };
-  for (const input of inputs) yield* readInput(input, ctx);
+  const tally = opts.tally ?? new InputTally();
+  const maxItemBytes = opts.maxItemBytes ?? DEFAULT_MAX_ITEM_BYTES;
+  for (const input of inputs) {
+    for await (const outcome of readInput(input, ctx, tally)) yield checkItem(outcome, opts.runModel, maxItemBytes, tally);
+  }
 }
 
-async function* readInput(input: string, ctx: ReaderContext): AsyncGenerator<ReadOutcome> {
+/** An item that cannot be sent (no model, too big) becomes a rejected line; the others are counted per model. */
+function checkItem(outcome: ReadOutcome, runModel: string | null | undefined, maxItemBytes: number, tally: InputTally): ReadOutcome {
+  if (outcome.type !== 'item') return outcome;
+  const { customId, source, request } = outcome.item;
+  const problem = (runModel === undefined ? null : modelProblem(request, runModel)) ?? sizeProblem(request, maxItemBytes);
+  if (problem !== null) return rejected(customId, source, `${describeSource(source)}: ${problem}`);
+  const model = runModel === undefined ? null : modelOf(request, runModel);
+  if (model !== null) tally.countModel(model);
+  return outcome;
+}
+
+async function* readInput(input: string, ctx: ReaderContext, tally: InputTally): AsyncGenerator<ReadOutcome> {
   const abs = path.resolve(ctx.cwd, input);
   const kind = await pathKind(abs);
 
@@ -78,7 +116,9 @@ async function* readInput(input: string, ctx: ReaderContext): AsyncGenerator<Rea
     for await (const entry of walkFolder(abs)) {
       found++;
       if ('file' in entry) {
-        yield await readImageItem(entry.file, abs, ctx);
+        // README.txt and the like sit in photo folders; they are counted, not each given a rejected line.
+        if (await isSkippableNonImage(entry.file)) tally.skippedNotImages++;
+        else yield await readImageItem(entry.file, abs, ctx);
       } else {
         const dir = inputFile(entry.unreadableDir, ctx.cwd).display;
         yield rejected(dir, { path: dir }, `${dir}: cannot list the folder: ${entry.reason}`);
@@ -88,7 +128,7 @@ async function* readInput(input: string, ctx: ReaderContext): AsyncGenerator<Rea
     return;
   }
   if (kind === 'file') {
-    yield* readFile(abs, path.dirname(abs), ctx);
+    yield* readFile(abs, path.dirname(abs), ctx, tally, { named: true });
     return;
   }
   if (kind !== 'missing') {
@@ -112,15 +152,29 @@ async function* readInput(input: string, ctx: ReaderContext): AsyncGenerator<Rea
     return;
   }
   const base = patternBase(input, ctx.cwd);
-  for (const file of files) yield* readFile(file, base, ctx);
+  for (const file of files) yield* readFile(file, base, ctx, tally, { named: false });
 }
 
-/** One matched file, by extension; `base` is what image custom_ids are relative to. */
-async function* readFile(abs: string, base: string, ctx: ReaderContext): AsyncGenerator<ReadOutcome> {
+/**
+ * One matched file, by extension; `base` is what image custom_ids are relative to. A file `named` as an
+ * input is always read; one matched by a glob is skipped (counted) when it is neither data nor an image.
+ */
+async function* readFile(abs: string, base: string, ctx: ReaderContext, tally: InputTally, how: { named: boolean }): AsyncGenerator<ReadOutcome> {
   const ext = path.extname(abs).toLowerCase();
-  if (ext === '.csv') yield* readCsv(inputFile(abs, ctx.cwd), ctx);
-  else if (ext === '.jsonl' || ext === '.ndjson') yield* readJsonl(inputFile(abs, ctx.cwd), ctx);
+  if (ext === '.csv') yield* warnIfEmpty(readCsv(inputFile(abs, ctx.cwd), ctx), abs, ctx, tally);
+  else if (ext === '.jsonl' || ext === '.ndjson') yield* warnIfEmpty(readJsonl(inputFile(abs, ctx.cwd), ctx), abs, ctx, tally);
+  else if (!how.named && (await isSkippableNonImage(abs))) tally.skippedNotImages++;
   else yield await readImageItem(abs, base, ctx);
+}
+
+/** A data file that gives nothing at all (no item, no rejected line) is reported, so it is not missed. */
+async function* warnIfEmpty(outcomes: AsyncGenerator<ReadOutcome>, abs: string, ctx: ReaderContext, tally: InputTally): AsyncGenerator<ReadOutcome> {
+  let count = 0;
+  for await (const outcome of outcomes) {
+    count++;
+    yield outcome;
+  }
+  if (count === 0) tally.emptyFile(inputFile(abs, ctx.cwd).display);
 }
 
 type PathKind = 'file' | 'folder' | 'missing' | { error: string };

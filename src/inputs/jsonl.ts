@@ -1,9 +1,10 @@
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import type { ImageRef, ReadOutcome, SourceRef } from '../core/item.js';
 import { errorText, rejected, type InputFile, type ReaderContext } from './context.js';
+import { decodeLineBatches, DEFAULT_ENCODING, INVALID_UTF8_REASON, type InputEncoding } from './encoding.js';
 import { resolveImageValue } from './images.js';
+import { batchLineToResponses } from './openai-batch.js';
 import { renderTemplate } from './template.js';
 
 type JsonObject = Record<string, unknown>;
@@ -22,17 +23,22 @@ interface LineContext {
  * Line numbers are physical (1-based, blank lines counted) and blank or whitespace-only lines are skipped.
  *
  * Each object line is one of three shapes, tried in this order:
- *  (a) an OpenAI-Batch-style request (`method`, `url` and `body`): the body is sent as is;
+ *  (a) an OpenAI-Batch-style request (`method`, `url` and `body`): a `/v1/responses` body is sent as is, a
+ *      `/v1/chat/completions` body is converted (./openai-batch.ts);
  *  (b) a line with `input`: that input is sent, plus any `image` refs;
  *  (c) anything else: the template is rendered with the line's fields.
  */
 export async function* readJsonl(file: InputFile, ctx: ReaderContext): AsyncGenerator<ReadOutcome> {
   let line = 0;
   try {
-    for await (const l of jsonlLines(file.abs)) {
+    for await (const l of jsonlLines(file.abs, ctx.encoding)) {
       line = l.line;
       if (l.text.trim() === '') continue;
       const where = `${file.display}:${line}`;
+      if (!l.valid) {
+        yield rejected(`${file.name}:${line}`, { file: file.display, line }, `${where}: ${INVALID_UTF8_REASON}`);
+        continue;
+      }
       yield await readLine(l.text, { file, ctx, line, where, source: { file: file.display, line } });
     }
   } catch (err) {
@@ -43,21 +49,16 @@ export async function* readJsonl(file: InputFile, ctx: ReaderContext): AsyncGene
 
 /**
  * Every line of a JSONL file with its physical line number (1-based), blank ones included, a BOM
- * removed from the first. The reader and `respool export` both number lines with it.
+ * removed from the first; `valid` is false for a line whose bytes are not valid in `encoding`. The
+ * reader and `respool export` both number lines with it.
  */
-export async function* jsonlLines(abs: string): AsyncGenerator<{ text: string; line: number }> {
-  const stream = createReadStream(abs, { encoding: 'utf8' });
-  // crlfDelay: Infinity makes a CRLF one line break even when the CR and LF arrive in different chunks.
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
-  let line = 0;
+export async function* jsonlLines(abs: string, encoding: InputEncoding = DEFAULT_ENCODING): AsyncGenerator<{ text: string; line: number; valid: boolean }> {
+  const stream = createReadStream(abs);
   try {
-    for await (const raw of lines) {
-      line++;
-      // Editors on Windows may save a BOM; it is not part of the JSON.
-      yield { text: line === 1 ? raw.replace(/^\uFEFF/, '') : raw, line };
+    for await (const lines of decodeLineBatches(stream, encoding)) {
+      for (const l of lines) yield { text: l.text, line: l.line, valid: l.valid };
     }
   } finally {
-    lines.close();
     stream.destroy();
   }
 }
@@ -111,19 +112,9 @@ function customIdOf(line: JsonObject, field: string): IdResult {
 }
 
 function batchRequest(line: JsonObject, customId: string, lc: LineContext): ReadOutcome {
-  const { method, url, body } = line;
-  const problems: string[] = [];
-  if (typeof method !== 'string' || method.toUpperCase() !== 'POST') problems.push(`method must be "POST", got ${JSON.stringify(method)}`);
-  if (typeof url !== 'string' || !isResponsesUrl(url)) problems.push(`url must end in "/responses" (e.g. "/v1/responses"), got ${JSON.stringify(url)}`);
-  if (!isObject(body)) problems.push(`body must be a JSON object, got ${jsonType(body)}`);
-  if (problems.length > 0 || !isObject(body)) return rejected(customId, lc.source, `${lc.where}: batch-style request line: ${problems.join('; ')}`);
-  return { type: 'item', item: { customId, source: lc.source, request: { kind: 'body', body } } };
-}
-
-function isResponsesUrl(url: string): boolean {
-  // Only the path matters; tolerate a query string or a trailing slash.
-  const pathPart = url.replace(/[?#].*$/, '').replace(/\/+$/, '');
-  return pathPart.endsWith('/responses');
+  const converted = batchLineToResponses({ method: line.method, url: line.url, body: line.body });
+  if (!converted.ok) return rejected(customId, lc.source, `${lc.where}: batch-style request line: ${converted.reason}`);
+  return { type: 'item', item: { customId, source: lc.source, request: { kind: 'body', body: converted.body } } };
 }
 
 async function inputRequest(line: JsonObject, customId: string, lc: LineContext): Promise<ReadOutcome> {

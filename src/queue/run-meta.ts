@@ -10,6 +10,7 @@ import { structuredSettings, type StructuredPlan } from '../worker/structured/pl
  */
 export interface RunSettings {
   run: string;
+  /** Empty when the run has none: then every item is a batch request line naming its own model. */
   model: string;
   instructions?: string;
   request: JobConfig['request'];
@@ -62,7 +63,7 @@ export interface RunStatus {
 export function settingsFromConfig(config: JobConfig): RunSettings {
   return {
     run: config.name,
-    model: config.model,
+    model: config.model ?? '',
     ...(config.instructions === undefined ? {} : { instructions: config.instructions }),
     detail: config.detail,
     baseUrl: config.base_url,

@@ -30,7 +30,7 @@ export async function markCancelled(redis: Redis, queue: Queue<JobData>, run: st
  */
 export async function cancelWaitingJobs(redis: Redis, queue: Queue<JobData>, run: string, prefix?: string): Promise<number> {
   const keys = runKeys(run, prefix);
-  const model = (await loadRun(redis, run, prefix))?.settings.model ?? null;
+  const model = (await loadRun(redis, run, prefix))?.settings.model || null;
   let ended = 0;
   for (;;) {
     const jobs = (await queue.getJobs(NOT_STARTED, 0, 499, true)).filter((j) => Boolean(j?.id)) as Array<Job<JobData>>;

@@ -197,7 +197,7 @@ function lineMaker(ctx: ProcessorContext) {
       });
       const parsed = answer.response;
       const line: OutputLine = {
-        ...baseLine(data, parsed.model ?? settings.model),
+        ...baseLine(data, parsed.model ?? model),
         // askOnce threw for every other status.
         status: parsed.status as 'completed' | 'incomplete',
         output_text: parsed.outputText,
@@ -213,7 +213,7 @@ function lineMaker(ctx: ProcessorContext) {
       if (parsed.status === 'incomplete') {
         line.error = { type: 'incomplete', message: parsed.incompleteReason ?? 'response incomplete', status: null };
       }
-      if (structured) Object.assign(line, structured.fields, { model: structured.fields.model ?? settings.model });
+      if (structured) Object.assign(line, structured.fields, { model: structured.fields.model ?? model });
       if (answer.raw) line.http = answer.raw;
       return line;
     } catch (err) {
@@ -233,7 +233,7 @@ function lineMaker(ctx: ProcessorContext) {
           if (rateLimited > rateLimitedSoFar(job)) await saveProgress(job, { rate_limited: rateLimited });
           throw err;
         case 'give-up': {
-          const line = failedLine(data as ItemJob, failedResponse?.model ?? settings.model, err.toLineError(), attempt, err.latencyMs ?? latencyMs);
+          const line = failedLine(data as ItemJob, failedResponse?.model ?? model, err.toLineError(), attempt, err.latencyMs ?? latencyMs);
           if (rateLimited > 0) line.rate_limited = rateLimited;
           if (failedResponse) {
             line.response_id = failedResponse.responseId;

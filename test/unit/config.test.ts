@@ -230,9 +230,9 @@ describe('config: errors name the field and where it came from', () => {
     assert.match(issueLine(msg, 'request.temprature'), /Unrecognized key: "temprature" \(from typo\.yaml\)$/);
   });
 
-  it('a missing model "is required"', () => {
+  it('a missing model "is required" when an input is not JSONL', () => {
     const msg = configError([fileLayer({ inputs: ['a.csv'], name: 'r' })]);
-    assert.equal(issueLine(msg, 'model'), '  - model: is required');
+    assert.equal(issueLine(msg, 'model'), '  - model: is required (a.csv is not JSONL; only JSONL request lines can name their own model)');
   });
 
   it('lists every bad field, not only the first', () => {

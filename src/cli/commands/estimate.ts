@@ -48,7 +48,7 @@ export function registerEstimate(program: Command): void {
           acc.rejected++;
           continue;
         }
-        const model = typeof body.model === 'string' ? body.model : config.model;
+        const model = typeof body.model === 'string' ? body.model : settings.model;
         // The same estimate the rate limiter reserves for the call.
         const est = estimateRequestTokens(body, config.expected_output_tokens === undefined ? {} : { expectedOutputTokens: config.expected_output_tokens });
         acc.addItem(model, est, typeof body.max_output_tokens === 'number');

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { JobConfig } from '../../config/schema.js';
 import type { OutputLine } from '../../core/output-line.js';
 import type { IncrementalState } from '../../queue/incremental.js';
-import { readInputs, readOptionsFor } from '../../inputs/index.js';
+import { describeRunModel, InputTally, readInputs, readOptionsFor } from '../../inputs/index.js';
 import { enqueue, type EnqueueStats } from '../../queue/producer.js';
 import { ledgerCounts } from '../../queue/ledger.js';
 import { runKeys } from '../../queue/keys.js';
@@ -48,7 +48,8 @@ export async function enqueueRun(
   await saveRun(session.redis, await settingsWithPrices(config), session.prefix);
   // A run stopped earlier (key refused) is paused; enqueueing it again means "go on".
   await queue.resume();
-  const read = readInputs(config.inputs, readOptionsFor(config, process.cwd()));
+  const tally = new InputTally((message) => session.log.warn(message));
+  const read = readInputs(config.inputs, { ...readOptionsFor(config, process.cwd()), tally });
   const outcomes = incremental ? incremental.filter(read) : read;
   // `respool cancel` from anywhere stops the reading too.
   const watch = whenCancelled(session.redis, config.name, session.prefix, opts.signal);
@@ -59,10 +60,18 @@ export async function enqueueRun(
     const cancelled = watch.cancelled() || (watch.signal.aborted && (await loadRun(session.redis, config.name, session.prefix))?.state === 'cancelled');
     if (cancelled) session.log.warn(`run ${config.name} was cancelled: stopped reading the inputs after ${stats.read} items`);
     else if (!opts.signal?.aborted) await markEnqueueDone(session.redis, config.name, session.prefix);
+    logInputTally(session, config.name, tally);
     return stats;
   } finally {
     watch.stop();
   }
+}
+
+/** The models the items read are sent to, and what reading skipped (files that are not images, empty files). */
+function logInputTally(session: Session, run: string, tally: InputTally): void {
+  const models = tally.describeModels();
+  const notes = tally.describe();
+  if (models !== '' || notes !== '') session.log.info(`inputs of ${run}: ${[models === '' ? 'no items' : `models ${models}`, notes].filter((p) => p !== '').join('; ')}`);
 }
 
 /** enqueue + work + collect in one process: the laptop case, and what a resumed run does. */
@@ -163,7 +172,7 @@ export function registerRun(program: Command, globals: () => GlobalFlags): void 
       const stop = stopOnSignals(session.log);
       const progress = new Progress(session.log);
       try {
-        session.log.info(`run ${config.name}: model ${config.model}, concurrency ${config.concurrency}, writing ${config.out} (Redis: ${redactRedisUrl(session.target.url)}, ${session.target.origin})`);
+        session.log.info(`run ${config.name}: ${describeRunModel(config.model, config.inputs)}, concurrency ${config.concurrency}, writing ${config.out} (Redis: ${redactRedisUrl(session.target.url)}, ${session.target.origin})`);
         if (!process.env.OPENRESPONSES_API_KEY) session.log.warn('OPENRESPONSES_API_KEY is not set: calls go out without a key');
         progress.start();
         const result = await runPipeline(session, config, { signal: stop.signal, progress });

@@ -75,7 +75,7 @@ export async function runReport(session: Session, run: string): Promise<RunRepor
     to_write: streamed + (counts.failed ?? 0),
     budgets,
     out: status.settings.out,
-    model: status.settings.model,
+    model: status.settings.model || 'from the input lines',
     ...(await maxCostReport(session, run, status.settings.maxCost)),
     queued: (counts.wait ?? 0) + (counts.prioritized ?? 0),
     active: counts.active ?? 0,
