@@ -3,6 +3,7 @@ import { listRuns } from '../../queue/run-meta.js';
 import { WorkerSet } from '../../worker/run-worker.js';
 import { startScheduledRuns } from '../../schedule/scheduled-runs.js';
 import { EXIT } from '../exit.js';
+import { warnIfNoApiKey } from '../api-key.js';
 import { parsePositiveInt } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
 
@@ -31,7 +32,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
         ...(baseUrl ? { baseUrl } : {}),
         prefix: session.prefix,
       });
-      if (!process.env.OPENRESPONSES_API_KEY) session.log.warn('OPENRESPONSES_API_KEY is not set: calls go out without a key');
+      warnIfNoApiKey(session.log);
       let stopping = false;
       const abort = new AbortController();
       // Scheduled runs fire here: this process enqueues the dated run and is its collector.
