@@ -104,7 +104,6 @@ export async function runPipeline(session: Session, config: JobConfig, opts: Pip
     await collector.close();
     throw err;
   }
-  const writtenBefore = (await ledgerCounts(redis, runKeys(config.name, session.prefix))).written;
   if (opts.progress) await followRunProgress(opts.progress, session, config.name, { list: config.inputs, cwd: process.cwd() });
   const workers = opts.workers ?? new WorkerSet({ redis: session.connection('workers'), log, concurrency: config.concurrency, apiKey: process.env.OPENRESPONSES_API_KEY, prefix: session.prefix });
   opts.progress?.countRateLimited(() => workers.limiter.rateLimited);
