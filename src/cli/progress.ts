@@ -1,4 +1,4 @@
-import { createLogUpdate } from 'log-update';
+import type { createLogUpdate } from 'log-update';
 import type { OutputLine } from '../core/output-line.js';
 import { lineTotalNanos } from '../cost/compute.js';
 import { recentRate } from '../report/rate.js';
@@ -66,13 +66,18 @@ export class Progress {
 
   start(): void {
     if (this.timer) return;
-    if (this.mode === 'terminal') {
-      this.frame = createLogUpdate(this.stream, { showCursor: true });
-      this.undivert = divertLogLines((text) => this.printAbove(text));
-      this.redraw();
-    }
+    if (this.mode === 'terminal') void this.startFrame();
     this.timer = setInterval(() => this.tick(), this.mode === 'terminal' ? REDRAW_EVERY_MS : (this.opts.logEveryMs ?? PLAIN_EVERY_MS));
     this.timer.unref();
+  }
+
+  /** log-update is loaded only for a terminal (commands without a bar start without it). */
+  private async startFrame(): Promise<void> {
+    const { createLogUpdate } = await import('log-update');
+    if (!this.timer) return;
+    this.frame = createLogUpdate(this.stream, { showCursor: true });
+    this.undivert = divertLogLines((text) => this.printAbove(text));
+    this.redraw();
   }
 
   /** Where to read how many calls were answered 429 so far. */
@@ -159,13 +164,14 @@ export class Progress {
     if (this.follower) clearInterval(this.follower);
     this.follower = null;
     this.stopped.abort();
-    if (this.frame) {
+    if (this.mode !== 'terminal') this.tick();
+    else if (this.frame) {
       this.redraw();
       this.frame.done();
       this.frame = null;
       this.undivert?.();
       this.undivert = null;
-    } else this.tick();
+    }
   }
 
   private tick(): void {
