@@ -37,6 +37,7 @@ export function buildProgram(): Command {
       `
 Environment:
   OPENRESPONSES_API_KEY   API key (sent as a Bearer token; never logged or stored in Redis)
+                          (OPENAI_API_KEY is not read: export OPENRESPONSES_API_KEY="$OPENAI_API_KEY")
   OPENRESPONSES_BASE_URL  API base URL (default https://llm.onerouter.pro/v1)
   REDIS_URL               Redis to use (default: 127.0.0.1:6379 if it answers, else an embedded redis-server)
                           redis://:password@host:port for a password, rediss://... for TLS
