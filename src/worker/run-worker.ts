@@ -77,8 +77,9 @@ export class WorkerSet {
       isDone: (run, jobId) => this.batchers(run).isDone.submit(jobId),
       limiter: this.limiter,
       budgetFor: (settings, model) => {
-        const budget = this.limiter.budgetFor(this.opts.baseUrl ?? settings.baseUrl, this.opts.apiKey, model, limitsFor(settings, model));
-        this.recordBudget(settings.run, budget.id, budgetLabel(model, this.opts.baseUrl ?? settings.baseUrl));
+        const baseUrl = this.opts.baseUrl ?? settings.baseUrl;
+        const budget = this.limiter.budgetFor(baseUrl, this.opts.apiKey, model, limitsFor(settings, model));
+        this.recordBudget(settings.run, budget.id, () => budgetLabel(model, baseUrl));
         return budget;
       },
       deliver: async (run, jobId, line, data) => {
@@ -252,13 +253,13 @@ export class WorkerSet {
   private readonly recorded = new Set<string>();
 
   /** Lets `respool status` find the budgets a run uses (their ids, never the key). */
-  private recordBudget(run: string, id: string, label: string): void {
+  private recordBudget(run: string, id: string, label: () => string): void {
     const k = `${run}\0${id}`;
     if (this.recorded.has(k)) return;
     this.recorded.add(k);
     this.opts.redis.sadd(runKeys(run, this.opts.prefix).budgets, id).catch(() => this.recorded.delete(k));
     // Its name for people (model @ host); the budget's own writes give the hash its expiry.
-    this.opts.redis.hset(budgetKeys(this.opts.prefix ?? QUEUE_DEFAULTS.prefix, id).hash, BUDGET_LABEL_FIELD, label).catch(() => {});
+    this.opts.redis.hset(budgetKeys(this.opts.prefix ?? QUEUE_DEFAULTS.prefix, id).hash, BUDGET_LABEL_FIELD, label()).catch(() => {});
   }
 
   private clientFor(settings: RunSettings): OpenResponsesClient {

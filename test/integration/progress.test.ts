@@ -3,7 +3,7 @@ import { appendFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
-import { readLines, runCli, testPrefix } from '../helpers/cli.js';
+import { finished, readLines, runCli, spawnCli, testPrefix } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
 
 function prompts(from: number, to: number): string {
@@ -65,5 +65,22 @@ describe('respool run: progress of the whole run', () => {
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stderr, /info {2}progress 12\/12 \(100%\), [\d.-]+ lines\/s, elapsed \d+s, ETA 0s, failed 0, rejected 0, 429s 0, cost \$/);
     assert.ok(!/[█░]/.test(res.stderr) && !res.stderr.includes('\u001b['), res.stderr);
+  });
+
+  it('collect shows the progress of a run enqueued elsewhere: its total is the ledger\'s', async () => {
+    const input = path.join(dir, 'collected-input.jsonl');
+    await writeFile(input, prompts(0, 15));
+    const common = ['--prefix', prefix];
+    const enq = await runCli([...common, 'enqueue', '--name', 'collected', '--model', 'test-model', '--base-url', fake.url, '--input', input, '--out', path.join(dir, 'collected.jsonl')]);
+    assert.equal(enq.code, 0, enq.stderr);
+    const worker = spawnCli([...common, 'worker', '--name', 'collected', '--concurrency', '4']);
+    const workerDone = finished(worker, 90_000);
+    const res = await runCli(['--log-json', ...common, 'collect', '--name', 'collected']);
+    worker.kill('SIGTERM');
+    await workerDone;
+    assert.equal(res.code, 0, res.stderr);
+    const last = progressEvents(res.stderr).at(-1);
+    assert.ok(last, `no progress event in: ${res.stderr}`);
+    assert.deepEqual([last.done, last.total, last.total_estimated, last.failed], [15, 15, false, 0]);
   });
 });
