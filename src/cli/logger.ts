@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import type { Logger as WinstonLogger } from 'winston';
 import { winston } from '../core/cjs-deps.js';
 
@@ -9,6 +10,30 @@ export interface LoggerOptions {
   /** Values that must never be printed, whatever a message contains (the API key). */
   secrets?: string[];
 }
+
+/**
+ * Where log lines go: stderr, or, while a progress display holds the terminal, through the display,
+ * which prints them above itself instead of into its line.
+ */
+let divertLines: ((text: string) => void) | null = null;
+
+/** Routes every logger's lines through `print` until the returned function is called. */
+export function divertLogLines(print: (text: string) => void): () => void {
+  divertLines = print;
+  return () => {
+    if (divertLines === print) divertLines = null;
+  };
+}
+
+const logOutput = new Writable({
+  decodeStrings: false,
+  write(chunk: string | Buffer, _encoding, done) {
+    const text = String(chunk);
+    if (divertLines) divertLines(text);
+    else process.stderr.write(text);
+    done();
+  },
+});
 
 /** Logs go to stderr so that stdout stays free for machine-readable output (status --json). */
 export function createLogger(opts: LoggerOptions = {}): Logger {
@@ -31,7 +56,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   return winston.createLogger({
     level: opts.level ?? 'info',
     format,
-    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug', 'verbose', 'silly'] })],
+    transports: [new winston.transports.Stream({ stream: logOutput, eol: '\n' })],
   });
 }
 

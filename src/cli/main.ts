@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { registerFakeServerCommand } from '../fake-server/cli.js';
@@ -18,8 +19,14 @@ import { registerWorker } from './commands/worker.js';
 import { EXIT, ExitError } from './exit.js';
 import type { GlobalFlags } from './session.js';
 
+/** The package's version: package.json is two folders up from both src/cli and dist/cli. */
+export function packageVersion(): string {
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+}
+
 export function buildProgram(): Command {
   const program = new Command('respool')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .description('Batch pipeline for OpenResponses APIs: CSV, JSONL and image folders in, one JSONL line per item out.')
     .option('--log-level <level>', 'error, warn, info or debug', 'info')
     .option('--log-json', 'log JSON lines')
@@ -30,6 +37,7 @@ export function buildProgram(): Command {
       `
 Environment:
   OPENRESPONSES_API_KEY   API key (sent as a Bearer token; never logged or stored in Redis)
+                          (OPENAI_API_KEY is not read: export OPENRESPONSES_API_KEY="$OPENAI_API_KEY")
   OPENRESPONSES_BASE_URL  API base URL (default https://llm.onerouter.pro/v1)
   REDIS_URL               Redis to use (default: 127.0.0.1:6379 if it answers, else an embedded redis-server)
                           redis://:password@host:port for a password, rediss://... for TLS

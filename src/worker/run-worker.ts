@@ -12,6 +12,8 @@ import { MicroBatcher } from '../queue/micro-batcher.js';
 import { isRetryable, saveRetryData } from '../queue/retry.js';
 import { limitsFor, loadRun, loadRunState, markStopped, recordApiFailure, resetApiFailures, type RunSettings, type RunState, type StopKind } from '../queue/run-meta.js';
 import { RateLimiter } from './limits/rate-limiter.js';
+import { budgetKeys } from './limits/budget.js';
+import { BUDGET_LABEL_FIELD, budgetLabel } from './limits/budget-label.js';
 import { backoffDelayMs } from './backoff.js';
 import { OpenResponsesClient } from './client.js';
 import { ApiCallError } from './errors.js';
@@ -80,8 +82,9 @@ export class WorkerSet {
       isDone: (run, jobId) => this.batchers(run).isDone.submit(jobId),
       limiter: this.limiter,
       budgetFor: (settings, model) => {
-        const budget = this.limiter.budgetFor(this.opts.baseUrl ?? settings.baseUrl, this.opts.apiKey, model, limitsFor(settings, model));
-        this.recordBudget(settings.run, budget.id);
+        const baseUrl = this.opts.baseUrl ?? settings.baseUrl;
+        const budget = this.limiter.budgetFor(baseUrl, this.opts.apiKey, model, limitsFor(settings, model));
+        this.recordBudget(settings.run, budget.id, () => budgetLabel(model, baseUrl));
         return budget;
       },
       deliver: async (run, jobId, line, data) => {
@@ -266,11 +269,13 @@ export class WorkerSet {
   private readonly recorded = new Set<string>();
 
   /** Lets `respool status` find the budgets a run uses (their ids, never the key). */
-  private recordBudget(run: string, id: string): void {
+  private recordBudget(run: string, id: string, label: () => string): void {
     const k = `${run}\0${id}`;
     if (this.recorded.has(k)) return;
     this.recorded.add(k);
     this.opts.redis.sadd(runKeys(run, this.opts.prefix).budgets, id).catch(() => this.recorded.delete(k));
+    // Its name for people (model @ host); the budget's own writes give the hash its expiry.
+    this.opts.redis.hset(budgetKeys(this.opts.prefix ?? QUEUE_DEFAULTS.prefix, id).hash, BUDGET_LABEL_FIELD, label()).catch(() => {});
   }
 
   private clientFor(settings: RunSettings): OpenResponsesClient {

@@ -6,6 +6,7 @@ import { EXIT, ExitError } from '../exit.js';
 import { failIfCapped } from '../cost-exit.js';
 import { failIfUnsuccessful } from '../run-exit.js';
 import { Progress } from '../progress.js';
+import { followRunProgress } from '../run-progress.js';
 import { parseRunName } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
 
@@ -22,7 +23,7 @@ export function registerCollect(program: Command, globals: () => GlobalFlags): v
       const onSignal = () => abort.abort();
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      const progress = new Progress(session.log);
+      const progress = new Progress(session.log, { json: globals().logJson });
       let collector: Collector | null = null;
       try {
         // The run may not be registered yet when collect starts first: wait for it.
@@ -48,6 +49,7 @@ export function registerCollect(program: Command, globals: () => GlobalFlags): v
         });
         await collector.start();
         session.log.info(`collecting run ${flags.name} into ${collector.path}`);
+        await followRunProgress(progress, session, flags.name);
         progress.start();
         const outcome = await collector.runUntilComplete({ signal: abort.signal, shouldStop: reportStops(session, flags.name) });
         progress.stop();

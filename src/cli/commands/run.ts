@@ -14,6 +14,7 @@ import { WorkerSet } from '../../worker/run-worker.js';
 import { whenCancelled } from '../../worker/cancel.js';
 import { addJobFlags, configFromFlags } from '../job-flags.js';
 import { Progress } from '../progress.js';
+import { followRunProgress } from '../run-progress.js';
 import { redactRedisUrl } from '../../queue/redis-security.js';
 import { Session, type GlobalFlags } from '../session.js';
 import { stopOnSignals } from '../signals.js';
@@ -21,7 +22,7 @@ import { EXIT, ExitError } from '../exit.js';
 import { failIfCapped } from '../cost-exit.js';
 import { failIfUnsuccessful, stoppedExit } from '../run-exit.js';
 import { checkInputs } from '../input-check.js';
-import { checkApiKey } from '../api-key.js';
+import { checkApiKey, warnIfNoApiKey } from '../api-key.js';
 import { NIGHTLY_DEFAULTS, QUEUE_DEFAULTS } from '../../config/defaults.js';
 import { ConfigError } from '../../config/load.js';
 import { dateIn, isDate, MAX_DATED_NAME } from '../../schedule/dates.js';
@@ -115,7 +116,7 @@ export async function runPipeline(session: Session, config: JobConfig, opts: Pip
     await collector.close();
     throw err;
   }
-  const writtenBefore = (await ledgerCounts(redis, runKeys(config.name, session.prefix))).written;
+  if (opts.progress) await followRunProgress(opts.progress, session, config.name, { list: config.inputs, cwd: process.cwd() });
   const workers = opts.workers ?? new WorkerSet({ redis: session.connection('workers'), log, concurrency: config.concurrency, apiKey: process.env.OPENRESPONSES_API_KEY, prefix: session.prefix });
   opts.progress?.countRateLimited(() => workers.limiter.rateLimited);
   try {
@@ -131,7 +132,8 @@ export async function runPipeline(session: Session, config: JobConfig, opts: Pip
     const readSignal = opts.signal ? AbortSignal.any([opts.signal, stopReading.signal]) : stopReading.signal;
     const enqueued = enqueueRun(session, config, { maxQueued, rampFrom, chunkSize: QUEUE_DEFAULTS.sharedAddBulkChunk, signal: readSignal, ...(opts.incremental ? { incremental: opts.incremental } : {}) }).then(async (stats) => {
       const { items } = await ledgerCounts(redis, runKeys(config.name, session.prefix));
-      opts.progress?.setTotal(items - writtenBefore);
+      // Exact only once every input was read: a stopped reading leaves the ledger short.
+      if (!readSignal.aborted) opts.progress?.setTotal(items);
       log.info(`enqueued ${config.name}: ${stats.read} read, ${stats.rejected} rejected, ${stats.alreadyDone} already in ${config.out}`);
       return stats;
     });
@@ -170,10 +172,10 @@ export function registerRun(program: Command, globals: () => GlobalFlags): void 
       if (config.incremental) return runIncremental(config, flags, globals());
       const session = await Session.open(globals());
       const stop = stopOnSignals(session.log);
-      const progress = new Progress(session.log);
+      const progress = new Progress(session.log, { json: globals().logJson });
       try {
         session.log.info(`run ${config.name}: ${describeRunModel(config.model, config.inputs)}, concurrency ${config.concurrency}, writing ${config.out} (Redis: ${redactRedisUrl(session.target.url)}, ${session.target.origin})`);
-        if (!process.env.OPENRESPONSES_API_KEY) session.log.warn('OPENRESPONSES_API_KEY is not set: calls go out without a key');
+        warnIfNoApiKey(session.log);
         progress.start();
         const result = await runPipeline(session, config, { signal: stop.signal, progress });
         progress.stop();

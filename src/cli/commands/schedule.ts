@@ -3,10 +3,11 @@ import { NIGHTLY_DEFAULTS } from '../../config/defaults.js';
 import { ConfigError } from '../../config/load.js';
 import { resetIncremental } from '../../queue/incremental.js';
 import { isTimeZone, MAX_DATED_NAME } from '../../schedule/dates.js';
-import { absoluteConfig, listSchedules, removeSchedule, schedulerQueue, upsertSchedule, type Repeat } from '../../schedule/scheduler.js';
+import { absoluteConfig, listSchedules, removeSchedule, schedulerQueue, upsertSchedule, type Repeat, type ScheduleInfo } from '../../schedule/scheduler.js';
 import { addJobFlags, configFromFlags } from '../job-flags.js';
 import { parsePositiveInt } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
+import { formatTable } from '../table.js';
 
 interface ScheduleFlags extends Record<string, unknown> {
   cron?: string;
@@ -72,10 +73,16 @@ async function manage(flags: ScheduleFlags, globals: GlobalFlags): Promise<void>
       const all = await listSchedules(queue);
       if (flags.json) process.stdout.write(`${JSON.stringify(all)}\n`);
       else if (all.length === 0) process.stdout.write('no schedules\n');
-      else for (const s of all) process.stdout.write(`${s.name}\t${s.pattern ?? `every ${s.every} ms`}\t${s.tz}\tnext ${s.next ?? '-'}\t${s.out ?? ''}\n`);
+      else process.stdout.write(`${scheduleTable(all)}\n`);
     }
   } finally {
     await queue.close();
     await session.close();
   }
+}
+
+/** `schedule --list`: one row per schedule, with a header. */
+export function scheduleTable(schedules: ScheduleInfo[]): string {
+  const rows = schedules.map((s) => [s.name, s.pattern ?? `every ${s.every} ms`, s.tz, s.next ?? '-', s.out ?? '-']);
+  return formatTable(['NAME', 'SCHEDULE', 'TZ', 'NEXT RUN', 'OUT'], rows, 5);
 }

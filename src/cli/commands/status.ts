@@ -5,12 +5,14 @@ import { listRuns, loadRun } from '../../queue/run-meta.js';
 import { parseRunName } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
 import { budgetKeys, readSnapshot, type BudgetSnapshot } from '../../worker/limits/budget.js';
+import { BUDGET_LABEL_FIELD } from '../../worker/limits/budget-label.js';
 import { QUEUE_DEFAULTS } from '../../config/defaults.js';
 import { readSpend } from '../../cost/cap.js';
 import { formatUsd, nanosToUsd, usdToNanos } from '../../cost/compute.js';
 import { readLineCounts, readProgress } from '../../queue/line-stats.js';
 import { etaSeconds, formatDuration, recentRate } from '../../report/rate.js';
 import { oldestPendingTimestamp } from '../../report/run-status.js';
+import { formatTable } from '../table.js';
 
 export interface RunReport {
   run: string;
@@ -23,7 +25,7 @@ export interface RunReport {
   /** Lines delivered by workers and not yet written by the collector. */
   to_write: number;
   /** The rate-limit budgets the run's workers use (shared with other runs on the same key). */
-  budgets: BudgetSnapshot[];
+  budgets: LabeledBudget[];
   out: string;
   model: string;
   /** With max_cost: the cap, what was spent and what calls in flight reserved (USD). */
@@ -63,7 +65,7 @@ export async function runReport(session: Session, run: string): Promise<RunRepor
   const rate = recentRate(samples, written, now);
   const complete = status.enqueueDone && written >= items && superseded === 0;
   const budgetIds = await session.redis.smembers(keys.budgets);
-  const budgets = await Promise.all(budgetIds.map((id) => readSnapshot(session.redis, budgetKeys(session.prefix ?? QUEUE_DEFAULTS.prefix, id), id)));
+  const budgets = await Promise.all(budgetIds.map((id) => readBudget(session, id)));
   return {
     run,
     state: status.state === 'cancelled' ? 'cancelled' : complete ? 'complete' : status.state,
@@ -95,13 +97,24 @@ async function maxCostReport(session: Session, run: string, maxCost: number | un
   return { max_cost: { cap: maxCost, spent: nanosToUsd(s.spentNanos), in_flight: nanosToUsd(s.reservedNanos), reached: s.cappedAtNanos === usdToNanos(maxCost) } };
 }
 
-function formatBudget(b: BudgetSnapshot): string {
+/** A budget's figures and its name for people (model @ host), when a worker recorded one. */
+export interface LabeledBudget extends BudgetSnapshot {
+  label: string | null;
+}
+
+async function readBudget(session: Session, id: string): Promise<LabeledBudget> {
+  const keys = budgetKeys(session.prefix ?? QUEUE_DEFAULTS.prefix, id);
+  const [snapshot, label] = await Promise.all([readSnapshot(session.redis, keys, id), session.redis.hget(keys.hash, BUDGET_LABEL_FIELD)]);
+  return { ...snapshot, label };
+}
+
+export function formatBudget(b: LabeledBudget): string {
   const limit = (v: number | null, unit: string) => (v === null ? `no ${unit} limit` : `${unit} limit ${v}`);
   const rpm = b.rpm === null && b.adaptiveRpm !== null ? `learned rpm ${b.adaptiveRpm}` : limit(b.rpm, 'rpm');
   const tpm = b.tpm === null && b.announcedTpm !== null ? `announced tpm ${b.announcedTpm}` : limit(b.tpm, 'tpm');
   const paused = b.pausedForMs > 0 ? `, paused for ${(b.pausedForMs / 1000).toFixed(1)}s` : '';
   return (
-    `budget ${b.key.slice(0, 8)}: ${b.recentRpm} req/min (${rpm}), ${b.recentTpm} tok/min (${tpm}), ` +
+    `budget ${b.label ? `${b.label} (${b.key.slice(0, 8)})` : b.key.slice(0, 8)}: ${b.recentRpm} req/min (${rpm}), ${b.recentTpm} tok/min (${tpm}), ` +
     `${b.inFlight} in flight${b.maxInFlight ? ` of ${b.maxInFlight}` : ''}, ${b.rateLimited} answered 429${paused}`
   );
 }
@@ -158,8 +171,7 @@ export function statusTable(reports: RunReport[]): string {
     formatDuration(r.eta_s),
     formatDuration(r.oldest_s),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  return [header, ...rows].map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd()).join('\n');
+  return formatTable(header, rows, 2);
 }
 
 function roundTenth(n: number | null): number | null {

@@ -5,7 +5,7 @@ import { startScheduledRuns } from '../../schedule/scheduled-runs.js';
 import { EXIT } from '../exit.js';
 import { parsePositiveInt } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
-import { checkApiKey } from '../api-key.js';
+import { checkApiKey, warnIfNoApiKey } from '../api-key.js';
 
 /** After the grace period, how long closing connections may take before the worker exits anyway. */
 const SHUTDOWN_MARGIN_MS = 10_000;
@@ -33,7 +33,7 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
         ...(baseUrl ? { baseUrl } : {}),
         prefix: session.prefix,
       });
-      if (!process.env.OPENRESPONSES_API_KEY) session.log.warn('OPENRESPONSES_API_KEY is not set: calls go out without a key');
+      warnIfNoApiKey(session.log);
       let stopping = false;
       const abort = new AbortController();
       // Scheduled runs fire here: this process enqueues the dated run and is its collector.
