@@ -1,5 +1,7 @@
 /** `respool report` output formats over one aggregation. Pure: strings in, strings out. */
 import { formatUsd, NANOS_PER_USD, usdString } from '../cost/compute.js';
+import { csvTextCell } from '../sinks/export/csv-cell.js';
+import { csvField } from '../sinks/export/flatten.js';
 import { bucketRange, sortedGroups, type GroupStats, type ReportAggregator } from './aggregate.js';
 
 export const REPORT_FORMATS = ['table', 'csv', 'json', 'markdown', 'html'] as const;
@@ -71,16 +73,15 @@ export function formatTable(agg: ReportAggregator, ctx: ReportContext): string {
   return parts.join('\n') + '\n';
 }
 
-function csvCell(v: string): string {
-  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
-}
 
 /**
  * One table: `breakdown` (`total`, `model`, `model+day` ...), then one column per dimension used by
  * any breakdown (empty where a breakdown does not group by it), then the figures. Costs in plain
- * decimal USD, to the nano-dollar.
+ * decimal USD, to the nano-dollar. Names (models, error types, metadata values) come from the
+ * results files, so formula-like ones are neutralised unless `csvRaw` (../sinks/export/csv-cell.ts);
+ * the figures are numbers respool writes and stay as they are.
  */
-export function formatCsv(agg: ReportAggregator): string {
+export function formatCsv(agg: ReportAggregator, opts: { csvRaw?: boolean } = {}): string {
   const dims = [...new Set(agg.breakdowns.flatMap((b) => b.by))];
   const cols = columns(agg, usdString);
   const rows: string[][] = [['breakdown', ...dims, ...cols.map((c) => c.name)]];
@@ -90,7 +91,10 @@ export function formatCsv(agg: ReportAggregator): string {
       rows.push([b.by.join('+'), ...dims.map((d) => (b.by.includes(d) ? g.key[b.by.indexOf(d)]! : '')), ...cols.map((c) => c.value(g.stats))]);
     }
   }
-  return rows.map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
+  const text = (v: string) => csvTextCell(v, opts.csvRaw);
+  // The header and the breakdown and dimension cells are text; the figures after them are numbers.
+  const figuresFrom = 1 + dims.length;
+  return rows.map((r, i) => r.map((v, col) => (i === 0 || col < figuresFrom ? text(v) : csvField(v))).join(',')).join('\n') + '\n';
 }
 
 function groupJson(g: GroupStats) {

@@ -16,7 +16,8 @@ export function registerReport(program: Command): void {
     .option('--by <dimensions>', `breakdowns, comma-separated: model, run, day, status, error or a metadata key (metadata.<key>); a+b groups by both`, DEFAULT_BY)
     .addOption(new Option('-f, --format <format>', 'output format').choices([...REPORT_FORMATS]).default('table'))
     .option('-o, --out <file>', 'write the report to this file instead of stdout')
-    .action(async (args: string[], flags: { by: string; format: ReportFormat; out?: string }) => {
+    .option('--csv-raw', "csv: write names starting with = + - @ tab or CR as they are, without the leading ' that keeps spreadsheets from running them as formulas (for programs reading the file)")
+    .action(async (args: string[], flags: { by: string; format: ReportFormat; out?: string; csvRaw?: boolean }) => {
       let by;
       try {
         by = parseBy(flags.by);
@@ -34,7 +35,7 @@ export function registerReport(program: Command): void {
       await readResults(files, agg);
       const ctx = { files: files.map((f) => path.relative(process.cwd(), f) || f) };
       const text =
-        flags.format === 'csv' ? formatCsv(agg)
+        flags.format === 'csv' ? formatCsv(agg, { csvRaw: flags.csvRaw === true })
         : flags.format === 'json' ? formatJson(agg, ctx)
         : flags.format === 'markdown' ? formatMarkdown(agg, ctx)
         : flags.format === 'html' ? formatHtml(agg, ctx)
