@@ -2,7 +2,7 @@
 import { formatUsd, NANOS_PER_USD, usdString } from '../cost/compute.js';
 import { csvTextCell } from '../sinks/export/csv-cell.js';
 import { csvField } from '../sinks/export/flatten.js';
-import { bucketRange, sortedGroups, type GroupStats, type ReportAggregator } from './aggregate.js';
+import { bucketRange, MAX_LINE_COST_USD, MAX_LINE_TOKENS, sortedGroups, type GroupStats, type ReportAggregator } from './aggregate.js';
 
 export const REPORT_FORMATS = ['table', 'csv', 'json', 'markdown', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -28,6 +28,7 @@ function columns(agg: ReportAggregator, money: (nanos: number) => string): Colum
     { name: 'cost_usd', value: (g) => money(g.costNanos), numeric: true },
   );
   if (agg.total.unpriced > 0) cols.push({ name: 'unpriced_lines', value: (g) => String(g.unpriced), numeric: true });
+  if (agg.total.absurd > 0) cols.push({ name: 'absurd_lines', value: (g) => String(g.absurd), numeric: true });
   return cols;
 }
 
@@ -53,9 +54,32 @@ function tables(agg: ReportAggregator, money: (nanos: number) => string): Table[
   return out;
 }
 
+/** `acme-7b (10 lines), gpt-4o (2 lines)`: the models of some left-out lines, most first. */
+function namedModels(entries: Array<{ model: string; lines: number }>): string {
+  const shown = entries.slice(0, 10).map((e) => `${e.model} (${e.lines} line${e.lines === 1 ? '' : 's'})`);
+  return entries.length > shown.length ? `${shown.join(', ')} and ${entries.length - shown.length} more models` : shown.join(', ');
+}
+
+const LEFT_OUT_WHY = {
+  'no price': 'usage but no price for their model',
+  'no usage': 'an answer but no usage',
+} as const;
+
 function warnings(agg: ReportAggregator): string[] {
   const w: string[] = [];
-  if (agg.total.unpriced > 0) w.push(`${agg.total.unpriced} lines with usage have no cost (their model had no price): the cost shown leaves them out`);
+  const left = agg.leftOutList();
+  for (const reason of ['no price', 'no usage'] as const) {
+    const entries = left.filter((e) => e.reason === reason);
+    const n = entries.reduce((a, e) => a + e.lines, 0);
+    if (n > 0) w.push(`${n} line${n === 1 ? '' : 's'} with ${LEFT_OUT_WHY[reason]} could not be priced; the cost shown leaves them out: ${namedModels(entries)}`);
+  }
+  if (agg.total.absurd > 0) {
+    const entries = left.filter((e) => e.reason === 'absurd numbers');
+    w.push(
+      `${agg.total.absurd} line${agg.total.absurd === 1 ? '' : 's'} with absurd numbers (a token count over ${MAX_LINE_TOKENS.toLocaleString('en-US')}, or a cost that is negative, over ${formatUsd(MAX_LINE_COST_USD * NANOS_PER_USD)} or not a finite number) left out of tokens and cost: ${namedModels(entries)}` +
+        (agg.absurdAt.length > 0 ? ` (${agg.absurdAt.join(', ')}${agg.total.absurd > agg.absurdAt.length ? ', ...' : ''})` : ''),
+    );
+  }
   if (agg.unreadable > 0) w.push(`${agg.unreadable} lines are not JSON objects and were skipped (${agg.unreadableAt.join(', ')}${agg.unreadable > agg.unreadableAt.length ? ', ...' : ''})`);
   return w;
 }
@@ -82,7 +106,9 @@ export function formatTable(agg: ReportAggregator, ctx: ReportContext): string {
  * the figures are numbers respool writes and stay as they are.
  */
 export function formatCsv(agg: ReportAggregator, opts: { csvRaw?: boolean } = {}): string {
-  const dims = [...new Set(agg.breakdowns.flatMap((b) => b.by))];
+  const left = agg.leftOutList();
+  // Lines left out of the cost are named by model in rows of their own, so the file needs a model column.
+  const dims = [...new Set([...agg.breakdowns.flatMap((b) => b.by), ...(left.length > 0 ? (['model'] as const) : [])])];
   const cols = columns(agg, usdString);
   const rows: string[][] = [['breakdown', ...dims, ...cols.map((c) => c.name)]];
   rows.push(['total', ...dims.map(() => ''), ...cols.map((c) => c.value(agg.total))]);
@@ -91,6 +117,8 @@ export function formatCsv(agg: ReportAggregator, opts: { csvRaw?: boolean } = {}
       rows.push([b.by.join('+'), ...dims.map((d) => (b.by.includes(d) ? g.key[b.by.indexOf(d)]! : '')), ...cols.map((c) => c.value(g.stats))]);
     }
   }
+  // `left_out: no price` rows: the model and how many of its lines add nothing to the cost, and why.
+  for (const e of left) rows.push([`left_out: ${e.reason}`, ...dims.map((d) => (d === 'model' ? e.model : '')), ...cols.map((c) => (c.name === 'lines' ? String(e.lines) : ''))]);
   const text = (v: string) => csvTextCell(v, opts.csvRaw);
   // The header and the breakdown and dimension cells are text; the figures after them are numbers.
   const figuresFrom = 1 + dims.length;
@@ -106,6 +134,7 @@ function groupJson(g: GroupStats) {
     cost_nanos: g.costNanos,
     unpriced_lines: g.unpriced,
     api_priced_lines: g.apiPriced,
+    absurd_lines: g.absurd,
   };
 }
 
@@ -114,6 +143,7 @@ export function reportJson(agg: ReportAggregator, ctx: ReportContext) {
     files: ctx.files,
     lines: agg.total.lines,
     unreadable_lines: agg.unreadable,
+    batch_lines: agg.batchLines,
     currency: 'USD',
     total: groupJson(agg.total),
     breakdowns: agg.breakdowns.map((b) => ({
@@ -122,6 +152,9 @@ export function reportJson(agg: ReportAggregator, ctx: ReportContext) {
     })),
     tokens_per_item: agg.tokenHistogram.map((lines, b) => ({ ...bucketRange(b), lines })).filter((x) => x.lines > 0),
     errors: Object.fromEntries(agg.byError),
+    /** Lines that add nothing to the cost: by reason (`no price`, `no usage`, `absurd numbers`) and model. */
+    left_out: agg.leftOutList(),
+    absurd_at: agg.absurdAt,
     warnings: warnings(agg),
   };
 }

@@ -23,8 +23,14 @@ function shorten(s: string, n: number): string {
 
 const W = 560;
 
+/** Bar lengths are drawn from finite, non-negative values only: an SVG never gets NaN or Infinity. */
+function drawable(bars: Bar[]): Bar[] {
+  return bars.map((b) => (Number.isFinite(b.value) && b.value > 0 ? b : { ...b, value: 0 }));
+}
+
 /** Vertical bars, for series over time or buckets. */
-function columnChart(id: string, title: string, bars: Bar[], color: string): string {
+function columnChart(id: string, title: string, given: Bar[], color: string): string {
+  const bars = drawable(given);
   const H = 260;
   const left = 56;
   const bottom = 48;
@@ -55,7 +61,8 @@ function columnChart(id: string, title: string, bars: Bar[], color: string): str
 }
 
 /** Horizontal bars, for categories (models, error types). */
-function barChart(id: string, title: string, bars: Bar[], color: string): string {
+function barChart(id: string, title: string, given: Bar[], color: string): string {
+  const bars = drawable(given);
   if (bars.length === 0 || bars.every((b) => b.value <= 0)) return emptyChart(id, title);
   const rowH = 26;
   const left = 170;
