@@ -4,7 +4,8 @@
  * `export` and `report` need of it. Pure.
  *
  * The status is the response body's (`completed`, `incomplete`, ...) for an HTTP 200 answer with no
- * batch `error`; else `invalid_output` when the batch error says so, else `failed`. The model and the
+ * batch `error`; else the respool status the batch error's code stands for (`invalid_output`,
+ * `rejected` for `rejected_input`, `skipped` for `max_cost`), else `failed`. The model and the
  * usage are the body's whatever the status: an answer respool refused (invalid_output) or one that
  * failed after it was generated was still billed.
  */
@@ -23,6 +24,9 @@ export interface BatchLineView {
   finishedAt: string | null;
 }
 
+/** The error codes respool writes on batch lines of items that got no answer, or a refused one. */
+const STATUS_OF_ERROR_CODE: Record<string, string> = { invalid_output: 'invalid_output', rejected_input: 'rejected', max_cost: 'skipped' };
+
 /** A results line in the provider batch shape, not respool's (which always has `status`). */
 export function isBatchLine(line: Obj): boolean {
   return 'response' in line && !('status' in line);
@@ -37,7 +41,7 @@ export function readBatchLine(line: Obj): BatchLineView {
   const usage = body && isObj(body.usage) ? body.usage : null;
   const finishedAt = unixTime(body?.completed_at) ?? unixTime(body?.created_at);
   if (!body || response?.status_code !== 200 || batchError) {
-    const status = batchError?.code === 'invalid_output' ? 'invalid_output' : 'failed';
+    const status = STATUS_OF_ERROR_CODE[String(batchError?.code)] ?? 'failed';
     const message = str(batchError?.message) ?? str(bodyError?.message) ?? `HTTP ${String(response?.status_code)}`;
     const type = str(batchError?.code) ?? str(bodyError?.type) ?? str(bodyError?.code) ?? (typeof response?.status_code === 'number' ? `http_${response.status_code}` : 'failed');
     return { status, model, usage, body, errorMessage: message, errorType: type, finishedAt };
