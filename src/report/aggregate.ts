@@ -18,6 +18,13 @@ export interface GroupStats {
   apiPriced: number;
   /** Lines whose tokens or cost are absurd (see MAX_LINE_TOKENS): left out of the sums. */
   absurd: number;
+  /** Lines that carry a cost (what costNanos adds up). */
+  priced: number;
+}
+
+/** A group's cost, or null when it is not known: no line had a cost, and some were billed without one. */
+export function knownGroupCost(g: GroupStats): number | null {
+  return g.priced === 0 && g.unpriced + g.absurd > 0 ? null : g.costNanos;
 }
 
 /**
@@ -53,7 +60,7 @@ export const STATUS_ORDER = ['completed', 'incomplete', 'failed', 'rejected', 's
 export const NONE = '(none)';
 
 export function emptyGroup(): GroupStats {
-  return { lines: 0, byStatus: {}, tokens: { input: 0, cached: 0, output: 0, reasoning: 0 }, costNanos: 0, unpriced: 0, apiPriced: 0, absurd: 0 };
+  return { lines: 0, byStatus: {}, tokens: { input: 0, cached: 0, output: 0, reasoning: 0 }, costNanos: 0, unpriced: 0, apiPriced: 0, absurd: 0, priced: 0 };
 }
 
 /**
@@ -154,6 +161,7 @@ export function addToGroup(g: GroupStats, line: Line, figures = lineFigures(line
   }
   if (figures.costNanos !== null) {
     g.costNanos += figures.costNanos;
+    g.priced++;
     if (figures.apiPriced) g.apiPriced++;
   }
   if (figures.leftOut === 'absurd numbers') g.absurd++;

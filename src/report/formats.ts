@@ -2,7 +2,7 @@
 import { formatUsd, NANOS_PER_USD, usdString } from '../cost/compute.js';
 import { csvTextCell } from '../sinks/export/csv-cell.js';
 import { csvField } from '../sinks/export/flatten.js';
-import { bucketRange, MAX_LINE_COST_USD, MAX_LINE_TOKENS, sortedGroups, type GroupStats, type ReportAggregator } from './aggregate.js';
+import { bucketRange, knownGroupCost, MAX_LINE_COST_USD, MAX_LINE_TOKENS, sortedGroups, type GroupStats, type ReportAggregator } from './aggregate.js';
 
 export const REPORT_FORMATS = ['table', 'csv', 'json', 'markdown', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -17,7 +17,7 @@ interface Column {
   numeric: boolean;
 }
 
-function columns(agg: ReportAggregator, money: (nanos: number) => string): Column[] {
+function columns(agg: ReportAggregator, money: (nanos: number | null) => string): Column[] {
   const cols: Column[] = [{ name: 'lines', value: (g) => String(g.lines), numeric: true }];
   for (const s of agg.statuses()) cols.push({ name: s, value: (g) => String(g.byStatus[s] ?? 0), numeric: true });
   cols.push(
@@ -25,7 +25,7 @@ function columns(agg: ReportAggregator, money: (nanos: number) => string): Colum
     { name: 'cached_tokens', value: (g) => String(g.tokens.cached), numeric: true },
     { name: 'output_tokens', value: (g) => String(g.tokens.output), numeric: true },
     { name: 'reasoning_tokens', value: (g) => String(g.tokens.reasoning), numeric: true },
-    { name: 'cost_usd', value: (g) => money(g.costNanos), numeric: true },
+    { name: 'cost_usd', value: (g) => money(knownGroupCost(g)), numeric: true },
   );
   if (agg.total.unpriced > 0) cols.push({ name: 'unpriced_lines', value: (g) => String(g.unpriced), numeric: true });
   if (agg.total.absurd > 0) cols.push({ name: 'absurd_lines', value: (g) => String(g.absurd), numeric: true });
@@ -39,7 +39,7 @@ interface Table {
   numeric: boolean[];
 }
 
-function tables(agg: ReportAggregator, money: (nanos: number) => string): Table[] {
+function tables(agg: ReportAggregator, money: (nanos: number | null) => string): Table[] {
   const cols = columns(agg, money);
   const total: Table = { title: 'total', head: ['', ...cols.map((c) => c.name)], rows: [['total', ...cols.map((c) => c.value(agg.total))]], numeric: [false, ...cols.map((c) => c.numeric)] };
   const out = [total];
@@ -86,7 +86,7 @@ function warnings(agg: ReportAggregator): string[] {
 
 /** Aligned columns for a terminal: numbers right, names left. */
 export function formatTable(agg: ReportAggregator, ctx: ReportContext): string {
-  const parts: string[] = [`${agg.total.lines} lines in ${ctx.files.length} file${ctx.files.length === 1 ? '' : 's'}, cost ${formatUsd(agg.total.costNanos)}`];
+  const parts: string[] = [`${agg.total.lines} lines in ${ctx.files.length} file${ctx.files.length === 1 ? '' : 's'}, cost ${formatUsd(knownGroupCost(agg.total))}`];
   for (const t of tables(agg, formatUsd)) {
     const widths = t.head.map((h, i) => Math.max(h.length, ...t.rows.map((r) => r[i]!.length)));
     const fmt = (cells: string[]) => cells.map((c, i) => (t.numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
@@ -109,7 +109,8 @@ export function formatCsv(agg: ReportAggregator, opts: { csvRaw?: boolean } = {}
   const left = agg.leftOutList();
   // Lines left out of the cost are named by model in rows of their own, so the file needs a model column.
   const dims = [...new Set([...agg.breakdowns.flatMap((b) => b.by), ...(left.length > 0 ? (['model'] as const) : [])])];
-  const cols = columns(agg, usdString);
+  // An unknown cost (nothing in the group could be priced) is an empty cell, not 0.
+  const cols = columns(agg, (nanos) => (nanos === null ? '' : usdString(nanos)));
   const rows: string[][] = [['breakdown', ...dims, ...cols.map((c) => c.name)]];
   rows.push(['total', ...dims.map(() => ''), ...cols.map((c) => c.value(agg.total))]);
   for (const b of agg.breakdowns) {
@@ -168,7 +169,7 @@ function mdCell(v: string): string {
 }
 
 export function formatMarkdown(agg: ReportAggregator, ctx: ReportContext): string {
-  const parts = [`# Cost report`, '', `${agg.total.lines} lines in ${ctx.files.length} file${ctx.files.length === 1 ? '' : 's'}, cost **${formatUsd(agg.total.costNanos)}**.`];
+  const parts = [`# Cost report`, '', `${agg.total.lines} lines in ${ctx.files.length} file${ctx.files.length === 1 ? '' : 's'}, cost **${formatUsd(knownGroupCost(agg.total))}**.`];
   for (const t of tables(agg, formatUsd)) {
     parts.push('', `## ${t.title === 'total' ? 'Total' : `By ${t.title.slice(3)}`}`, '');
     parts.push(`| ${t.head.map(mdCell).join(' | ')} |`, `|${t.numeric.map((n) => (n ? '---:' : '---')).join('|')}|`);

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { costNanos, lineCost, usageCounts } from '../../src/cost/compute.js';
 import { findPrice, parsePriceFile } from '../../src/cost/prices.js';
 import { parseBy, ReportAggregator } from '../../src/report/aggregate.js';
+import { formatCsv, formatTable } from '../../src/report/formats.js';
 import { isBatchLine, readBatchLine } from '../../src/sinks/export/batch-line.js';
 
 const usage = { input_tokens: 120, input_tokens_details: { cached_tokens: 20 }, output_tokens: 30, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 150 };
@@ -43,5 +44,11 @@ describe('provider batch lines', () => {
     assert.deepEqual(agg.leftOutList(), [{ reason: 'no price', model: 'acme-7b', lines: 1 }, { reason: 'no usage', model: 'gpt-4o-2024-08-06', lines: 1 }]);
     assert.equal(agg.batchLines, 5);
     assert.deepEqual([...agg.byDay.keys()].sort(), ['(none)', '2025-12-04']);
+    // A model none of whose lines could be priced: its cost is unknown, not $0.00 (an empty CSV cell).
+    assert.match(formatTable(agg, { files: ['f'] }), /\nacme-7b +1 .* unknown +1\n/);
+    const csv = formatCsv(agg).split('\n');
+    const head = csv[0]!.split(',');
+    const acme = csv.find((r) => r.startsWith('model,acme-7b,'))!.split(',');
+    assert.equal(acme[head.indexOf('cost_usd')], '');
   });
 });
