@@ -140,7 +140,8 @@ function absurdCost(cost: unknown): boolean {
 /** The tokens and cost a line adds, or why it adds no cost. */
 export function lineFigures(line: Line): LineFigures {
   if (hasAbsurdTokens(line['usage']) || absurdCost(line['cost'])) return { tokens: null, costNanos: null, apiPriced: false, leftOut: 'absurd numbers' };
-  const tokens = usageCounts(line['usage']);
+  // A duplicate's tokens were paid for on the line of the item that called (docs/output-line.md#duplicates).
+  const tokens = line['duplicate_of'] === undefined ? usageCounts(line['usage']) : null;
   const costNanos = lineTotalNanos(line['cost']);
   if (costNanos !== null) return { tokens, costNanos, apiPriced: (line['cost'] as Line)['source'] === 'api', leftOut: null };
   const leftOut = tokens ? 'no price' : ANSWERED.has(str(line['status']) ?? '') ? 'no usage' : null;

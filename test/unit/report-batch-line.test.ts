@@ -52,3 +52,14 @@ describe('provider batch lines', () => {
     assert.equal(acme[head.indexOf('cost_usd')], '');
   });
 });
+
+describe('report: duplicate lines', () => {
+  it('add their cost of 0 and none of their tokens, and are not left out', () => {
+    const agg = new ReportAggregator([]);
+    agg.add({ custom_id: 'a', status: 'completed', model: 'm', usage, cost: { total: 0.5, source: 'price_table' } });
+    agg.add({ custom_id: 'b', status: 'completed', model: 'm', usage, cost: { total: 0, source: 'price_table' }, duplicate_of: 'a' });
+    assert.deepEqual(agg.total.tokens, { input: 120, cached: 20, output: 30, reasoning: 0 });
+    assert.equal(agg.total.costNanos, 500_000_000);
+    assert.deepEqual(agg.leftOutList(), []);
+  });
+});
