@@ -95,8 +95,13 @@ export function lineTotalNanos(cost: unknown): number | null {
   return typeof t === 'number' && Number.isFinite(t) ? usdToNanos(t) : null;
 }
 
-/** `$1,234.56` for people; amounts under a cent keep 2 significant digits (`$0.0042`). */
-export function formatUsd(nanos: number): string {
+/**
+ * The one way respool prints money for people (run summary, status, estimate, report):
+ * `$1,234.56`; amounts under a cent keep 2 significant digits (`$0.0042`); zero is `$0.00`.
+ * `unknown` only when the amount is not known (null: lines with usage but no price, nothing priced).
+ */
+export function formatUsd(nanos: number | null): string {
+  if (nanos === null || !Number.isFinite(nanos)) return 'unknown';
   const usd = nanos / NANOS_PER_USD;
   if (nanos !== 0 && Math.abs(usd) < 0.01) return `$${usd.toLocaleString('en-US', { maximumSignificantDigits: 2 })}`;
   return `$${usd.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;

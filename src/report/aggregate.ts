@@ -4,7 +4,8 @@
  * never with the number of lines. Costs are added as integer nano-dollars read back from each line's
  * `cost.total`, so a report's total is exactly the sum of its lines' costs.
  */
-import { lineTotalNanos, usageCounts } from '../cost/compute.js';
+import { lineTotalNanos, usageCounts, type LineCost, type UsageCounts } from '../cost/compute.js';
+import { isBatchLine, readBatchLine } from '../sinks/export/batch-line.js';
 
 export interface GroupStats {
   lines: number;
@@ -15,6 +16,38 @@ export interface GroupStats {
   unpriced: number;
   /** Lines whose cost the API reported (`cost.source` "api"). */
   apiPriced: number;
+  /** Lines whose tokens or cost are absurd (see MAX_LINE_TOKENS): left out of the sums. */
+  absurd: number;
+  /** Lines that carry a cost (what costNanos adds up). */
+  priced: number;
+}
+
+/** A group's cost, or null when it is not known: no line had a cost, and some were billed without one. */
+export function knownGroupCost(g: GroupStats): number | null {
+  return g.priced === 0 && g.unpriced + g.absurd > 0 ? null : g.costNanos;
+}
+
+/**
+ * Bounds of one line's figures. A line is one item (its samples and re-asks included): more tokens in
+ * one count than this, or a cost above this, or a negative or non-finite one, is broken data (a hand
+ * edit, a bad router answer), not a bill. Such a line's tokens and cost are left out and it is counted
+ * and named, so that one line cannot turn every total into Infinity. docs/cost.md#respool-report.
+ */
+export const MAX_LINE_TOKENS = 100_000_000;
+export const MAX_LINE_COST_USD = 1_000;
+
+/** Why a line adds nothing to the cost although it was (or may have been) billed. */
+export type LeftOutReason = 'no price' | 'no usage' | 'absurd numbers';
+
+/** Prices a line that carries no `cost` of its own (a provider batch line): model and usage to cost. */
+export type LinePricer = (model: string | null, usage: unknown) => LineCost | null;
+
+/** What the sums take from one line, computed once per line. */
+export interface LineFigures {
+  tokens: UsageCounts | null;
+  costNanos: number | null;
+  apiPriced: boolean;
+  leftOut: LeftOutReason | null;
 }
 
 /** Built-in dimensions; anything else names a key of the line's `metadata`. */
@@ -27,7 +60,7 @@ export const STATUS_ORDER = ['completed', 'incomplete', 'failed', 'rejected', 's
 export const NONE = '(none)';
 
 export function emptyGroup(): GroupStats {
-  return { lines: 0, byStatus: {}, tokens: { input: 0, cached: 0, output: 0, reasoning: 0 }, costNanos: 0, unpriced: 0, apiPriced: 0 };
+  return { lines: 0, byStatus: {}, tokens: { input: 0, cached: 0, output: 0, reasoning: 0 }, costNanos: 0, unpriced: 0, apiPriced: 0, absurd: 0, priced: 0 };
 }
 
 /**
@@ -83,24 +116,76 @@ export function dimensionValue(line: Line, d: Dimension): string {
   }
 }
 
+/** Statuses whose line had an answer, so something was billed even when the line has no usage. */
+const ANSWERED = new Set(['completed', 'incomplete', 'invalid_output']);
+
+/** A number given for a token count or a cost that no real line has (beyond the bounds above). */
+function absurdTokens(v: unknown): boolean {
+  return typeof v === 'number' && (!Number.isFinite(v) || v > MAX_LINE_TOKENS);
+}
+
+function hasAbsurdTokens(usage: unknown): boolean {
+  if (typeof usage !== 'object' || usage === null) return false;
+  const u = usage as Line;
+  const detail = (v: unknown, key: string) => (typeof v === 'object' && v !== null ? (v as Line)[key] : undefined);
+  return [u['input_tokens'], u['output_tokens'], u['total_tokens'], detail(u['input_tokens_details'], 'cached_tokens'), detail(u['output_tokens_details'], 'reasoning_tokens')].some(absurdTokens);
+}
+
+function absurdCost(cost: unknown): boolean {
+  if (typeof cost !== 'object' || cost === null) return false;
+  const t = (cost as Line)['total'];
+  return typeof t === 'number' && !(Number.isFinite(t) && t >= 0 && t <= MAX_LINE_COST_USD);
+}
+
+/** The tokens and cost a line adds, or why it adds no cost. */
+export function lineFigures(line: Line): LineFigures {
+  if (hasAbsurdTokens(line['usage']) || absurdCost(line['cost'])) return { tokens: null, costNanos: null, apiPriced: false, leftOut: 'absurd numbers' };
+  // A duplicate's tokens were paid for on the line of the item that called (docs/output-line.md#duplicates).
+  const tokens = line['duplicate_of'] === undefined ? usageCounts(line['usage']) : null;
+  const costNanos = lineTotalNanos(line['cost']);
+  if (costNanos !== null) return { tokens, costNanos, apiPriced: (line['cost'] as Line)['source'] === 'api', leftOut: null };
+  const leftOut = tokens ? 'no price' : ANSWERED.has(str(line['status']) ?? '') ? 'no usage' : null;
+  return { tokens, costNanos: null, apiPriced: false, leftOut };
+}
+
 /** Adds one line to a group. */
-export function addToGroup(g: GroupStats, line: Line): void {
+export function addToGroup(g: GroupStats, line: Line, figures = lineFigures(line)): void {
   g.lines++;
   const status = str(line['status']) ?? NONE;
   g.byStatus[status] = (g.byStatus[status] ?? 0) + 1;
-  // A duplicate's tokens were paid for on the line of the item that called (docs/output-line.md#duplicates).
-  const u = line['duplicate_of'] === undefined ? usageCounts(line['usage']) : null;
+  const u = figures.tokens;
   if (u) {
     g.tokens.input += u.input;
     g.tokens.cached += u.cached;
     g.tokens.output += u.output;
     g.tokens.reasoning += u.reasoning;
   }
-  const cost = lineTotalNanos(line['cost']);
-  if (cost !== null) {
-    g.costNanos += cost;
-    if ((line['cost'] as Line)['source'] === 'api') g.apiPriced++;
-  } else if (u) g.unpriced++;
+  if (figures.costNanos !== null) {
+    g.costNanos += figures.costNanos;
+    g.priced++;
+    if (figures.apiPriced) g.apiPriced++;
+  }
+  if (figures.leftOut === 'absurd numbers') g.absurd++;
+  else if (figures.leftOut !== null) g.unpriced++;
+}
+
+/**
+ * A provider batch line as the respool line the report reads: status, model, usage and error from
+ * its response, the day from the body's time, and a cost priced from its usage (batch lines carry
+ * none). Lines already in respool's shape are returned as they are.
+ */
+export function asReportLine(line: Line, price: LinePricer | undefined): Line {
+  if (!isBatchLine(line)) return line;
+  const b = readBatchLine(line);
+  return {
+    custom_id: line['custom_id'],
+    status: b.status,
+    model: b.model,
+    usage: b.usage,
+    cost: b.usage && price ? price(b.model, b.usage) : null,
+    finished_at: b.finishedAt,
+    error: b.errorType === null ? null : { type: b.errorType, message: b.errorMessage },
+  };
 }
 
 /** Power-of-two buckets of tokens (input + output) per line with usage: [0,1), [1,2), [2,4) ... */
@@ -128,13 +213,28 @@ export class ReportAggregator {
   unreadable = 0;
   /** The first few unreadable lines, as `file:line`, for the warning. */
   readonly unreadableAt: string[] = [];
+  /** Lines that add nothing to the cost, by reason and model (`<reason>\0<model>`), for the warnings. */
+  readonly leftOut = new Map<string, { reason: LeftOutReason; model: string; lines: number }>();
+  /** The first few lines with absurd numbers, as `file:line`. */
+  readonly absurdAt: string[] = [];
+  /** Provider batch lines read (priced with `price`). */
+  batchLines = 0;
 
-  constructor(by: Dimension[][]) {
+  /** `price`: for lines that carry no cost of their own (provider batch lines). */
+  constructor(
+    by: Dimension[][],
+    private readonly price?: LinePricer,
+  ) {
     this.breakdowns = by.map((dims) => ({ by: dims, groups: new Map() }));
   }
 
-  add(line: Line): void {
-    addToGroup(this.total, line);
+  /** `where`: the line's `file:line`, named in the warnings when its numbers are absurd. */
+  add(raw: Line, where?: string): void {
+    if (isBatchLine(raw)) this.batchLines++;
+    const line = asReportLine(raw, this.price);
+    const figures = lineFigures(line);
+    this.noteLeftOut(line, figures, where);
+    addToGroup(this.total, line, figures);
     for (const b of this.breakdowns) {
       const key = b.by.map((d) => dimensionValue(line, d));
       const id = key.join('\0');
@@ -143,18 +243,33 @@ export class ReportAggregator {
         g = { key, stats: emptyGroup() };
         b.groups.set(id, g);
       }
-      addToGroup(g.stats, line);
+      addToGroup(g.stats, line, figures);
     }
-    addTo(this.byDay, dimensionValue(line, 'day'), line);
-    addTo(this.byModel, dimensionValue(line, 'model'), line);
+    addTo(this.byDay, dimensionValue(line, 'day'), line, figures);
+    addTo(this.byModel, dimensionValue(line, 'model'), line, figures);
     const error = dimensionValue(line, 'error');
     if (error !== NONE) this.byError.set(error, (this.byError.get(error) ?? 0) + 1);
-    const u = usageCounts(line['usage']);
+    const u = figures.tokens;
     if (u) {
       const b = tokenBucket(u.input + u.output);
       while (this.tokenHistogram.length <= b) this.tokenHistogram.push(0);
       this.tokenHistogram[b]!++;
     }
+  }
+
+  private noteLeftOut(line: Line, figures: LineFigures, where: string | undefined): void {
+    if (figures.leftOut === null) return;
+    const model = dimensionValue(line, 'model');
+    const id = `${figures.leftOut}\0${model}`;
+    const entry = this.leftOut.get(id) ?? { reason: figures.leftOut, model, lines: 0 };
+    entry.lines++;
+    this.leftOut.set(id, entry);
+    if (figures.leftOut === 'absurd numbers' && where !== undefined && this.absurdAt.length < 5) this.absurdAt.push(where);
+  }
+
+  /** The lines left out of the cost, most first. */
+  leftOutList(): Array<{ reason: LeftOutReason; model: string; lines: number }> {
+    return [...this.leftOut.values()].sort((a, b) => b.lines - a.lines || a.reason.localeCompare(b.reason) || a.model.localeCompare(b.model));
   }
 
   addUnreadable(where: string): void {
@@ -169,13 +284,13 @@ export class ReportAggregator {
   }
 }
 
-function addTo(map: Map<string, GroupStats>, key: string, line: Line): void {
+function addTo(map: Map<string, GroupStats>, key: string, line: Line, figures: LineFigures): void {
   let g = map.get(key);
   if (!g) {
     g = emptyGroup();
     map.set(key, g);
   }
-  addToGroup(g, line);
+  addToGroup(g, line, figures);
 }
 
 /** Days in date order; everything else by cost, then lines, then name. */

@@ -1,6 +1,8 @@
 /** `respool report` output formats over one aggregation. Pure: strings in, strings out. */
 import { formatUsd, NANOS_PER_USD, usdString } from '../cost/compute.js';
-import { bucketRange, sortedGroups, type GroupStats, type ReportAggregator } from './aggregate.js';
+import { csvTextCell } from '../sinks/export/csv-cell.js';
+import { csvField } from '../sinks/export/flatten.js';
+import { bucketRange, knownGroupCost, MAX_LINE_COST_USD, MAX_LINE_TOKENS, sortedGroups, type GroupStats, type ReportAggregator } from './aggregate.js';
 
 export const REPORT_FORMATS = ['table', 'csv', 'json', 'markdown', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -15,7 +17,7 @@ interface Column {
   numeric: boolean;
 }
 
-function columns(agg: ReportAggregator, money: (nanos: number) => string): Column[] {
+function columns(agg: ReportAggregator, money: (nanos: number | null) => string): Column[] {
   const cols: Column[] = [{ name: 'lines', value: (g) => String(g.lines), numeric: true }];
   for (const s of agg.statuses()) cols.push({ name: s, value: (g) => String(g.byStatus[s] ?? 0), numeric: true });
   cols.push(
@@ -23,9 +25,10 @@ function columns(agg: ReportAggregator, money: (nanos: number) => string): Colum
     { name: 'cached_tokens', value: (g) => String(g.tokens.cached), numeric: true },
     { name: 'output_tokens', value: (g) => String(g.tokens.output), numeric: true },
     { name: 'reasoning_tokens', value: (g) => String(g.tokens.reasoning), numeric: true },
-    { name: 'cost_usd', value: (g) => money(g.costNanos), numeric: true },
+    { name: 'cost_usd', value: (g) => money(knownGroupCost(g)), numeric: true },
   );
   if (agg.total.unpriced > 0) cols.push({ name: 'unpriced_lines', value: (g) => String(g.unpriced), numeric: true });
+  if (agg.total.absurd > 0) cols.push({ name: 'absurd_lines', value: (g) => String(g.absurd), numeric: true });
   return cols;
 }
 
@@ -36,7 +39,7 @@ interface Table {
   numeric: boolean[];
 }
 
-function tables(agg: ReportAggregator, money: (nanos: number) => string): Table[] {
+function tables(agg: ReportAggregator, money: (nanos: number | null) => string): Table[] {
   const cols = columns(agg, money);
   const total: Table = { title: 'total', head: ['', ...cols.map((c) => c.name)], rows: [['total', ...cols.map((c) => c.value(agg.total))]], numeric: [false, ...cols.map((c) => c.numeric)] };
   const out = [total];
@@ -51,16 +54,39 @@ function tables(agg: ReportAggregator, money: (nanos: number) => string): Table[
   return out;
 }
 
+/** `acme-7b (10 lines), gpt-4o (2 lines)`: the models of some left-out lines, most first. */
+function namedModels(entries: Array<{ model: string; lines: number }>): string {
+  const shown = entries.slice(0, 10).map((e) => `${e.model} (${e.lines} line${e.lines === 1 ? '' : 's'})`);
+  return entries.length > shown.length ? `${shown.join(', ')} and ${entries.length - shown.length} more models` : shown.join(', ');
+}
+
+const LEFT_OUT_WHY = {
+  'no price': 'usage but no price for their model',
+  'no usage': 'an answer but no usage',
+} as const;
+
 function warnings(agg: ReportAggregator): string[] {
   const w: string[] = [];
-  if (agg.total.unpriced > 0) w.push(`${agg.total.unpriced} lines with usage have no cost (their model had no price): the cost shown leaves them out`);
+  const left = agg.leftOutList();
+  for (const reason of ['no price', 'no usage'] as const) {
+    const entries = left.filter((e) => e.reason === reason);
+    const n = entries.reduce((a, e) => a + e.lines, 0);
+    if (n > 0) w.push(`${n} line${n === 1 ? '' : 's'} with ${LEFT_OUT_WHY[reason]} could not be priced; the cost shown leaves them out: ${namedModels(entries)}`);
+  }
+  if (agg.total.absurd > 0) {
+    const entries = left.filter((e) => e.reason === 'absurd numbers');
+    w.push(
+      `${agg.total.absurd} line${agg.total.absurd === 1 ? '' : 's'} with absurd numbers (a token count over ${MAX_LINE_TOKENS.toLocaleString('en-US')}, or a cost that is negative, over ${formatUsd(MAX_LINE_COST_USD * NANOS_PER_USD)} or not a finite number) left out of tokens and cost: ${namedModels(entries)}` +
+        (agg.absurdAt.length > 0 ? ` (${agg.absurdAt.join(', ')}${agg.total.absurd > agg.absurdAt.length ? ', ...' : ''})` : ''),
+    );
+  }
   if (agg.unreadable > 0) w.push(`${agg.unreadable} lines are not JSON objects and were skipped (${agg.unreadableAt.join(', ')}${agg.unreadable > agg.unreadableAt.length ? ', ...' : ''})`);
   return w;
 }
 
 /** Aligned columns for a terminal: numbers right, names left. */
 export function formatTable(agg: ReportAggregator, ctx: ReportContext): string {
-  const parts: string[] = [`${agg.total.lines} lines in ${ctx.files.length} file${ctx.files.length === 1 ? '' : 's'}, cost ${formatUsd(agg.total.costNanos)}`];
+  const parts: string[] = [`${agg.total.lines} lines in ${ctx.files.length} file${ctx.files.length === 1 ? '' : 's'}, cost ${formatUsd(knownGroupCost(agg.total))}`];
   for (const t of tables(agg, formatUsd)) {
     const widths = t.head.map((h, i) => Math.max(h.length, ...t.rows.map((r) => r[i]!.length)));
     const fmt = (cells: string[]) => cells.map((c, i) => (t.numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
@@ -71,18 +97,20 @@ export function formatTable(agg: ReportAggregator, ctx: ReportContext): string {
   return parts.join('\n') + '\n';
 }
 
-function csvCell(v: string): string {
-  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
-}
 
 /**
  * One table: `breakdown` (`total`, `model`, `model+day` ...), then one column per dimension used by
  * any breakdown (empty where a breakdown does not group by it), then the figures. Costs in plain
- * decimal USD, to the nano-dollar.
+ * decimal USD, to the nano-dollar. Names (models, error types, metadata values) come from the
+ * results files, so formula-like ones are neutralised unless `csvRaw` (../sinks/export/csv-cell.ts);
+ * the figures are numbers respool writes and stay as they are.
  */
-export function formatCsv(agg: ReportAggregator): string {
-  const dims = [...new Set(agg.breakdowns.flatMap((b) => b.by))];
-  const cols = columns(agg, usdString);
+export function formatCsv(agg: ReportAggregator, opts: { csvRaw?: boolean } = {}): string {
+  const left = agg.leftOutList();
+  // Lines left out of the cost are named by model in rows of their own, so the file needs a model column.
+  const dims = [...new Set([...agg.breakdowns.flatMap((b) => b.by), ...(left.length > 0 ? (['model'] as const) : [])])];
+  // An unknown cost (nothing in the group could be priced) is an empty cell, not 0.
+  const cols = columns(agg, (nanos) => (nanos === null ? '' : usdString(nanos)));
   const rows: string[][] = [['breakdown', ...dims, ...cols.map((c) => c.name)]];
   rows.push(['total', ...dims.map(() => ''), ...cols.map((c) => c.value(agg.total))]);
   for (const b of agg.breakdowns) {
@@ -90,7 +118,12 @@ export function formatCsv(agg: ReportAggregator): string {
       rows.push([b.by.join('+'), ...dims.map((d) => (b.by.includes(d) ? g.key[b.by.indexOf(d)]! : '')), ...cols.map((c) => c.value(g.stats))]);
     }
   }
-  return rows.map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
+  // `left_out: no price` rows: the model and how many of its lines add nothing to the cost, and why.
+  for (const e of left) rows.push([`left_out: ${e.reason}`, ...dims.map((d) => (d === 'model' ? e.model : '')), ...cols.map((c) => (c.name === 'lines' ? String(e.lines) : ''))]);
+  const text = (v: string) => csvTextCell(v, opts.csvRaw);
+  // The header and the breakdown and dimension cells are text; the figures after them are numbers.
+  const figuresFrom = 1 + dims.length;
+  return rows.map((r, i) => r.map((v, col) => (i === 0 || col < figuresFrom ? text(v) : csvField(v))).join(',')).join('\n') + '\n';
 }
 
 function groupJson(g: GroupStats) {
@@ -102,6 +135,7 @@ function groupJson(g: GroupStats) {
     cost_nanos: g.costNanos,
     unpriced_lines: g.unpriced,
     api_priced_lines: g.apiPriced,
+    absurd_lines: g.absurd,
   };
 }
 
@@ -110,6 +144,7 @@ export function reportJson(agg: ReportAggregator, ctx: ReportContext) {
     files: ctx.files,
     lines: agg.total.lines,
     unreadable_lines: agg.unreadable,
+    batch_lines: agg.batchLines,
     currency: 'USD',
     total: groupJson(agg.total),
     breakdowns: agg.breakdowns.map((b) => ({
@@ -118,6 +153,9 @@ export function reportJson(agg: ReportAggregator, ctx: ReportContext) {
     })),
     tokens_per_item: agg.tokenHistogram.map((lines, b) => ({ ...bucketRange(b), lines })).filter((x) => x.lines > 0),
     errors: Object.fromEntries(agg.byError),
+    /** Lines that add nothing to the cost: by reason (`no price`, `no usage`, `absurd numbers`) and model. */
+    left_out: agg.leftOutList(),
+    absurd_at: agg.absurdAt,
     warnings: warnings(agg),
   };
 }
@@ -131,7 +169,7 @@ function mdCell(v: string): string {
 }
 
 export function formatMarkdown(agg: ReportAggregator, ctx: ReportContext): string {
-  const parts = [`# Cost report`, '', `${agg.total.lines} lines in ${ctx.files.length} file${ctx.files.length === 1 ? '' : 's'}, cost **${formatUsd(agg.total.costNanos)}**.`];
+  const parts = [`# Cost report`, '', `${agg.total.lines} lines in ${ctx.files.length} file${ctx.files.length === 1 ? '' : 's'}, cost **${formatUsd(knownGroupCost(agg.total))}**.`];
   for (const t of tables(agg, formatUsd)) {
     parts.push('', `## ${t.title === 'total' ? 'Total' : `By ${t.title.slice(3)}`}`, '');
     parts.push(`| ${t.head.map(mdCell).join(' | ')} |`, `|${t.numeric.map((n) => (n ? '---:' : '---')).join('|')}|`);

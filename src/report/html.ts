@@ -4,7 +4,7 @@
  * scripts off; the one inline script only marks the page as rendered, for the headless-browser test.
  */
 import { formatUsd } from '../cost/compute.js';
-import { bucketRange, NONE, type ReportAggregator } from './aggregate.js';
+import { bucketRange, knownGroupCost, NONE, type ReportAggregator } from './aggregate.js';
 import { reportTables, reportWarnings, type ReportContext } from './formats.js';
 
 interface Bar {
@@ -23,8 +23,14 @@ function shorten(s: string, n: number): string {
 
 const W = 560;
 
+/** Bar lengths are drawn from finite, non-negative values only: an SVG never gets NaN or Infinity. */
+function drawable(bars: Bar[]): Bar[] {
+  return bars.map((b) => (Number.isFinite(b.value) && b.value > 0 ? b : { ...b, value: 0 }));
+}
+
 /** Vertical bars, for series over time or buckets. */
-function columnChart(id: string, title: string, bars: Bar[], color: string): string {
+function columnChart(id: string, title: string, given: Bar[], color: string): string {
+  const bars = drawable(given);
   const H = 260;
   const left = 56;
   const bottom = 48;
@@ -55,7 +61,8 @@ function columnChart(id: string, title: string, bars: Bar[], color: string): str
 }
 
 /** Horizontal bars, for categories (models, error types). */
-function barChart(id: string, title: string, bars: Bar[], color: string): string {
+function barChart(id: string, title: string, given: Bar[], color: string): string {
+  const bars = drawable(given);
   if (bars.length === 0 || bars.every((b) => b.value <= 0)) return emptyChart(id, title);
   const rowH = 26;
   const left = 170;
@@ -91,8 +98,8 @@ export function formatHtml(agg: ReportAggregator, ctx: ReportContext, generatedA
   const models = [...agg.byModel.entries()].sort(([, a], [, b]) => b.costNanos - a.costNanos || b.lines - a.lines).slice(0, 12);
   const failed = Object.entries(t.byStatus).filter(([s]) => s !== 'completed').reduce((n, [, c]) => n + c, 0);
   const charts = [
-    columnChart('cost-per-day', 'Cost per day (USD)', days.map(([d, g]) => ({ label: d, value: g.costNanos, text: formatUsd(g.costNanos) })), '#2563eb'),
-    barChart('cost-per-model', 'Cost per model (USD)', models.map(([m, g]) => ({ label: m, value: g.costNanos, text: g.costNanos === 0 && g.unpriced > 0 ? 'no price' : formatUsd(g.costNanos) })), '#7c3aed'),
+    columnChart('cost-per-day', 'Cost per day (USD)', days.map(([d, g]) => ({ label: d, value: g.costNanos, text: formatUsd(knownGroupCost(g)) })), '#2563eb'),
+    barChart('cost-per-model', 'Cost per model (USD)', models.map(([m, g]) => ({ label: m, value: g.costNanos, text: formatUsd(knownGroupCost(g)) })), '#7c3aed'),
     columnChart(
       'tokens-per-item',
       'Lines by tokens per item (input + output, from)',
@@ -105,7 +112,7 @@ export function formatHtml(agg: ReportAggregator, ctx: ReportContext, generatedA
     barChart('failures', 'Lines that did not complete, by error type', [...agg.byError.entries()].sort(([, a], [, b]) => b - a).map(([e, n]) => ({ label: e, value: n, text: n.toLocaleString('en-US') })), '#dc2626'),
   ];
   const cards = [
-    ['Cost', formatUsd(t.costNanos)],
+    ['Cost', formatUsd(knownGroupCost(t))],
     ['Lines', t.lines.toLocaleString('en-US')],
     ['Input tokens', `${compact(t.tokens.input)} (${compact(t.tokens.cached)} cached)`],
     ['Output tokens', `${compact(t.tokens.output)} (${compact(t.tokens.reasoning)} reasoning)`],

@@ -37,6 +37,7 @@ export async function expandResultFiles(args: string[], cwd: string): Promise<st
 export async function readResults(files: string[], agg: ReportAggregator, cwd = process.cwd()): Promise<void> {
   for (const file of files) {
     const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+    const display = path.relative(cwd, file) || file;
     let n = 0;
     for await (const text of rl) {
       n++;
@@ -47,8 +48,8 @@ export async function readResults(files: string[], agg: ReportAggregator, cwd = 
       } catch {
         value = undefined;
       }
-      if (typeof value === 'object' && value !== null && !Array.isArray(value)) agg.add(value as Record<string, unknown>);
-      else agg.addUnreadable(`${path.relative(cwd, file) || file}:${n}`);
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) agg.add(value as Record<string, unknown>, `${display}:${n}`);
+      else agg.addUnreadable(`${display}:${n}`);
     }
   }
 }

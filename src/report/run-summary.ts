@@ -2,8 +2,8 @@
  * The summary of a scheduled or incremental run: the log's last line and the `on_complete` webhook's
  * body (docs/nightly.md#the-summary). Pure.
  */
-import { nanosToUsd } from '../cost/compute.js';
-import type { RunTotals } from './summary.js';
+import { formatUsd, nanosToUsd, usdToNanos } from '../cost/compute.js';
+import { knownCostNanos, type RunTotals } from './summary.js';
 
 export interface RunSummary {
   /** The schedule (or job) the run belongs to; its incremental state is kept under this name. */
@@ -24,7 +24,7 @@ export interface RunSummary {
   /** Items left out because an earlier run already wrote them. */
   skipped_unchanged: number;
   tokens: { input: number; output: number; total: number };
-  /** Sum of the lines' `cost.total`; null when no line had a cost. */
+  /** Sum of the lines' `cost.total`; null when unknown (lines with usage had no price, none had a cost). */
   cost: { total: number } | null;
   started_at: string;
   finished_at: string;
@@ -51,14 +51,19 @@ export function buildSummary(
     skipped_unchanged: meta.skipped_unchanged,
     tokens: { input: totals.tokens.input, output: totals.tokens.output, total: totals.tokens.total },
     // Summed in whole nano-dollars, so many small costs do not print as 0.30000000000000004.
-    cost: totals.priced === 0 ? null : { total: nanosToUsd(totals.costNanos) },
+    cost: costOf(totals),
     started_at: meta.started_at,
     finished_at: meta.finished_at,
   };
 }
 
+function costOf(totals: RunTotals): RunSummary['cost'] {
+  const nanos = knownCostNanos(totals);
+  return nanos === null ? null : { total: nanosToUsd(nanos) };
+}
+
 export function formatSummary(s: RunSummary): string {
-  const cost = s.cost === null ? 'cost unknown' : `cost ${s.cost.total}`;
+  const cost = `cost ${formatUsd(s.cost === null ? null : usdToNanos(s.cost.total))}`;
   return (
     `summary of ${s.run} (${s.outcome}): ${s.items} items, ${s.failures} failures ` +
     `(${s.failed} failed, ${s.rejected} rejected, ${s.incomplete} incomplete), ${s.skipped_unchanged} unchanged skipped, ` +

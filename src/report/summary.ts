@@ -59,13 +59,21 @@ export function addLine(t: RunTotals, line: OutputLine): RunTotals {
   return t;
 }
 
+/**
+ * The lines' summed cost, or null when it is truly unknown: some lines had usage but no price and
+ * none had a cost. Lines without usage (rejected, skipped) cost nothing, so a run of only those is $0.
+ */
+export function knownCostNanos(t: Pick<RunTotals, 'costNanos' | 'priced' | 'unpriced'>): number | null {
+  return t.priced === 0 && t.unpriced > 0 ? null : t.costNanos;
+}
+
 export function formatTotals(t: RunTotals): string {
   const s = t.byStatus;
   const parts = [
     `${t.lines} lines: ${s.completed} completed, ${s.incomplete} incomplete, ${s.failed} failed, ${s.rejected} rejected${s.invalid_output > 0 ? `, ${s.invalid_output} invalid_output` : ''}`,
     `tokens: ${t.tokens.input} input (${t.tokens.cached} cached), ${t.tokens.output} output (${t.tokens.reasoning} reasoning), ${t.tokens.total} total`,
     `API calls: ${t.apiCalls}`,
-    `cost: ${formatUsd(t.costNanos)}${t.unpriced > 0 ? ` (${t.unpriced} line${t.unpriced === 1 ? '' : 's'} without a price)` : ''}`,
+    `cost: ${formatUsd(knownCostNanos(t))}${t.unpriced > 0 ? ` (${t.unpriced} line${t.unpriced === 1 ? '' : 's'} without a price)` : ''}`,
   ];
   if (s.skipped > 0) parts[0] += `, ${s.skipped} skipped (max_cost reached)`;
   if (t.withoutUsage > 0) parts.push(`${t.withoutUsage} answers came without usage`);

@@ -102,7 +102,7 @@ describe('cost in a run', () => {
     }
   });
 
-  it('estimate: counts items and tokens with the rate limiter estimator, calls nothing; --sample N calls N', async () => {
+  it('estimate: counts items and tokens with the rate limiter estimator, calls nothing; --probe N calls N', async () => {
     fake.reset();
     const { file } = await prompts('estimate', 40, ['not json']);
     const common = ['estimate', '--input', file, '--model', 'gpt-4.1-mini', '--base-url', fake.url, '--max-output-tokens', '300', '--json'];
@@ -126,17 +126,81 @@ describe('cost in a run', () => {
     assert.equal(m.cost_usd.basis, 'tokens');
 
     // With a sample: the extrapolation of 5 real calls, compared with what the whole run costs.
-    const sampled = await runCli([...common, '--sample', '5'], { env });
+    const sampled = await runCli([...common, '--probe', '5'], { env });
     assert.equal(sampled.code, 0, sampled.stderr);
     assert.equal(fake.stats().requests, 5);
     const s = (JSON.parse(sampled.stdout) as typeof est).models[0]!;
-    assert.equal(s.cost_usd.basis, 'sample');
+    assert.equal(s.cost_usd.basis, 'probe');
     const out = path.join(dir, 'estimate.out.jsonl');
     const run = await runCli(['--prefix', prefix, 'run', '--name', 'estimate', '--input', file, '--model', 'gpt-4.1-mini', '--out', out, '--base-url', fake.url, '--max-output-tokens', '300'], { env });
     assert.equal(run.code, 0, run.stderr);
     const actual = (await readLines(out)).reduce((n, l) => n + (l.cost ? usdToNanos(l.cost.total) : 0), 0);
     assert.ok(usdToNanos(s.cost_usd.low) <= actual * 1.01 && actual * 0.99 <= usdToNanos(s.cost_usd.high), `actual ${actual} in [${s.cost_usd.low}, ${s.cost_usd.high}]`);
     assert.ok(actual < usdToNanos(m.cost_usd.high), 'the run cost less than the no-sample upper bound');
+  });
+
+  it('estimate counts samples (x3 for samples: 3) and every re-ask in its upper bound, which a run with re-asks stays under; it names rejected items', async () => {
+    fake.reset();
+    const rows = Array.from({ length: 10 }, (_, i) => {
+      // Some answers never match the schema (asked again twice per sample), some only the third time.
+      const magic = i < 3 ? ' [[invalid_schema]]' : i < 5 ? ' [[invalid_first:2]]' : '';
+      return JSON.stringify({ custom_id: `lab-${i}`, prompt: `Review ${i}: it was fine, I suppose.${magic}` });
+    });
+    const input = path.join(dir, 'est-labels.in.jsonl');
+    await writeFile(input, [...rows, '{"custom_id": "torn", "prompt": '].join('\n') + '\n');
+    const out = path.join(dir, 'est-labels.out.jsonl');
+    const job = path.join(dir, 'est-labels.yaml');
+    await writeFile(job, `name: est-labels\ninputs: [${input}]\nmodel: gpt-4.1-mini\nout: ${out}\nrequest:\n  max_output_tokens: 64\nlabels:\n  values: [positive, negative, neutral]\ninvalid_output_retries: 2\n`);
+    type Est = { items: number; rejected: number; rejected_items: Array<{ custom_id: string; source: string; reason: string }>; models: Array<{ calls: number; calls_with_reasks: number; input_tokens_estimate: number; output_tokens_counted: number; cost_usd: { low: number; high: number } }> };
+    const estimate = async (samples: number) => {
+      const res = await runCli(['estimate', job, '--samples', String(samples), '--json'], { env });
+      assert.equal(res.code, 0, res.stderr);
+      return JSON.parse(res.stdout) as Est;
+    };
+    const one = await estimate(1);
+    const three = await estimate(3);
+    assert.equal(fake.stats().requests, 0, 'no API call');
+    const [m1, m3] = [one.models[0]!, three.models[0]!];
+    // Each end is priced once over the summed tokens: x3 up to the rounding of one nano-dollar per part.
+    assert.ok(Math.abs(usdToNanos(m3.cost_usd.high) - 3 * usdToNanos(m1.cost_usd.high)) <= 6, `${m3.cost_usd.high} = 3 x ${m1.cost_usd.high}`);
+    assert.ok(Math.abs(usdToNanos(m3.cost_usd.low) - 3 * usdToNanos(m1.cost_usd.low)) <= 6, `${m3.cost_usd.low} = 3 x ${m1.cost_usd.low}`);
+    assert.equal(m3.input_tokens_estimate, 3 * m1.input_tokens_estimate);
+    assert.equal(m3.output_tokens_counted, 3 * m1.output_tokens_counted);
+    assert.equal(m1.calls, 10);
+    assert.equal(m3.calls, 3 * m1.calls);
+    assert.equal(m3.calls_with_reasks, 3 * m1.calls_with_reasks);
+    assert.equal(m1.calls_with_reasks, 30, 'each sample asked up to 1 + invalid_output_retries times');
+    assert.equal(three.rejected, 1);
+    assert.equal(three.rejected_items[0]!.custom_id, path.basename(input) + ':11');
+    assert.match(three.rejected_items[0]!.source, /est-labels\.in\.jsonl:11$/);
+    assert.match(three.rejected_items[0]!.reason, /malformed JSON/);
+    const table = await runCli(['estimate', job, '--samples', '3'], { env });
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^10 items, 1 rejected \(listed below\), 1 model/);
+    assert.match(table.stdout, /\n {2}\S*est-labels\.in\.jsonl:11 \(est-labels\.in\.jsonl:11\): .*malformed JSON/);
+    assert.match(table.stdout, /3 \(up to 9 with re-asks\)/);
+
+    // The real run, samples and re-asks and all, costs no more than the upper bound.
+    const run = await runCli(['--prefix', prefix, 'run', job, '--samples', '3', '--base-url', fake.url], { env });
+    assert.equal(run.code, 0, run.stderr);
+    const lines = await readLines(out);
+    const calls = lines.reduce((n, l) => n + (l.status === 'rejected' ? 0 : (l.calls ?? 1)), 0);
+    assert.ok(calls > m3.calls, `re-asks happened: ${calls} calls`);
+    assert.ok(calls <= m3.calls_with_reasks);
+    assert.equal(fake.stats().requests, calls);
+    const actual = lines.reduce((n, l) => n + (l.cost ? usdToNanos(l.cost.total) : 0), 0);
+    assert.ok(actual > 0);
+    assert.ok(actual <= usdToNanos(m3.cost_usd.high), `run ${actual} <= upper bound ${usdToNanos(m3.cost_usd.high)}`);
+    assert.ok(actual > usdToNanos(m1.cost_usd.low), 'more than one call per item');
+  });
+
+  it('estimate --sample says which flag is meant instead of guessing', async () => {
+    fake.reset();
+    const { file } = await prompts('est-flag', 2);
+    const res = await runCli(['estimate', '--input', file, '--model', 'gpt-4.1-mini', '--sample', '5'], { env });
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /--probe N to call the API .*--samples N for the job setting samples/);
+    assert.equal(fake.stats().requests, 0);
   });
 
   it('estimate reads the inputs as a run does: several images per cell, images under an --image-root', async () => {

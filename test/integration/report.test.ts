@@ -3,7 +3,7 @@ import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { NANOS_PER_USD, usdToNanos } from '../../src/cost/compute.js';
-import { runCli, tempDir } from '../helpers/cli.js';
+import { ROOT, runCli, tempDir } from '../helpers/cli.js';
 import { writeResults } from '../helpers/results-gen.js';
 
 interface ReportJson {
@@ -56,7 +56,7 @@ describe('respool report', () => {
     const unpriced = s.lines.filter((l) => l.usage && !l.cost).length;
     assert.ok(unpriced > 0);
     assert.equal(r.total.unpriced_lines, unpriced);
-    assert.ok(r.warnings.some((w) => w.includes(`${unpriced} lines with usage have no cost`)));
+    assert.ok(r.warnings.some((w) => w.includes(`${unpriced} lines with usage but no price for their model could not be priced`) && w.includes(`acme-7b (${unpriced} lines)`)), r.warnings.join('\n'));
     for (const b of r.breakdowns) {
       assert.equal(b.groups.reduce((n, g) => n + g.cost_nanos, 0), s.nanos, `by ${b.by.join('+')}: costs add up`);
       assert.equal(b.groups.reduce((n, g) => n + g.lines, 0), 10_000, `by ${b.by.join('+')}: lines add up`);
@@ -153,6 +153,38 @@ describe('respool report', () => {
     const res = await runCli(['report', file, '--format', 'json', '--by', 'model,run,day,status,dataset'], { env: { NODE_OPTIONS: '--max-old-space-size=64' } });
     assert.equal(res.code, 0, res.stderr.slice(-2000));
     assert.equal((JSON.parse(res.stdout) as ReportJson).lines, 300_000);
+  });
+
+  it('absurd numbers (1e308, an overflowing count, a negative cost) are left out, counted and named; no output gets Infinity or NaN', async () => {
+    const file = path.join(dir, 'absurd.jsonl');
+    const ok = (i: number, total: number) => ({ custom_id: `ok${i}`, status: 'completed', model: 'gpt-4o', run: 'r', finished_at: `2026-11-2${i}T10:00:00.000Z`, usage: { input_tokens: 100, output_tokens: 20, total_tokens: 120 }, cost: { total, currency: 'USD', source: 'price_table' } });
+    const texts = [
+      JSON.stringify(ok(1, 0.0012)),
+      JSON.stringify({ ...ok(2, 0), custom_id: 'huge-cost', model: 'm-huge', cost: { total: 1e308, currency: 'USD', source: 'api' } }),
+      // JSON.parse reads 1e999 as Infinity.
+      JSON.stringify({ ...ok(3, 0.001), custom_id: 'inf-tokens', model: 'm-inf' }).replace('"input_tokens":100', '"input_tokens":1e999'),
+      JSON.stringify({ ...ok(4, -5), custom_id: 'negative', model: 'm-neg' }),
+      JSON.stringify(ok(5, 0.0034)),
+    ];
+    await writeFile(file, texts.join('\n') + '\n');
+    const json = await runCli(['report', file, '--format', 'json', '--by', 'model,day']);
+    assert.equal(json.code, 0, json.stderr);
+    const r = JSON.parse(json.stdout) as ReportJson & { total: { absurd_lines: number }; left_out: Array<{ reason: string; model: string; lines: number }>; absurd_at: string[] };
+    assert.equal(r.lines, 5);
+    assert.equal(r.total.cost_nanos, usdToNanos(0.0012) + usdToNanos(0.0034), 'the sane lines only');
+    assert.deepEqual(r.total.tokens, { input: 200, cached: 0, output: 40, reasoning: 0 });
+    assert.equal(r.total.absurd_lines, 3);
+    assert.deepEqual(r.left_out.map((e) => `${e.reason}: ${e.model} ${e.lines}`).sort(), ['absurd numbers: m-huge 1', 'absurd numbers: m-inf 1', 'absurd numbers: m-neg 1']);
+    assert.deepEqual(r.absurd_at, ['absurd.jsonl:2', 'absurd.jsonl:3', 'absurd.jsonl:4'].map((w) => path.relative(ROOT, path.join(dir, w))));
+    assert.ok(r.warnings.some((w) => /3 lines with absurd numbers .* m-huge \(1 line\)/.test(w)), r.warnings.join('\n'));
+    for (const format of ['table', 'csv', 'json', 'markdown', 'html']) {
+      const res = await runCli(['report', file, '--format', format, '--by', 'model,day,status']);
+      assert.equal(res.code, 0, res.stderr);
+      assert.doesNotMatch(res.stdout, /Infinity|NaN|e\+\d/, format);
+      assert.match(res.stdout, /m-huge/, `${format} names the model of the absurd line`);
+    }
+    const html = (await runCli(['report', file, '--format', 'html'])).stdout;
+    assert.match(html, /absurd numbers/);
   });
 
   it('bad flags and missing files exit with 2', async () => {

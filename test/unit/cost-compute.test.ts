@@ -126,6 +126,9 @@ describe('cost math', () => {
     assert.equal(formatUsd(0), '$0.00');
     assert.equal(formatUsd(1_234_567_890_000), '$1,234.57');
     assert.equal(formatUsd(4_200_000), '$0.0042');
+    assert.equal(formatUsd(333_150), '$0.00033');
+    assert.equal(formatUsd(30_000_000), '$0.03');
+    assert.equal(formatUsd(null), 'unknown');
     assert.equal(usdString(1_500_000_000), '1.5');
     assert.equal(usdString(450), '0.00000045');
     assert.equal(usdString(0), '0');

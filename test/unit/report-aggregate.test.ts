@@ -104,15 +104,15 @@ describe('estimate ranges', () => {
   it('with a sample: items x mean cost, plus or minus two standard errors; failed calls are left out', () => {
     const acc = new EstimateAccumulator();
     for (let i = 0; i < 100; i++) acc.addItem('m', { input: 10, output: 10 }, false);
-    for (const c of [1000, 2000, 3000]) acc.addSample('m', { input_tokens: 1, output_tokens: 1 }, c);
-    acc.addSample('m', null, null);
+    for (const c of [1000, 2000, 3000]) acc.addProbe('m', { input_tokens: 1, output_tokens: 1 }, c);
+    acc.addProbe('m', null, null);
     const m = acc.models.get('m')!;
-    assert.equal(m.sample!.calls, 4);
-    assert.equal(m.sample!.failed, 1);
+    assert.equal(m.probe!.calls, 4);
+    assert.equal(m.probe!.failed, 1);
     const r = rangeFor(m, null)!;
     // mean 2000, sd 1000, se 1000/sqrt(3)
     const half = (2 * 1000) / Math.sqrt(3);
-    assert.equal(r.basis, 'sample');
+    assert.equal(r.basis, 'probe');
     assert.equal(r.lowNanos, Math.round(100 * (2000 - half)));
     assert.equal(r.highNanos, Math.round(100 * (2000 + half)));
   });

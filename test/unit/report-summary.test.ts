@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LineStatus, OutputLine, Usage } from '../../src/core/output-line.js';
 import { addToGroup, emptyGroup } from '../../src/report/aggregate.js';
+import { buildSummary, formatSummary } from '../../src/report/run-summary.js';
 import { addLine, emptyTotals, formatTotals, type RunTotals } from '../../src/report/summary.js';
 
 let n = 0;
@@ -140,7 +141,7 @@ describe('report summary: formatTotals', () => {
       formatTotals(t),
       '3 lines: 1 completed, 0 incomplete, 1 failed, 1 rejected; ' +
         'tokens: 100 input (64 cached), 40 output (30 reasoning), 140 total; ' +
-        'API calls: 8; cost: $0.00 (1 line without a price)',
+        'API calls: 8; cost: unknown (1 line without a price)',
     );
   });
 
@@ -184,5 +185,23 @@ describe('report summary: agrees with respool report', () => {
     // Cached capped at input, fractions floored, negatives as 0.
     assert.deepEqual(tokens, { input: 17, cached: 10, output: 8, reasoning: 2 });
     assert.equal(total, 21);
+  });
+});
+
+describe('run summary: money printed as everywhere else', () => {
+  const meta = { job: 'c', run: 'c-2026-12-01', date: '2026-12-01', out: '/o', outcome: 'complete' as const, skipped_unchanged: 0, started_at: 's', finished_at: 'f' };
+  const withCost = (total: number) => ({ ...line('completed', { input_tokens: 1, output_tokens: 1, total_tokens: 2 }), cost: { input: null, cached_input: null, output: null, total, currency: 'USD' as const, source: 'api' as const } });
+  it('a $ sign and enough digits for a small amount', () => {
+    assert.match(formatSummary(buildSummary(totalsOf([withCost(0.00033315)]), meta)), /, cost \$0\.00033; results: /);
+  });
+  it('$0.00 for a run that billed nothing, not "unknown"', () => {
+    const s = buildSummary(totalsOf([line('rejected', null, 0), { ...line('skipped', null, 0), cost: null }]), meta);
+    assert.deepEqual(s.cost, { total: 0 });
+    assert.match(formatSummary(s), /, cost \$0\.00; results: /);
+  });
+  it('unknown only when lines with usage had no price and none had a cost', () => {
+    const s = buildSummary(totalsOf([line('completed', { input_tokens: 1, output_tokens: 1, total_tokens: 2 })]), meta);
+    assert.equal(s.cost, null);
+    assert.match(formatSummary(s), /, cost unknown; results: /);
   });
 });

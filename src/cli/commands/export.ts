@@ -13,6 +13,7 @@ interface ExportFlags {
   out: string;
   format?: string;
   idColumn?: string;
+  csvRaw?: boolean;
 }
 
 export function registerExport(program: Command, globals: () => GlobalFlags): void {
@@ -24,6 +25,7 @@ export function registerExport(program: Command, globals: () => GlobalFlags): vo
     .requiredOption('-o, --out <file>', 'file to write (.csv or .jsonl)')
     .addOption(new Option('--format <format>', 'output format (default: from the --out extension)').choices(['csv', 'jsonl']))
     .option('--id-column <column>', 'the id column the run used (as its id_column)')
+    .option('--csv-raw', "CSV: write text cells starting with = + - @ tab or CR as they are, without the leading ' that keeps spreadsheets from running them as formulas (for programs reading the file)")
     .action(async (results: string, flags: ExportFlags) => {
       const g = globals();
       const log = createLogger({ level: g.logLevel, json: g.logJson });
@@ -42,7 +44,7 @@ export function registerExport(program: Command, globals: () => GlobalFlags): vo
         throw new ConfigError(`--out ${flags.out} would overwrite an input of the export`);
       }
       try {
-        const stats = await exportJoined({ results, join: flags.join, out: flags.out, format, cwd: process.cwd(), ...(flags.idColumn ? { idColumn: flags.idColumn } : {}) });
+        const stats = await exportJoined({ results, join: flags.join, out: flags.out, format, cwd: process.cwd(), ...(flags.idColumn ? { idColumn: flags.idColumn } : {}), csvRaw: flags.csvRaw === true });
         log.info(`exported ${stats.rows} rows to ${flags.out}: ${stats.withResult} with a result, ${stats.withoutResult} without (status no_result)`);
         if (stats.unmatchedResults > 0) log.warn(`${stats.unmatchedResults} results have no row in ${flags.join} (another input of the run, or another --id-column)`);
         if (stats.repeatedResultIds > 0) log.warn(`${stats.repeatedResultIds} custom_ids appear on several results lines; the last one was used`);

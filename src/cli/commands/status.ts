@@ -146,7 +146,7 @@ export function registerStatus(program: Command, globals: () => GlobalFlags): vo
           );
           if (r.max_cost) {
             const m = r.max_cost;
-            process.stdout.write(`  max_cost $${m.cap}: spent ${formatUsd(usdToNanos(m.spent))}, ${formatUsd(usdToNanos(m.in_flight))} reserved in flight${m.reached ? ', reached: the rest is skipped' : ''}\n`);
+            process.stdout.write(`  max_cost ${formatUsd(usdToNanos(m.cap))}: spent ${formatUsd(usdToNanos(m.spent))}, ${formatUsd(usdToNanos(m.in_flight))} reserved in flight${m.reached ? ', reached: the rest is skipped' : ''}\n`);
           }
           for (const b of r.budgets) process.stdout.write(`  ${formatBudget(b)}\n`);
         }

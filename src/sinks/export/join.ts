@@ -7,7 +7,8 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
-import { cellText, csvRow } from './flatten.js';
+import { csvTextCell } from './csv-cell.js';
+import { cellText } from './flatten.js';
 import { openCsvRows } from './csv-rows.js';
 import { openJsonlRows } from './jsonl-rows.js';
 import { readResultIndex, type ResultRecord } from './result-index.js';
@@ -21,6 +22,8 @@ export interface ExportOptions {
   format: ExportFormat;
   idColumn?: string;
   cwd: string;
+  /** CSV: write formula-like text cells as they are (see ./csv-cell.ts); for programs, not spreadsheets. */
+  csvRaw?: boolean;
 }
 
 export interface ExportStats {
@@ -96,7 +99,7 @@ export async function exportJoined(opts: ExportOptions): Promise<ExportStats> {
   };
   const used = new Set<string>();
   try {
-    if (opts.format === 'csv') await write(out, csvRow(stats.columns));
+    if (opts.format === 'csv') await write(out, csvLine(stats.columns, opts.csvRaw));
     for await (const row of input.rows) {
       stats.rows++;
       const id = row.duplicateId || row.customId;
@@ -107,7 +110,7 @@ export async function exportJoined(opts: ExportOptions): Promise<ExportStats> {
       } else stats.withoutResult++;
       const values = columns.map((c) => (c.kind === 'field' ? result?.fields[c.key] : metaValue(c.key, result)));
       if (opts.format === 'csv') {
-        await write(out, csvRow([...row.values, ...values].map(cellText)));
+        await write(out, csvLine([...row.values, ...values], opts.csvRaw));
       } else {
         const obj: Record<string, unknown> = {};
         input.header.forEach((name, i) => (obj[name] = row.values[i] ?? null));
@@ -122,6 +125,11 @@ export async function exportJoined(opts: ExportOptions): Promise<ExportStats> {
   stats.stoppedAt = input.stoppedAt();
   stats.unmatchedResults = index.byId.size - used.size;
   return stats;
+}
+
+/** A CSV record: numbers and booleans as they are, everything else as text cells (neutralised unless raw). */
+function csvLine(cells: readonly unknown[], raw = false): string {
+  return `${cells.map((v) => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : csvTextCell(cellText(v), raw))).join(',')}\r\n`;
 }
 
 async function write(out: WriteStream, chunk: string): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { isBatchLine, readBatchLine } from './batch-line.js';
 import { flattenParsed, type Flat } from './flatten.js';
 
 export interface ResultRecord {
@@ -62,7 +63,7 @@ function recordOf(text: string): { id: string; result: ResultRecord } | null {
     return null;
   }
   if (!isObj(line) || typeof line.custom_id !== 'string') return null;
-  return { id: line.custom_id, result: 'response' in line && !('status' in line) ? fromBatchLine(line) : fromRespoolLine(line) };
+  return { id: line.custom_id, result: isBatchLine(line) ? fromBatchLine(line) : fromRespoolLine(line) };
 }
 
 function fromRespoolLine(line: Obj): ResultRecord {
@@ -74,20 +75,13 @@ function fromRespoolLine(line: Obj): ResultRecord {
   return { status: String(line.status), fields, error, cost, agreement };
 }
 
-/**
- * A provider batch output line: the status is the response body's (`completed`, ...), or `failed`
- * with the HTTP or batch error; the answer is the body's output text, parsed when it is JSON.
- */
+/** A provider batch output line (./batch-line.ts): the answer is the body's output text, parsed when it is JSON. */
 function fromBatchLine(line: Obj): ResultRecord {
-  const response = isObj(line.response) ? line.response : null;
-  const body = response && isObj(response.body) ? response.body : null;
-  const batchError = isObj(line.error) && typeof line.error.message === 'string' ? line.error.message : null;
-  if (!body || response?.status_code !== 200 || batchError) {
-    const bodyError = body && isObj(body.error) && typeof body.error.message === 'string' ? body.error.message : null;
-    const status = isObj(line.error) && line.error.code === 'invalid_output' ? 'invalid_output' : 'failed';
-    return { status, fields: {}, error: batchError ?? bodyError ?? `HTTP ${String(response?.status_code)}`, cost: null, agreement: null };
+  const view = readBatchLine(line);
+  if (view.status !== 'completed' && view.status !== 'incomplete') {
+    return { status: view.status, fields: {}, error: view.errorMessage, cost: null, agreement: null };
   }
-  const text = outputText(body.output);
+  const text = outputText(view.body?.output);
   let parsed: unknown = null;
   if (text !== null) {
     try {
@@ -96,7 +90,7 @@ function fromBatchLine(line: Obj): ResultRecord {
       parsed = null;
     }
   }
-  return { status: typeof body.status === 'string' ? body.status : 'completed', fields: flattenParsed(parsed), error: null, cost: null, agreement: null };
+  return { status: view.status, fields: flattenParsed(parsed), error: null, cost: null, agreement: null };
 }
 
 function outputText(output: unknown): string | null {
