@@ -33,7 +33,6 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
         ...(baseUrl ? { baseUrl } : {}),
         prefix: session.prefix,
       });
-      warnIfNoApiKey(session.log);
       let stopping = false;
       const abort = new AbortController();
       // Scheduled runs fire here: this process enqueues the dated run and is its collector.
@@ -54,6 +53,8 @@ export function registerWorker(program: Command, globals: () => GlobalFlags): vo
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
       });
+      // Said once the signal handlers are in place: a script may wait for this line, then stop the worker.
+      warnIfNoApiKey(session.log);
       // Runs are found in Redis, so workers started before `enqueue` pick the run up when it appears.
       const discover = async () => {
         await workers.refreshStopped();
