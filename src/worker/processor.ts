@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import { WaitingError } from '../core/cjs-deps.js';
+import { sleep } from '../core/sleep.js';
 import type { ImageRef, JobData } from '../core/item.js';
 import type { HttpRecord, OutputLine } from '../core/output-line.js';
 import type { RunSettings } from '../queue/run-meta.js';
@@ -115,10 +116,12 @@ function lineMaker(ctx: ProcessorContext) {
     const runSettings: RunSettings = settings;
 
     // Waits for the shared budget, calls, and settles the budget with what the call really cost. A 429
-    // pauses every worker of this key, then the call is made again without using an attempt.
+    // pauses every worker of this key when the key is out of budget, else only this call waits (out
+    // of its call slot, so other items go on); then the call is made again without using an attempt.
     async function callWithinBudget(idempotencyKey: string) {
       let rateLimitedThisAttempt = 0;
       for (;;) {
+        let waitMs = 0;
         const res = await ctx.inCallSlot(data.run, async () => {
           signal?.throwIfAborted();
           const lease = await ctx.limiter.acquire(budget, estimate, job.id!, signal);
@@ -132,7 +135,7 @@ function lineMaker(ctx: ProcessorContext) {
             if (err instanceof RateLimitedError) {
               rateLimited++;
               rateLimitedThisAttempt++;
-              await ctx.limiter.onRateLimited(budget, lease, estimate, err.retryAfterMs);
+              ({ waitMs } = await ctx.limiter.onRateLimited(budget, lease, estimate, err));
               // Past the cap (a quota that never comes back answers 429 too), the 429 uses an attempt.
               if (rateLimitedThisAttempt < MAX_RATE_LIMITED_PER_ATTEMPT) return null;
               throw err;
@@ -143,6 +146,7 @@ function lineMaker(ctx: ProcessorContext) {
           }
         });
         if (res) return res;
+        if (waitMs > 0) await sleep(waitMs, signal);
       }
     }
     // One call, read; a response that failed is thrown like any other API error.
