@@ -14,8 +14,6 @@ export const SUSTAINED_429S = 10;
 export const SUSTAINED_WINDOW_ANSWERS = 20;
 /** ... within this long. Older answers say nothing about the key now. */
 export const SUSTAINED_WINDOW_MS = 10_000;
-/** Or: this many answers in a row (the last ones, within the window) were 429: a limit shows at once. */
-export const SUSTAINED_IN_A_ROW = 5;
 
 /** The budget's recent use and the limits it is paced to, told in the job or announced in headers (null: none). */
 export interface BudgetUse {
@@ -67,7 +65,9 @@ export function decideOn429(s: Signals429): Verdict429 {
 /**
  * The last answers this process got on one key, to tell sustained 429s (a limit: nearly every call is
  * refused) from sporadic ones (a few percent at random). With 10 % of calls refused at random, 10 of
- * 20 answers being 429 has a chance of about 7 in a million, 5 in a row 1 in 100,000.
+ * 20 answers being 429 has a chance of about 7 in a million. Not "the last few in a row": a 429 comes
+ * back at once and a success after the call's latency, so after a moment with few calls sent (a busy
+ * process) the 429s of the next calls arrive together, in a row, without being a limit.
  */
 export class RecentAnswers {
   private answers: Array<{ at: number; limited: boolean }> = [];
@@ -78,9 +78,8 @@ export class RecentAnswers {
   }
 
   sustained(now: number = Date.now()): boolean {
-    const recent = this.answers.filter((a) => now - a.at <= SUSTAINED_WINDOW_MS);
-    const limited = recent.filter((a) => a.limited).length;
-    const lastOnes = recent.slice(-SUSTAINED_IN_A_ROW);
-    return limited >= SUSTAINED_429S || (lastOnes.length === SUSTAINED_IN_A_ROW && lastOnes.every((a) => a.limited));
+    let limited = 0;
+    for (const a of this.answers) if (a.limited && now - a.at <= SUSTAINED_WINDOW_MS) limited++;
+    return limited >= SUSTAINED_429S;
   }
 }
