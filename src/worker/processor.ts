@@ -1,6 +1,5 @@
 import type { Job } from 'bullmq';
 import { WaitingError } from '../core/cjs-deps.js';
-import { sleep } from '../core/sleep.js';
 import type { ImageRef, JobData } from '../core/item.js';
 import type { HttpRecord, OutputLine } from '../core/output-line.js';
 import type { RunSettings } from '../queue/run-meta.js';
@@ -26,6 +25,11 @@ type ItemJob = Extract<JobData, { type: 'item' }>;
 export interface ProcessorContext {
   runs: RunCache;
   clientFor(settings: RunSettings): OpenResponsesClient;
+  /**
+   * Waits `ms` out of the call slots after a sporadic 429 (only this call waits). The run's worker
+   * may take one more job meanwhile, so that the waiting job does not keep a call slot idle.
+   */
+  waitAfter429(run: string, ms: number, signal?: AbortSignal): Promise<void>;
   /** Runs one call (budget, request, settle) in one of the run's `concurrency` call slots. */
   inCallSlot<T>(run: string, call: () => Promise<T>): Promise<T>;
   /** Stops the run for every worker (the key was refused); idempotent. */
@@ -146,7 +150,7 @@ function lineMaker(ctx: ProcessorContext) {
           }
         });
         if (res) return res;
-        if (waitMs > 0) await sleep(waitMs, signal);
+        if (waitMs > 0) await ctx.waitAfter429(data.run, waitMs, signal);
       }
     }
     // One call, read; a response that failed is thrown like any other API error.

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { sleep } from '../../core/sleep.js';
 import { parseDuration } from '../retry-after.js';
 import { Budget, budgetId, type Limits } from './budget.js';
-import { decideOn429, RecentAnswers, type Verdict429 } from './on-429.js';
+import { decideOn429, RecentAnswers, type BudgetUse, type Verdict429 } from './on-429.js';
 import type { ResponseHeaders } from '../response-headers.js';
 
 /**
@@ -11,6 +11,9 @@ import type { ResponseHeaders } from '../response-headers.js';
  * same key until the provider's reset time (the key is out of budget) or let only the refused call
  * wait (see ./on-429.ts). One RateLimiter per process serves all runs and models.
  */
+/** The budget's use, when the decision does not need it. */
+const UNKNOWN_USE: BudgetUse = { recentRpm: 0, recentTpm: 0, rpmLimit: null, tpmLimit: null };
+
 /** No pause the provider asks for is taken longer than this (as for Retry-After). */
 const MAX_PAUSE_MS = 10 * 60_000;
 
@@ -81,11 +84,17 @@ export class RateLimiter {
     const answers = this.answersOf(budget);
     answers.record(true);
     const sustained = answers.sustained();
-    // Known without Redis: the key is out of budget. This process stops its calls at once.
-    if (answer.nothingLeft || sustained) budget.pauseHere(wait);
+    if (answer.nothingLeft || sustained) {
+      // Known without asking Redis: the key is out of budget. The shared pause goes out first, so that
+      // other processes stop as soon as possible; the bookkeeping follows.
+      const verdict = decideOn429({ saysExhausted: answer.nothingLeft, use: UNKNOWN_USE, sustained, learning: budget.adaptive });
+      await budget.limited(lease, wait, { count429: true, cut: verdict.cutLearnedRate });
+      await budget.settle(lease, estimatedTokens, 0);
+      return { waitMs: 0, verdict };
+    }
     await budget.settle(lease, estimatedTokens, 0);
     const use = await budget.note429(lease);
-    const verdict = decideOn429({ saysExhausted: answer.nothingLeft, use, sustained, learning: budget.adaptive });
+    const verdict = decideOn429({ saysExhausted: false, use, sustained: false, learning: budget.adaptive });
     if (verdict.scope === 'call') return { waitMs: wait, verdict };
     await budget.limited(lease, wait, { count429: false, cut: verdict.cutLearnedRate });
     return { waitMs: 0, verdict };
