@@ -35,6 +35,13 @@ describe('a 429: pause the key or only this call', () => {
     assert.equal(decideOn429({ saysExhausted: true, use: NO_LIMIT, sustained: true, learning: true }).cutLearnedRate, true);
   });
 
+  it('a 429 near the rate where sustained 429s met the limit before pauses the key and cuts the learned rate', () => {
+    const use: BudgetUse = { recentRpm: 580, recentTpm: 0, rpmLimit: null, tpmLimit: null, learnedLimitRpm: 650 };
+    assert.deepEqual(decideOn429({ saysExhausted: false, use, sustained: false, learning: true }), { scope: 'key', reason: 'at_limit', cutLearnedRate: true });
+    const below: BudgetUse = { ...use, recentRpm: 300 };
+    assert.deepEqual(decideOn429({ saysExhausted: false, use: below, sustained: false, learning: true }), { scope: 'call', reason: 'sporadic', cutLearnedRate: false });
+  });
+
   it('"at the limit" is a share of the limit, on either limit', () => {
     assert.equal(isAtLimit({ recentRpm: AT_LIMIT_SHARE * 1000, recentTpm: 0, rpmLimit: 1000, tpmLimit: null }), true);
     assert.equal(isAtLimit({ recentRpm: AT_LIMIT_SHARE * 1000 - 1, recentTpm: 0, rpmLimit: 1000, tpmLimit: null }), false);

@@ -44,18 +44,25 @@ export interface Verdict429 {
   /** 'key': every worker of the key waits (the budget is paused); 'call': only the refused call waits. */
   scope: 'key' | 'call';
   reason: Reason429;
-  /** Cut the learned rate: only sustained 429s teach a limit; a sporadic or announced one does not. */
+  /**
+   * Cut the learned rate: on sustained 429s, or a 429 near the rate where sustained 429s met the
+   * limit before; a sporadic or announced one teaches nothing.
+   */
   cutLearnedRate: boolean;
+}
+
+function near(rate: number, limit: number | null | undefined): boolean {
+  return limit !== null && limit !== undefined && limit > 0 && rate >= AT_LIMIT_SHARE * limit;
 }
 
 /** True when the budget's recent rate is within AT_LIMIT_SHARE of a limit it is paced to, or met before. */
 export function isAtLimit(use: BudgetUse): boolean {
-  const near = (rate: number, limit: number | null) => limit !== null && limit > 0 && rate >= AT_LIMIT_SHARE * limit;
-  return near(use.recentRpm, use.rpmLimit) || near(use.recentTpm, use.tpmLimit) || near(use.recentRpm, use.learnedLimitRpm ?? null);
+  return near(use.recentRpm, use.rpmLimit) || near(use.recentTpm, use.tpmLimit) || near(use.recentRpm, use.learnedLimitRpm);
 }
 
 export function decideOn429(s: Signals429): Verdict429 {
-  const cutLearnedRate = s.learning && s.sustained;
+  // A limit proved by sustained 429s before, met again: the learned rate is still too high.
+  const cutLearnedRate = s.learning && (s.sustained || near(s.use.recentRpm, s.use.learnedLimitRpm));
   if (s.saysExhausted) return { scope: 'key', reason: 'exhausted', cutLearnedRate };
   if (isAtLimit(s.use)) return { scope: 'key', reason: 'at_limit', cutLearnedRate };
   if (s.sustained) return { scope: 'key', reason: 'sustained', cutLearnedRate };
