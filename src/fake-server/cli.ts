@@ -15,6 +15,7 @@ interface FakeServerFlags {
   rateInvalid?: number;
   retryAfter?: number;
   retryAfterMs?: number;
+  exhausted429?: boolean;
   failFirst?: number;
   failKinds?: FaultKind[];
   seed?: number;
@@ -100,6 +101,7 @@ export function registerFakeServerCommand(program: Command): void {
     .option('--rate-invalid <p>', 'probability that a json_schema answer breaks the schema', probability)
     .option('--retry-after <s>', 'send "Retry-After: <s>" with 429 and 503 answers', nonNegativeInt)
     .option('--retry-after-ms <ms>', 'send "retry-after-ms: <ms>" with 429 and 503 answers', nonNegativeInt)
+    .option('--exhausted-429', 'injected 429 answers say no requests are left (x-ratelimit-remaining-requests: 0)')
     .option('--fail-first <n>', 'fail the first N calls of every Idempotency-Key', nonNegativeInt)
     .option('--fail-kinds <list>', `how --fail-first calls fail, cycling (${FAULT_KINDS.join(',')}; default 429,500)`, faultKinds)
     .option('--seed <n>', 'seed of the fault PRNG, for repeatable runs', integer)
@@ -119,6 +121,7 @@ export function registerFakeServerCommand(program: Command): void {
         rateInvalid: flags.rateInvalid,
         retryAfterS: flags.retryAfter,
         retryAfterMs: flags.retryAfterMs,
+        exhausted429: flags.exhausted429,
         failFirst: flags.failFirst,
         failKinds: flags.failKinds,
         seed: flags.seed,

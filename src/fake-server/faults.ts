@@ -44,12 +44,13 @@ export function decideFault(callIndex: number, faults: FaultOptions | undefined,
   return null;
 }
 
-/** Retry hints sent with 429 and 503 answers, as configured. */
+/** Retry hints sent with 429 and 503 answers, as configured, and "nothing left" on 429s when asked. */
 export function retryHeaders(status: number, faults: FaultOptions | undefined): Record<string, string> {
   const headers: Record<string, string> = {};
   if (!faults || (status !== 429 && status !== 503)) return headers;
   if (faults.retryAfterS !== undefined) headers['retry-after'] = String(faults.retryAfterS);
   if (faults.retryAfterMs !== undefined) headers['retry-after-ms'] = String(faults.retryAfterMs);
+  if (faults.exhausted429 && status === 429) headers['x-ratelimit-remaining-requests'] = '0';
   return headers;
 }
 
@@ -69,6 +70,7 @@ export function checkFaultOptions(faults: FaultOptions): void {
       throw new RangeError(`faults.${key} must be a non-negative integer`);
     }
   }
+  if (faults.exhausted429 !== undefined && typeof faults.exhausted429 !== 'boolean') throw new RangeError('faults.exhausted429 must be true or false');
   if (faults.seed !== undefined && !(typeof faults.seed === 'number' && Number.isInteger(faults.seed))) {
     throw new RangeError('faults.seed must be an integer');
   }

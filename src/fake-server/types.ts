@@ -18,6 +18,11 @@ export interface FaultOptions {
   /** When set, 429 and 503 answers carry `retry-after-ms: <ms>`. */
   retryAfterMs?: number;
   /**
+   * Injected 429 answers say the key has no requests left (`x-ratelimit-remaining-requests: 0`), as
+   * at a real limit. Without it they are the sporadic 429s of an overloaded server.
+   */
+  exhausted429?: boolean;
+  /**
    * The first N calls for each Idempotency-Key fail, cycling through `failKinds`. Counted since the
    * last reset; calls refused for auth or validation do not count.
    */

@@ -14,7 +14,7 @@ import {
   ServerError,
 } from './errors.js';
 import { redactSecrets, truncate } from './redact.js';
-import { parseRetryAfter } from './retry-after.js';
+import { parseRetryAfter, saysNothingLeft } from './retry-after.js';
 import type { ResponseHeaders } from './response-headers.js';
 
 /** How much of the API's own message (or of a non-JSON body) is kept in an error message. */
@@ -89,7 +89,7 @@ export function errorFromResponse(status: number, headers: ResponseHeaders, body
   if (status === 401 || status === 403) {
     return new AuthenticationError({ ...init, message: `the API key was refused, so the run stops (${described})` });
   }
-  if (status === 429) return new RateLimitedError({ ...init, message: `rate limited (${described})` });
+  if (status === 429) return Object.assign(new RateLimitedError({ ...init, message: `rate limited (${described})` }), { nothingLeft: saysNothingLeft(headers) });
   if (status === 408 || status === 409 || status >= 500) return new ServerError({ ...init, message: described });
   if (status >= 300 && status < 400) {
     // Only reached by callers that do not refuse redirects themselves.

@@ -69,6 +69,8 @@ export class InvalidRequestError extends ApiCallError {
 export class RateLimitedError extends ApiCallError {
   readonly type = 'rate_limited' as const;
   readonly retryable = true;
+  /** The answer said the key has no requests or tokens left (x-ratelimit-remaining-*: 0). */
+  nothingLeft = false;
 }
 
 /** 5xx, and 408/409 which openai-node also retries (server-side timeout, lock conflict). */

@@ -27,6 +27,11 @@ type ItemJob = Extract<JobData, { type: 'item' }>;
 export interface ProcessorContext {
   runs: RunCache;
   clientFor(settings: RunSettings): OpenResponsesClient;
+  /**
+   * Waits `ms` out of the call slots after a sporadic 429 (only this call waits). The run's worker
+   * may take one more job meanwhile, so that the waiting job does not keep a call slot idle.
+   */
+  waitAfter429(run: string, ms: number, signal?: AbortSignal): Promise<void>;
   /** Runs one call (budget, request, settle) in one of the run's `concurrency` call slots. */
   inCallSlot<T>(run: string, call: () => Promise<T>): Promise<T>;
   /** Stops the run for every worker (the key was refused); idempotent. */
@@ -128,10 +133,12 @@ function lineMaker(ctx: ProcessorContext) {
     const runSettings: RunSettings = settings;
 
     // Waits for the shared budget, calls, and settles the budget with what the call really cost. A 429
-    // pauses every worker of this key, then the call is made again without using an attempt.
+    // pauses every worker of this key when the key is out of budget, else only this call waits (out
+    // of its call slot, so other items go on); then the call is made again without using an attempt.
     async function callWithinBudget(idempotencyKey: string) {
       let rateLimitedThisAttempt = 0;
       for (;;) {
+        let waitMs = 0;
         const res = await ctx.inCallSlot(data.run, async () => {
           signal?.throwIfAborted();
           const lease = await ctx.limiter.acquire(budget, estimate, job.id!, signal);
@@ -147,7 +154,7 @@ function lineMaker(ctx: ProcessorContext) {
               ctx.apiAnswered?.(data.run);
               rateLimited++;
               rateLimitedThisAttempt++;
-              await ctx.limiter.onRateLimited(budget, lease, estimate, err.retryAfterMs);
+              ({ waitMs } = await ctx.limiter.onRateLimited(budget, lease, estimate, err));
               // Past the cap (a quota that never comes back answers 429 too), the 429 uses an attempt.
               if (rateLimitedThisAttempt < MAX_RATE_LIMITED_PER_ATTEMPT) return null;
               throw err;
@@ -158,6 +165,7 @@ function lineMaker(ctx: ProcessorContext) {
           }
         });
         if (res) return res;
+        if (waitMs > 0) await ctx.waitAfter429(data.run, waitMs, signal);
       }
     }
     // One call, read; a response that failed is thrown like any other API error.

@@ -53,6 +53,14 @@ export function parseDuration(value: string | null): number | null {
 }
 
 /**
+ * True when the answer says the key has no requests or no tokens left in the provider's window
+ * (OpenAI's `x-ratelimit-remaining-requests: 0` or `x-ratelimit-remaining-tokens: 0`).
+ */
+export function saysNothingLeft(headers: ResponseHeaders): boolean {
+  return ['requests', 'tokens'].some((kind) => parseDecimal(headers.get(`x-ratelimit-remaining-${kind}`)) === 0);
+}
+
+/**
  * Milliseconds to wait before retrying, or null when the response gave no usable hint.
  * Precedence: `retry-after-ms`, then `Retry-After`, then the larger of `x-ratelimit-reset-requests` and
  * `x-ratelimit-reset-tokens` (only when neither retry-after header is usable). Capped at 10 minutes.

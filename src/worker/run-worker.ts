@@ -75,6 +75,7 @@ export class WorkerSet {
           }
           return call();
         }),
+      waitAfter429: (run, ms, signal) => this.waitOutOfSlot(run, ms, signal),
       stopRun: (run, reason) => this.stopRun(run, reason),
       apiAnswered: (run) => this.apiAnswered(run),
       apiFailed: (settings, err) => this.apiFailed(settings, err),
@@ -203,6 +204,20 @@ export class WorkerSet {
     const state = loadRunState(this.opts.redis, run, this.opts.prefix).catch(() => 'running' as const);
     this.states.set(run, { readAt: now, state });
     return state;
+  }
+
+  /**
+   * A job waiting out a sporadic 429 holds no call slot but still one of the BullMQ worker's jobs:
+   * while it waits, the worker takes one more, or waiting jobs would starve the call slots.
+   */
+  private async waitOutOfSlot(run: string, ms: number, signal?: AbortSignal): Promise<void> {
+    const worker = this.workers.get(run);
+    if (worker) worker.concurrency += 1;
+    try {
+      await sleep(ms, signal);
+    } finally {
+      if (worker && worker.concurrency > 1) worker.concurrency -= 1;
+    }
   }
 
   private readonly slots = new Map<string, LimitFunction>();

@@ -47,7 +47,7 @@ describe('shared budget (real Redis)', () => {
 
   it('a 429 pauses the budget for everyone until the given time', async () => {
     const b = new Budget(redis, 'pause', { rpm: 1_000_000 }, false, prefix);
-    await b.limited('x', 5_000, true);
+    await b.limited('x', 5_000, { count429: true, cut: false });
     const r = await b.acquire(1, 'p1');
     assert.ok(!r.granted && r.reason === 'paused' && r.waitMs > 4000);
     assert.equal((await b.snapshot()).rateLimited, 1);

@@ -3,7 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import path from 'node:path';
 import type { FakeServer } from '../../src/fake-server/index.js';
-import { assertEachIdOnce, finished, readLines, runCli, spawnCli, testPrefix } from '../helpers/cli.js';
+import { Redis } from 'ioredis';
+import { assertEachIdOnce, finished, readLines, REDIS_URL, runCli, spawnCli, testPrefix } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
 
 /** Limits enforced by the fake server over real HTTP; respool is told them (or not) and must cope. */
@@ -90,9 +91,9 @@ describe('rate limits', () => {
     assert.equal(report!.budgets[0]!.requests, 160);
   });
 
-  it('a 429 pauses every worker until Retry-After, and does not use an attempt', async () => {
+  it('a 429 that says nothing is left pauses every worker until Retry-After, and does not use an attempt', async () => {
     fake.reset();
-    fake.setOptions({ limits: undefined, faults: { failFirst: 1, failKinds: ['429'], retryAfterMs: 1000 } });
+    fake.setOptions({ limits: undefined, faults: { failFirst: 1, failKinds: ['429'], retryAfterMs: 1000, exhausted429: true } });
     const { file, ids } = await prompts('pause', 12);
     const out = path.join(dir, 'pause.out.jsonl');
     const common = ['--prefix', prefix];
@@ -119,6 +120,52 @@ describe('rate limits', () => {
     const first = arrivals[0]!;
     const during = arrivals.filter((t) => t > first + 150 && t < first + 900);
     assert.deepEqual(during, [], 'calls during the pause');
+  });
+
+  it('sporadic 429s (10 %, Retry-After 1, no limit) pause no worker: only the refused call waits, without using an attempt', async () => {
+    fake.reset();
+    fake.setOptions({ limits: undefined, faults: { rate429: 0.1, retryAfterS: 1, seed: 11 } });
+    const { file, ids } = await prompts('sporadic', 120);
+    const out = path.join(dir, 'sporadic.out.jsonl');
+    const common = ['--prefix', prefix];
+    const env = { OPENRESPONSES_API_KEY: KEY };
+    const collector = finished(spawnCli([...common, 'collect', '--name', 'sporadic', '--out', out], { env }));
+    const workers = [0, 1].map(() => spawnCli([...common, 'worker', '--name', 'sporadic', '--concurrency', '4'], { env }));
+    const workersDone = workers.map((w) => finished(w));
+    const enq = await runCli([...common, 'enqueue', '--name', 'sporadic', '--input', file, '--model', 'm-sporadic', '--base-url', fake.url, '--out', out], { env });
+    assert.equal(enq.code, 0, enq.stderr);
+    assert.equal((await collector).code, 0);
+    for (const w of workers) w.kill('SIGTERM');
+    await Promise.all(workersDone);
+    const answered429 = fake.stats().byStatus['429'] ?? 0;
+    fake.setOptions({ faults: {} });
+    assert.ok(answered429 >= 3, `the server answered ${answered429} calls 429`);
+
+    // Every item has exactly one line, completed on its first attempt; every 429 is on some line.
+    await expectAllOnce(out, ids);
+    const lines = await readLines(out);
+    assert.deepEqual(
+      lines.filter((l) => l.attempts !== 1).map((l) => l.custom_id),
+      [],
+      'items whose 429s used an attempt',
+    );
+    assert.equal(
+      lines.reduce((n, l) => n + (l.rate_limited ?? 0), 0),
+      answered429,
+    );
+
+    // The key was never paused for the other calls: no pause was recorded, none was ever set.
+    const status = await runCli([...common, 'status', '--name', 'sporadic', '--json'], { env });
+    const [report] = JSON.parse(status.stdout) as Array<{ budgets: Array<{ key: string; rateLimited: number; pauses: number }> }>;
+    const budget = report!.budgets[0]!;
+    const redis = new Redis(REDIS_URL);
+    try {
+      assert.equal(await redis.hget(`${prefix}:budget:${budget.key}`, 'pause_until'), null, 'a pause was set on the key');
+    } finally {
+      redis.disconnect();
+    }
+    assert.equal(budget.pauses, 0, 'pauses of the key');
+    assert.equal(budget.rateLimited, answered429, 'every 429 counted by the budget');
   });
 
   it('with no limit configured, respool learns the server limit from 429s', async () => {

@@ -69,6 +69,12 @@ test('retry headers only on 429 and 503, only as configured', () => {
   assert.deepEqual(retryHeaders(429, undefined), {});
 });
 
+test('exhausted429: injected 429s say no requests are left, other statuses do not', () => {
+  assert.deepEqual(retryHeaders(429, { exhausted429: true, retryAfterS: 1 }), { 'retry-after': '1', 'x-ratelimit-remaining-requests': '0' });
+  assert.deepEqual(retryHeaders(503, { exhausted429: true }), {});
+  assert.throws(() => checkFaultOptions({ exhausted429: 'yes' as unknown as boolean }), /exhausted429/);
+});
+
 test('bad fault options are refused with the field named', () => {
   assert.throws(() => checkFaultOptions({ rate429: 1.5 }), /rate429/);
   assert.throws(() => checkFaultOptions({ rate500: -0.1 }), /rate500/);

@@ -34,6 +34,7 @@ describe('formatBudget', () => {
     requests: 10,
     tokens: 100,
     rateLimited: 1,
+    pauses: 0,
     recentRpm: 120,
     recentTpm: 9000,
   };

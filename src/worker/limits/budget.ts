@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { luaCommands } from '../../queue/lua-commands.js';
+import type { BudgetUse } from './on-429.js';
 
 /**
  * The request and token budget of one API key (with one base URL and model), shared by every worker
@@ -37,6 +38,8 @@ export interface BudgetSnapshot {
   requests: number;
   tokens: number;
   rateLimited: number;
+  /** Times every worker of the key was paused (a 429 of a key out of budget, or "nothing left" headers). */
+  pauses: number;
   /** Over the last complete 10 s window, scaled to a minute. */
   recentRpm: number;
   recentTpm: number;
@@ -146,19 +149,42 @@ redis.call('HINCRBY', KEYS[1], 'win_tok', actual)
 return 1
 `;
 
-// A 429 (or "no requests left" headers): every worker of this key waits until the given time. In
-// adaptive mode the allowed rate is cut, starting from the rate actually reached when first limited.
-// ARGV: lease id, pause ms, adaptive (1/0), count as 429 (1/0), calls admitted locally and not yet counted.
-const LIMITED_LUA = `${PRELUDE}
+// Calls admitted by a process on its own (no limit enforced) reach the counters in Redis late; a 429
+// or a pause adds them first, so that the rates it reads or cuts from are the real ones.
+const ADD_UNFLUSHED = `
+local function add_unflushed(n)
+  if n > 0 then
+    redis.call('HINCRBY', KEYS[1], 'n_req', n)
+    redis.call('HINCRBY', KEYS[1], 'win_req', n)
+  end
+end
+`;
+
+// A 429: count it, and tell the caller what the key's budget looks like, so that it can decide whether
+// the key is out of budget. ARGV: lease id, calls admitted locally and not yet counted. Returns the
+// requests and tokens of the current and the previous 10 s window, their span in ms, the rpm and tpm
+// the API announced, and the rate at which sustained 429s last cut the learned rate (0: none).
+const NOTE_429_LUA = `${PRELUDE}${ADD_UNFLUSHED}
 redis.call('ZREM', KEYS[2], ARGV[1])
 roll()
-local unflushed = tonumber(ARGV[5])
-if unflushed > 0 then
-  redis.call('HINCRBY', KEYS[1], 'n_req', unflushed)
-  redis.call('HINCRBY', KEYS[1], 'win_req', unflushed)
-end
+add_unflushed(tonumber(ARGV[2]))
+redis.call('HINCRBY', KEYS[1], 'n_429', 1)
+redis.call('PEXPIRE', KEYS[1], 86400000)
+local span = math.max(now - num('win_start', now) + num('last_ms', 0), 1000)
+return {num('win_req', 0) + num('last_req', 0), num('win_tok', 0) + num('last_tok', 0), span, num('hdr_rpm', 0), num('hdr_tpm', 0), num('hit_rpm', 0)}
+`;
+
+// The key is out of budget (a 429 that says so, or "no requests left" headers): every worker of this
+// key waits until the given time. When told to, the learned rate is cut, starting from the rate
+// actually reached when first limited.
+// ARGV: lease id, pause ms, cut the learned rate (1/0), count as 429 (1/0), calls admitted locally and not yet counted.
+const LIMITED_LUA = `${PRELUDE}${ADD_UNFLUSHED}
+redis.call('ZREM', KEYS[2], ARGV[1])
+roll()
+add_unflushed(tonumber(ARGV[5]))
 local until_ms = now + tonumber(ARGV[2])
 if until_ms > num('pause_until', 0) then redis.call('HSET', KEYS[1], 'pause_until', until_ms) end
+redis.call('HINCRBY', KEYS[1], 'n_pause', 1)
 if ARGV[4] == '1' then redis.call('HINCRBY', KEYS[1], 'n_429', 1) end
 if ARGV[3] == '1' then
   local a = num('arpm', 0)
@@ -166,13 +192,12 @@ if ARGV[3] == '1' then
   -- One cut per pause (and at most one a second): the other calls in flight when the limit was hit
   -- report the same event.
   if now >= cut_at then
-    if a <= 0 then
-      local span = math.max(now - num('win_start', now) + num('last_ms', 0), 1000)
-      local reqs = num('win_req', 0) + num('last_req', 0)
-      a = reqs * 60000 / span
-    end
+    local span = math.max(now - num('win_start', now) + num('last_ms', 0), 1000)
+    local reached = (num('win_req', 0) + num('last_req', 0)) * 60000 / span
+    if a <= 0 then a = reached end
     a = math.max(${ADAPTIVE_FLOOR_RPM}, a * ${ADAPTIVE_CUT})
-    redis.call('HSET', KEYS[1], 'arpm', a, 'arpm_at', until_ms, 'arpm_cut_at', math.max(until_ms, now + ${ADAPTIVE_CUT_EVERY_MS}))
+    -- The rate that met the limit: a later 429 near it is taken as the same limit (see on-429.ts).
+    redis.call('HSET', KEYS[1], 'arpm', a, 'arpm_at', until_ms, 'arpm_cut_at', math.max(until_ms, now + ${ADAPTIVE_CUT_EVERY_MS}), 'hit_rpm', reached)
   end
 end
 return 1
@@ -188,6 +213,7 @@ interface BudgetCommands {
   respoolAcquire(budget: string, inFlight: string, ...args: string[]): Promise<[number, number, string]>;
   respoolSettle(budget: string, inFlight: string, ...args: string[]): Promise<number>;
   respoolLimited(budget: string, inFlight: string, ...args: string[]): Promise<number>;
+  respoolNote429(budget: string, inFlight: string, ...args: string[]): Promise<[number, number, number, number, number, number]>;
   respoolBudgetSnapshot(budget: string, inFlight: string): Promise<[number, number, string[]]>;
 }
 
@@ -196,6 +222,7 @@ function commands(redis: Redis): BudgetCommands {
     respoolAcquire: { keys: 2, lua: ACQUIRE_LUA },
     respoolSettle: { keys: 2, lua: SETTLE_LUA },
     respoolLimited: { keys: 2, lua: LIMITED_LUA },
+    respoolNote429: { keys: 2, lua: NOTE_429_LUA },
     respoolBudgetSnapshot: { keys: 2, lua: SNAPSHOT_LUA },
   });
 }
@@ -224,6 +251,11 @@ export class Budget {
   private viewing: Promise<void> | null = null;
   private unflushed = { requests: 0, tokens: 0 };
   private flushTimer: NodeJS.Timeout | null = null;
+  /**
+   * A pause this process decided and may not have written to Redis yet: its own calls stop at once,
+   * instead of going on (and collecting 429s) for the round trips the shared pause takes.
+   */
+  private localPauseUntil = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -297,6 +329,8 @@ export class Budget {
       const { rpm, tpm, maxInFlight } = this.limits;
       await this.redis.hset(this.keys.hash, { rpm: rpm ?? 0, tpm: tpm ?? 0, max_in_flight: maxInFlight ?? 0 });
     }
+    const paused = this.localPauseUntil - Date.now();
+    if (paused > 0) return { granted: false, waitMs: paused, reason: 'paused' };
     const fast = await this.fastPath();
     if (fast) return fast;
     const [granted, wait, reason] = await commands(this.redis).respoolAcquire(
@@ -345,20 +379,46 @@ export class Budget {
     this.view.at = 0;
   }
 
-  /** Pauses every worker of this budget for `pauseMs`; `was429` counts it as a rate-limited answer. */
-  async limited(leaseId: string, pauseMs: number, was429: boolean): Promise<void> {
-    const unflushed = this.unflushed.requests;
-    this.unflushed.requests = 0;
+  /**
+   * Pauses every worker of this budget for `pauseMs`. `count429` counts it as a rate-limited answer
+   * (one `note429` did not count already); `cut` cuts the learned rate (only in adaptive mode).
+   */
+  async limited(leaseId: string, pauseMs: number, opts: { count429: boolean; cut: boolean }): Promise<void> {
+    this.pauseHere(pauseMs);
     await commands(this.redis).respoolLimited(
       this.keys.hash,
       this.keys.inFlight,
       leaseId,
       String(Math.max(1, Math.ceil(pauseMs))),
-      this.adaptive ? '1' : '0',
-      was429 ? '1' : '0',
-      String(unflushed),
+      opts.cut && this.adaptive ? '1' : '0',
+      opts.count429 ? '1' : '0',
+      String(this.takeUnflushedRequests()),
     );
     this.view.at = 0;
+  }
+
+  /** Stops this process' calls on the budget for `pauseMs` now, before the shared pause reaches Redis. */
+  pauseHere(pauseMs: number): void {
+    this.localPauseUntil = Math.max(this.localPauseUntil, Date.now() + pauseMs);
+  }
+
+  /** Counts a 429 and returns the budget's recent use, for deciding whether the key is out of budget. */
+  async note429(leaseId: string): Promise<BudgetUse> {
+    const [requests, tokens, spanMs, hdrRpm, hdrTpm, hitRpm] = await commands(this.redis).respoolNote429(this.keys.hash, this.keys.inFlight, leaseId, String(this.takeUnflushedRequests()));
+    const perMinute = (n: number) => (Number(n) * 60_000) / Math.max(1, Number(spanMs));
+    return {
+      recentRpm: perMinute(requests),
+      recentTpm: perMinute(tokens),
+      rpmLimit: this.limits.rpm ?? (Number(hdrRpm) || null),
+      tpmLimit: this.limits.tpm ?? (Number(hdrTpm) || null),
+      learnedLimitRpm: this.adaptive ? Number(hitRpm) || null : null,
+    };
+  }
+
+  private takeUnflushedRequests(): number {
+    const n = this.unflushed.requests;
+    this.unflushed.requests = 0;
+    return n;
   }
 
   async snapshot(): Promise<BudgetSnapshot> {
@@ -384,6 +444,7 @@ export async function readSnapshot(redis: Redis, keys: { hash: string; inFlight:
     requests: h.n_req ?? 0,
     tokens: h.n_tok ?? 0,
     rateLimited: h.n_429 ?? 0,
+    pauses: h.n_pause ?? 0,
     recentRpm: Math.round(((h.last_req ?? 0) * 60000) / span),
     recentTpm: Math.round(((h.last_tok ?? 0) * 60000) / span),
   };
