@@ -18,6 +18,7 @@ export type Queue<Data> = BullMQ.Queue<Data>;
 export const Worker = bullmq.Worker;
 export type Worker<Data, Result> = BullMQ.Worker<Data, Result>;
 export const WaitingError = bullmq.WaitingError;
+export const DelayedError = bullmq.DelayedError;
 
 export const Redis = (require('ioredis') as typeof IORedis).Redis;
 export type Redis = IORedis.Redis;

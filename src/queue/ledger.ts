@@ -120,21 +120,76 @@ return out
 
 // Workers hand over items' lines: each is marked delivered and appended to the results stream in one
 // step. A second delivery (a job that ran twice) is dropped here, so the stream holds one line per item.
+// The item's call claim ends with its delivery. A run whose meta is gone (cleaned, or Redis lost its
+// data) takes no line (-1): it would only leave a half ledger that the next run misreads.
+// KEYS: ledger, results, calls, meta.
 const DELIVER_LUA = `${WRITTEN_HELPERS}
 local out = {}
+local lost = redis.call('EXISTS', KEYS[4]) == 0
 for i = 1, #ARGV, 2 do
   local id = ARGV[i]
   local v = redis.call('HGET', KEYS[1], id)
   local mark = v and string.sub(v, 1, 1) or ''
-  if mark == '=' or (not v and writtenfp(id)) then
+  if lost then
+    out[#out + 1] = -1
+  elseif mark == '=' or (not v and writtenfp(id)) then
+    redis.call('HDEL', KEYS[3], id)
     out[#out + 1] = 0
   else
     redis.call('HSET', KEYS[1], id, '=' .. (v and string.sub(v, 2) or ''))
     redis.call('XADD', KEYS[2], '*', 'id', id, 'line', ARGV[i + 1])
+    redis.call('HDEL', KEYS[3], id)
     out[#out + 1] = 1
   end
 end
 return out
+`;
+
+// The call claim, taken right before each API call of an item (docs/architecture.md#exactly-once):
+// whatever the job's history or timing, a job whose item already has its line (delivered or written)
+// makes no call, and neither does a job while another job's claim on the item is live. A claim is
+// "<owner> <expiry ms>" in the calls hash; it ends with the item's delivery, when its job's attempt
+// fails (released), or when it lapses (its worker died): then the item may be called again.
+// KEYS: ledger, calls, meta. ARGV: ttl ms, then (id, owner) pairs.
+// Answers per item: "go", "done", "busy:<ms left>", or "lost" when the run's meta is gone.
+const CLAIM_CALL_LUA = `${WRITTEN_HELPERS}
+local out = {}
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  for i = 2, #ARGV, 2 do out[#out + 1] = 'lost' end
+  return out
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+for i = 2, #ARGV, 2 do
+  local id, owner = ARGV[i], ARGV[i + 1]
+  local v = redis.call('HGET', KEYS[1], id)
+  if (v and string.sub(v, 1, 1) == '=') or (not v and writtenfp(id)) then
+    out[#out + 1] = 'done'
+  else
+    local c = redis.call('HGET', KEYS[2], id)
+    local sp = c and string.find(c, ' ', 1, true)
+    local holder = sp and string.sub(c, 1, sp - 1)
+    local expiry = sp and tonumber(string.sub(c, sp + 1)) or 0
+    if holder and holder ~= owner and expiry > now then
+      out[#out + 1] = 'busy:' .. (expiry - now)
+    else
+      redis.call('HSET', KEYS[2], id, owner .. ' ' .. (now + ttl))
+      out[#out + 1] = 'go'
+    end
+  end
+end
+return out
+`;
+
+// Ends claims whose attempt failed, so the job's next attempt (another owner) need not wait for them.
+// KEYS: calls. ARGV: (id, owner) pairs.
+const RELEASE_CALL_LUA = `
+for i = 1, #ARGV, 2 do
+  local c = redis.call('HGET', KEYS[1], ARGV[i])
+  if c and string.sub(c, 1, #ARGV[i + 1] + 1) == ARGV[i + 1] .. ' ' then redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
+return 1
 `;
 
 // Puts written items back in flight as claimed (for a retry): out of the written set, into the hash,
@@ -160,7 +215,9 @@ return { redis.call('HLEN', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0'
 `;
 
 interface LedgerCommands {
-  respoolDeliver(ledger: string, results: string, ...idLinePairs: string[]): Promise<number[]>;
+  respoolDeliver(ledger: string, results: string, calls: string, meta: string, ...idLinePairs: string[]): Promise<number[]>;
+  respoolClaimCall(ledger: string, calls: string, meta: string, ttlMs: string, ...idOwnerPairs: string[]): Promise<string[]>;
+  respoolReleaseCall(calls: string, ...idOwnerPairs: string[]): Promise<number>;
   respoolClaim(ledger: string, ...args: string[]): Promise<string[]>;
   respoolMarkWritten(ledger: string, written: string, writing: string, ...ids: string[]): Promise<number>;
   respoolLedgerStates(ledger: string, ...ids: string[]): Promise<number[]>;
@@ -171,7 +228,9 @@ interface LedgerCommands {
 function commands(redis: Redis): LedgerCommands {
   return luaCommands<LedgerCommands>(redis, {
     respoolClaim: { keys: 1, lua: CLAIM_LUA },
-    respoolDeliver: { keys: 2, lua: DELIVER_LUA },
+    respoolDeliver: { keys: 4, lua: DELIVER_LUA },
+    respoolClaimCall: { keys: 3, lua: CLAIM_CALL_LUA },
+    respoolReleaseCall: { keys: 1, lua: RELEASE_CALL_LUA },
     respoolMarkWritten: { keys: 3, lua: MARK_WRITTEN_LUA },
     respoolLedgerStates: { keys: 1, lua: STATES_LUA },
     respoolLedgerCounts: { keys: 2, lua: COUNTS_LUA },
@@ -197,11 +256,37 @@ export async function markWritten(redis: Redis, keys: RunKeys, ids: string[]): P
   return commands(redis).respoolMarkWritten(keys.ledger, keys.written, keys.writing, ...ids);
 }
 
-/** For each line: false when the item's line had already been delivered (its job ran twice). */
+/**
+ * For each line: false when the item's line had already been delivered (its job ran twice), or when
+ * the run's meta is gone (the run was cleaned, or Redis lost its data).
+ */
 export async function deliver(redis: Redis, keys: RunKeys, lines: Array<{ id: string; line: string }>): Promise<boolean[]> {
   if (lines.length === 0) return [];
-  const raw = await commands(redis).respoolDeliver(keys.ledger, keys.results, ...lines.flatMap((l) => [l.id, l.line]));
+  const raw = await commands(redis).respoolDeliver(keys.ledger, keys.results, callsKey(keys), keys.meta, ...lines.flatMap((l) => [l.id, l.line]));
   return raw.map((v) => v === 1);
+}
+
+/** The hash of call claims: job id -> "<owner> <expiry ms>" (see CLAIM_CALL_LUA). */
+export function callsKey(keys: RunKeys): string {
+  return `${keys.ledger}:calls`;
+}
+
+/**
+ * What a job may do right before an API call for its item: `go` (the claim is its own now), `done`
+ * (the item's line is delivered or written: no call, no line), `busy` (another job's live claim; try
+ * again after `waitMs`), `lost` (the run's meta is gone from Redis: no call).
+ */
+export type CallClaim = { state: 'go' } | { state: 'done' } | { state: 'busy'; waitMs: number } | { state: 'lost' };
+
+export async function claimCalls(redis: Redis, keys: RunKeys, ttlMs: number, entries: Array<{ id: string; owner: string }>): Promise<CallClaim[]> {
+  if (entries.length === 0) return [];
+  const raw = await commands(redis).respoolClaimCall(keys.ledger, callsKey(keys), keys.meta, String(ttlMs), ...entries.flatMap((e) => [e.id, e.owner]));
+  return raw.map((r): CallClaim => (r.startsWith('busy:') ? { state: 'busy', waitMs: Number(r.slice(5)) } : { state: r as 'go' | 'done' | 'lost' }));
+}
+
+/** Ends the claims these owners hold (an attempt that failed); claims of other owners stay. */
+export async function releaseCalls(redis: Redis, keys: RunKeys, entries: Array<{ id: string; owner: string }>): Promise<void> {
+  if (entries.length > 0) await commands(redis).respoolReleaseCall(callsKey(keys), ...entries.flatMap((e) => [e.id, e.owner]));
 }
 
 async function states(redis: Redis, keys: RunKeys, ids: string[]): Promise<number[]> {
@@ -234,7 +319,7 @@ export async function unmarkWritten(redis: Redis, keys: RunKeys, entries: Array<
 
 /** Deletes the ledger: the in-flight hash and every bucket of the written set. */
 export async function deleteLedger(redis: Redis, keys: RunKeys): Promise<void> {
-  await redis.del(keys.ledger);
+  await redis.del(keys.ledger, callsKey(keys));
   let cursor = '0';
   do {
     const [next, found] = await redis.scan(cursor, 'MATCH', `${keys.ledger}:w:*`, 'COUNT', 1000);

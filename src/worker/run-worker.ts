@@ -7,7 +7,7 @@ import type { JobData } from '../core/item.js';
 import type { Logger } from '../cli/logger.js';
 import { BACKOFF_TYPE } from '../queue/job-options.js';
 import { bullPrefix, runKeys } from '../queue/keys.js';
-import { areDone, deliver } from '../queue/ledger.js';
+import { claimCalls, deliver, releaseCalls, type CallClaim } from '../queue/ledger.js';
 import { MicroBatcher } from '../queue/micro-batcher.js';
 import { isRetryable, saveRetryData } from '../queue/retry.js';
 import { limitsFor, loadRun, loadRunState, markStopped, type RunSettings, type RunState } from '../queue/run-meta.js';
@@ -72,7 +72,8 @@ export class WorkerSet {
         }),
       stopRun: (run, reason) => this.stopRun(run, reason),
       isStopped: (run) => this.stopped.has(run),
-      isDone: (run, jobId) => this.batchers(run).isDone.submit(jobId),
+      claimCall: (run, jobId, owner) => this.batchers(run).claimCall.submit({ id: jobId, owner }),
+      releaseCall: (run, jobId, owner) => releaseCalls(this.opts.redis, runKeys(run, this.opts.prefix), [{ id: jobId, owner }]),
       limiter: this.limiter,
       budgetFor: (settings, model) => {
         const budget = this.limiter.budgetFor(this.opts.baseUrl ?? settings.baseUrl, this.opts.apiKey, model, limitsFor(settings, model));
@@ -141,14 +142,17 @@ export class WorkerSet {
     };
   }
 
-  private readonly perRun = new Map<string, { isDone: MicroBatcher<string, boolean>; deliver: MicroBatcher<{ id: string; line: string }, boolean> }>();
+  private readonly perRun = new Map<string, { claimCall: MicroBatcher<{ id: string; owner: string }, CallClaim>; deliver: MicroBatcher<{ id: string; line: string }, boolean> }>();
 
   private batchers(run: string) {
     let b = this.perRun.get(run);
     if (!b) {
       const keys = runKeys(run, this.opts.prefix);
+      // A call claim lasts as long as a job's lock: a worker that has not renewed its locks for that
+      // long is taken for dead by BullMQ too, and its items may be called again.
+      const claimTtl = this.opts.lockDurationMs ?? queueTiming(process.env).lockDurationMs;
       b = {
-        isDone: new MicroBatcher((ids) => areDone(this.opts.redis, keys, ids)),
+        claimCall: new MicroBatcher((entries) => claimCalls(this.opts.redis, keys, claimTtl, entries)),
         deliver: new MicroBatcher((lines) => deliver(this.opts.redis, keys, lines), 100),
       };
       this.perRun.set(run, b);

@@ -31,6 +31,8 @@ describe('ledger (real Redis)', () => {
   beforeEach(async () => {
     // A fresh run for every test, all under this file's prefix.
     keys = runKeys(`run-${randomUUID().slice(0, 8)}`, prefix);
+    // Deliveries need the run's meta (a run without it was cleaned or lost; see the deliver tests).
+    await redis.hset(keys.meta, 'settings', '{}');
   });
 
   after(async () => {
@@ -262,6 +264,7 @@ describe('ledger (real Redis)', () => {
 
   it('runs stay apart: the same job id in two runs has two ledger entries', async () => {
     const other = runKeys(`other-${randomUUID().slice(0, 8)}`, prefix);
+    await redis.hset(other.meta, 'settings', '{}');
     await claim(redis, keys, [{ id: 'same', source: 's:1' }]);
     assert.deepEqual(await claim(redis, other, [{ id: 'same', source: 't:1' }]), [{ state: 'new' }]);
     await deliver(redis, keys, [{ id: 'same', line: 'L' }]);
