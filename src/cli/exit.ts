@@ -7,6 +7,8 @@ export const EXIT = {
   runStopped: 3,
   /** The run reached its max_cost: the items not sent have `skipped` lines. */
   costCapped: 4,
+  /** The run's state vanished from Redis mid-run (restart without its data, flush, clean); a later run goes on from the results file. */
+  stateLost: 7,
   interrupted: 130,
 } as const;
 

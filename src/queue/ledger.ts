@@ -33,6 +33,9 @@ export interface Claim {
   firstSource?: string;
 }
 
+/** The written-set fingerprint of an item known from a results line that names no source. */
+const ANY_SOURCE_FP = 8388608;
+
 /** Number of hex digits of the job id that name a written-set bucket; see the module comment. */
 export const WRITTEN_BUCKET_HEX = 4;
 
@@ -53,6 +56,16 @@ end
 -- 23 bits: the largest that Redis keeps in a 3-byte listpack integer.
 local function srcfp(src) return tonumber(string.sub(redis.sha1hex(src), 1, 6), 16) % 8388608 end
 local function writtenfp(id) return redis.call('HGET', wkey(id), wfield(id)) end
+-- Items known from a line of the results file (not from this Redis) keep the fingerprint of their
+-- source's last part, file name and line ("reviews.csv:7"), as -1 - fp: the line's paths are relative
+-- to wherever the run was started, the ledger's absolute. A line that names no source (a provider
+-- batch line) matches any source.
+local ANY_SOURCE = ${ANY_SOURCE_FP}
+local function basefp(base) return -1 - srcfp(base) end
+local function samesource(fp, src)
+  local f = tonumber(fp)
+  return f == srcfp(src) or f == ANY_SOURCE or (f < 0 and f == basefp(string.match(src, '[^/\\\\]*$')))
+end
 `;
 
 // For each (id, source): new -> claimed; same source -> pending or done; another source -> duplicate.
@@ -75,7 +88,7 @@ for i = 1, #ARGV, 2 do
     if not fp then
       redis.call('HSET', KEYS[1], id, '-' .. src)
       out[#out + 1] = 'new'
-    elseif tonumber(fp) == srcfp(src) then
+    elseif samesource(fp, src) then
       out[#out + 1] = 'done'
     else
       out[#out + 1] = 'dup:'
@@ -104,6 +117,35 @@ redis.call('DEL', KEYS[3])
 return n
 `;
 
+// Items whose line is in the results file, read back into a ledger that did not know them (after
+// `clean`, a Redis that lost its data, or a file moved to another Redis): each becomes written, with
+// its source as the line gives it (see samesource), and counted. An item in flight here is written too:
+// its line is in the file already. An item seen again in the file is marked superseded, so the
+// collector keeps only its last line. KEYS: ledger, written, lineCounts, superseded.
+// ARGV: (id, source base or "" for any, status, "1" when seen before in the file) quadruples.
+const SEED_LUA = `${WRITTEN_HELPERS}
+local n = 0
+for i = 1, #ARGV, 4 do
+  local id, base, status = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if ARGV[i + 3] == '1' then redis.call('HSETNX', KEYS[4], id, '1') end
+  if not writtenfp(id) then
+    local v = redis.call('HGET', KEYS[1], id)
+    local fp = ANY_SOURCE
+    if v then
+      fp = srcfp(string.sub(v, 2))
+      redis.call('HDEL', KEYS[1], id)
+    elseif base ~= '' then
+      fp = basefp(base)
+    end
+    redis.call('HSET', wkey(id), wfield(id), fp)
+    redis.call('HINCRBY', KEYS[3], status, 1)
+    n = n + 1
+  end
+end
+if n > 0 then redis.call('INCRBY', KEYS[2], n) end
+return n
+`;
+
 // For each id: 2 written, 1 delivered, 0 claimed or unknown.
 const STATES_LUA = `${WRITTEN_HELPERS}
 local out = {}
@@ -125,14 +167,15 @@ return out
 // KEYS: ledger, results, calls, meta.
 const DELIVER_LUA = `${WRITTEN_HELPERS}
 local out = {}
-local lost = redis.call('EXISTS', KEYS[4]) == 0
+local lost = redis.call('HEXISTS', KEYS[4], 'settings') == 0
 for i = 1, #ARGV, 2 do
   local id = ARGV[i]
   local v = redis.call('HGET', KEYS[1], id)
   local mark = v and string.sub(v, 1, 1) or ''
-  if lost then
+  local written = not v and writtenfp(id)
+  if lost or (not v and not written) then
     out[#out + 1] = -1
-  elseif mark == '=' or (not v and writtenfp(id)) then
+  elseif mark == '=' or written then
     redis.call('HDEL', KEYS[3], id)
     out[#out + 1] = 0
   else
@@ -154,7 +197,7 @@ return out
 // Answers per item: "go", "done", "busy:<ms left>", or "lost" when the run's meta is gone.
 const CLAIM_CALL_LUA = `${WRITTEN_HELPERS}
 local out = {}
-if redis.call('EXISTS', KEYS[3]) == 0 then
+if redis.call('HEXISTS', KEYS[3], 'settings') == 0 then
   for i = 2, #ARGV, 2 do out[#out + 1] = 'lost' end
   return out
 end
@@ -166,6 +209,8 @@ for i = 2, #ARGV, 2 do
   local v = redis.call('HGET', KEYS[1], id)
   if (v and string.sub(v, 1, 1) == '=') or (not v and writtenfp(id)) then
     out[#out + 1] = 'done'
+  elseif not v then
+    out[#out + 1] = 'lost'
   else
     local c = redis.call('HGET', KEYS[2], id)
     local sp = c and string.find(c, ' ', 1, true)
@@ -223,6 +268,7 @@ interface LedgerCommands {
   respoolLedgerStates(ledger: string, ...ids: string[]): Promise<number[]>;
   respoolLedgerCounts(ledger: string, written: string): Promise<[number, number]>;
   respoolUnwrite(ledger: string, written: string, ...args: string[]): Promise<number>;
+  respoolSeed(ledger: string, written: string, lineCounts: string, superseded: string, ...args: string[]): Promise<number>;
 }
 
 function commands(redis: Redis): LedgerCommands {
@@ -235,6 +281,7 @@ function commands(redis: Redis): LedgerCommands {
     respoolLedgerStates: { keys: 1, lua: STATES_LUA },
     respoolLedgerCounts: { keys: 2, lua: COUNTS_LUA },
     respoolUnwrite: { keys: 2, lua: UNWRITE_LUA },
+    respoolSeed: { keys: 4, lua: SEED_LUA },
   });
 }
 
@@ -315,6 +362,21 @@ export async function ledgerCounts(redis: Redis, keys: RunKeys): Promise<{ items
 export async function unmarkWritten(redis: Redis, keys: RunKeys, entries: Array<{ id: string; source: string }>): Promise<number> {
   if (entries.length === 0) return 0;
   return commands(redis).respoolUnwrite(keys.ledger, keys.written, ...entries.flatMap((e) => [e.id, e.source]));
+}
+
+/** An item whose line is in the results file: `base` is its source's file name and line (`reviews.csv:7`), or null when the line names none. */
+export interface FileItem {
+  id: string;
+  base: string | null;
+  status: string;
+  /** The file has an earlier line for the same item. */
+  repeated: boolean;
+}
+
+/** Records items found in the results file as written (see SEED_LUA); returns how many were new to the ledger. */
+export async function seedWritten(redis: Redis, keys: RunKeys, items: FileItem[]): Promise<number> {
+  if (items.length === 0) return 0;
+  return commands(redis).respoolSeed(keys.ledger, keys.written, keys.lineCounts, keys.superseded, ...items.flatMap((i) => [i.id, i.base ?? '', i.status, i.repeated ? '1' : '0']));
 }
 
 /** Deletes the ledger: the in-flight hash and every bucket of the written set. */

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addLine, emptyTotals, formatTotals } from '../../report/summary.js';
 import { loadRun } from '../../queue/run-meta.js';
-import { Collector } from '../../sinks/collector.js';
+import { Collector, RunStateLostError } from '../../sinks/collector.js';
 import { EXIT, ExitError } from '../exit.js';
 import { failIfCapped } from '../cost-exit.js';
 import { Progress } from '../progress.js';
@@ -47,7 +47,10 @@ export function registerCollect(program: Command, globals: () => GlobalFlags): v
         await collector.start();
         session.log.info(`collecting run ${flags.name} into ${collector.path}`);
         progress.start();
-        const outcome = await collector.runUntilComplete({ signal: abort.signal });
+        const outcome = await collector.runUntilComplete({ signal: abort.signal }).catch((err: unknown) => {
+          if (err instanceof RunStateLostError) throw new ExitError(err.message, EXIT.stateLost);
+          throw err;
+        });
         progress.stop();
         session.log.info(`run ${flags.name} ${outcome === 'complete' ? 'complete' : 'collector stopped'}: ${formatTotals(totals)}`);
         if (outcome !== 'complete') throw new ExitError(`collector stopped before run ${flags.name} was complete; start it again to go on`, EXIT.interrupted);
