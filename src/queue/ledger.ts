@@ -100,14 +100,20 @@ return out
 
 // Moves ids from the in-flight hash to the written set, counts them, and clears the collector's
 // in-progress batch in one atomic step: after a crash, either the whole batch counts as written or
-// none of it does. An id never claimed (a line made from a failed job) counts too.
+// none of it does. An id never claimed (a line made from a failed job) counts too, as of any source.
+// A run whose meta is gone (Redis lost its data mid-batch) gets no marks: its lines are in the file,
+// which the next run reads back with their sources. KEYS: ledger, written, writing, meta.
 const MARK_WRITTEN_LUA = `${WRITTEN_HELPERS}
 local n = 0
+if redis.call('HEXISTS', KEYS[4], 'settings') == 0 then
+  redis.call('DEL', KEYS[3])
+  return 0
+end
 for i = 1, #ARGV do
   local id = ARGV[i]
   if not writtenfp(id) then
     local v = redis.call('HGET', KEYS[1], id)
-    redis.call('HSET', wkey(id), wfield(id), v and srcfp(string.sub(v, 2)) or 0)
+    redis.call('HSET', wkey(id), wfield(id), v and srcfp(string.sub(v, 2)) or ANY_SOURCE)
     if v then redis.call('HDEL', KEYS[1], id) end
     n = n + 1
   end
@@ -264,7 +270,7 @@ interface LedgerCommands {
   respoolClaimCall(ledger: string, calls: string, meta: string, ttlMs: string, ...idOwnerPairs: string[]): Promise<string[]>;
   respoolReleaseCall(calls: string, ...idOwnerPairs: string[]): Promise<number>;
   respoolClaim(ledger: string, ...args: string[]): Promise<string[]>;
-  respoolMarkWritten(ledger: string, written: string, writing: string, ...ids: string[]): Promise<number>;
+  respoolMarkWritten(ledger: string, written: string, writing: string, meta: string, ...ids: string[]): Promise<number>;
   respoolLedgerStates(ledger: string, ...ids: string[]): Promise<number[]>;
   respoolLedgerCounts(ledger: string, written: string): Promise<[number, number]>;
   respoolUnwrite(ledger: string, written: string, ...args: string[]): Promise<number>;
@@ -277,7 +283,7 @@ function commands(redis: Redis): LedgerCommands {
     respoolDeliver: { keys: 4, lua: DELIVER_LUA },
     respoolClaimCall: { keys: 3, lua: CLAIM_CALL_LUA },
     respoolReleaseCall: { keys: 1, lua: RELEASE_CALL_LUA },
-    respoolMarkWritten: { keys: 3, lua: MARK_WRITTEN_LUA },
+    respoolMarkWritten: { keys: 4, lua: MARK_WRITTEN_LUA },
     respoolLedgerStates: { keys: 1, lua: STATES_LUA },
     respoolLedgerCounts: { keys: 2, lua: COUNTS_LUA },
     respoolUnwrite: { keys: 2, lua: UNWRITE_LUA },
@@ -300,7 +306,7 @@ export async function markWritten(redis: Redis, keys: RunKeys, ids: string[]): P
     await redis.del(keys.writing);
     return 0;
   }
-  return commands(redis).respoolMarkWritten(keys.ledger, keys.written, keys.writing, ...ids);
+  return commands(redis).respoolMarkWritten(keys.ledger, keys.written, keys.writing, keys.meta, ...ids);
 }
 
 /**
