@@ -43,6 +43,7 @@ export interface ReadBack {
 }
 
 const BATCH = 1000;
+const BATCHES_IN_FLIGHT = 3;
 
 /** Reads `file` (if it exists) into the run's ledger; streamed, one Lua call per 1,000 lines of the run. */
 export async function readResultsIntoLedger(redis: Redis, keys: RunKeys, run: string, file: string): Promise<ReadBack> {
@@ -52,6 +53,7 @@ export async function readResultsIntoLedger(redis: Redis, keys: RunKeys, run: st
   // keep the last line of an item that has one line anyway.
   const seen = new Set<number>();
   let batch: FileItem[] = [];
+  const inFlight = new Set<Promise<void>>();
   const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 }), crlfDelay: Infinity });
   for await (const text of rl) {
     if (text.length === 0) continue;
@@ -66,12 +68,25 @@ export async function readResultsIntoLedger(redis: Redis, keys: RunKeys, run: st
     } else seen.add(key);
     batch.push(item);
     if (batch.length >= BATCH) {
-      out.found += await seedWritten(redis, keys, batch);
+      await send(batch);
       batch = [];
     }
   }
-  out.found += await seedWritten(redis, keys, batch);
+  await send(batch);
+  await Promise.all(inFlight);
   return out;
+
+  // A few batches on their way while the next lines are read: reading and Redis overlap.
+  async function send(items: FileItem[]): Promise<void> {
+    while (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight);
+    const p: Promise<void> = seedWritten(redis, keys, items).then((n) => {
+      out.found += n;
+      inFlight.delete(p);
+    });
+    // Awaited by the next send or at the end; this only keeps a failure meanwhile from counting as unhandled.
+    p.catch(() => {});
+    inFlight.add(p);
+  }
 }
 
 /**
