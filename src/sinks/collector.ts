@@ -117,13 +117,10 @@ export class Collector {
     if (results !== 'read') await markResultsRead(this.opts.redis, this.keys);
   }
 
-  /** Items found in the file that the ledger did not know (see results-seed.ts): done, not paid again. */
-  found = 0;
-
+  /** Items found in the file that the ledger did not know (see results-seed.ts) are done: not paid again. */
   private async readBack(): Promise<void> {
     const t0 = Date.now();
     const r = await readResultsIntoLedger(this.opts.redis, this.keys, this.opts.run, this.path);
-    this.found = r.found;
     if (r.lines === 0) return;
     const secs = (Date.now() - t0) / 1000;
     this.opts.log.info(
