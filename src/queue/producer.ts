@@ -154,7 +154,9 @@ async function flush(chunk: JobData[], opts: EnqueueOptions, stats: EnqueueStats
           run: opts.run,
           customId: round === 0 ? here : `${here}#${round}`,
           source: data.source,
-          reason: `duplicate custom_id "${data.customId}" (first used at ${c.firstSource ?? 'another line'})`,
+          // From the second round on, `data` is such a rejection already, whose own id collided: its
+          // reason still names the custom_id that was duplicated, not the id made from its source.
+          reason: data.type === 'rejected' && round > 0 ? data.reason : `duplicate custom_id "${data.customId}" (first used at ${c.firstSource ?? 'another line'})`,
         });
       } else toAdd.push(data);
     });

@@ -15,6 +15,7 @@ import { noteLineStatuses, saveRetryData } from '../queue/retry.js';
 import { cancelWaitingJobs } from '../worker/cancel.js';
 import { compactResults, removeStaleCopy, supersededDue, supersededDone } from './compact.js';
 import { ResultsFile } from './results-file.js';
+import { markResultsRead, moveAside, readResultsIntoLedger, resultsState } from './results-seed.js';
 import { lineForJob } from './line-for-job.js';
 import { formatLine } from './formats/openai-batch.js';
 import { sleep } from '../core/sleep.js';
@@ -44,6 +45,17 @@ interface Delivered {
 
 export class CollectorBusyError extends Error {
   override name = 'CollectorBusyError';
+}
+
+/** The run's state vanished from Redis while it was being collected (see `checkStateKept`). */
+export class RunStateLostError extends Error {
+  override name = 'RunStateLostError';
+  constructor(readonly run: string) {
+    super(
+      `the state of run ${run} is gone from Redis (it restarted without its data, was flushed, or the run was cleaned); ` +
+        'the run stopped: run it again, it goes on from the results file',
+    );
+  }
 }
 
 const LOCK_TTL_MS = 15_000;
@@ -91,10 +103,30 @@ export class Collector {
 
   async start(): Promise<void> {
     await this.lock();
-    await removeStaleCopy(nodePath.resolve(this.opts.out));
-    this.file = await ResultsFile.open(this.opts.out);
+    const out = nodePath.resolve(this.opts.out);
+    await removeStaleCopy(out);
+    const results = await resultsState(this.opts.redis, this.keys);
+    if (results === 'fresh') {
+      const moved = await moveAside(out);
+      if (moved) this.opts.log.info(`run ${this.opts.run}: starting over (--fresh); the earlier results file is now ${moved}`);
+    }
+    this.file = await ResultsFile.open(out);
     this.format = (await loadRun(this.opts.redis, this.opts.run, this.opts.prefix))?.settings.outputFormat ?? 'respool';
     await this.recover();
+    if (results === 'unread') await this.readBack();
+    if (results !== 'read') await markResultsRead(this.opts.redis, this.keys);
+  }
+
+  /** Items found in the file that the ledger did not know (see results-seed.ts) are done: not paid again. */
+  private async readBack(): Promise<void> {
+    const t0 = Date.now();
+    const r = await readResultsIntoLedger(this.opts.redis, this.keys, this.opts.run, this.path);
+    if (r.lines === 0) return;
+    const secs = (Date.now() - t0) / 1000;
+    this.opts.log.info(
+      `run ${this.opts.run}: read ${this.path} back into Redis (${r.lines} lines in ${secs.toFixed(1)} s): ${r.ofRun} of this run, ${r.found} of them not known to Redis: those items are done` +
+        (r.repeated > 0 ? `; ${r.repeated} item(s) have more than one line: only the last is kept` : ''),
+    );
   }
 
   /** Writes one batch of delivered lines; returns how many entries it took off Redis. */
@@ -188,11 +220,21 @@ export class Collector {
         idle = 10;
         continue;
       }
+      await this.checkStateKept();
       if (await this.isComplete()) return 'complete';
       if (opts.shouldStop && (await opts.shouldStop())) return 'stopped';
       await sleep(idle, opts.signal);
       idle = Math.min(idle * 2, opts.idleMs ?? 250);
     }
+  }
+
+  /**
+   * A run whose settings are gone from Redis (Redis restarted without its data, was flushed, or the
+   * run was cleaned) can never complete here: its ledger and queue went with them. Stop instead of
+   * waiting forever; the next run reads the results file back (see results-seed.ts) and goes on.
+   */
+  private async checkStateKept(): Promise<void> {
+    if (!(await this.opts.redis.hexists(this.keys.meta, 'settings'))) throw new RunStateLostError(this.opts.run);
   }
 
   async close(): Promise<void> {

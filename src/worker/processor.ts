@@ -1,8 +1,11 @@
 import type { Job } from 'bullmq';
-import { WaitingError } from '../core/cjs-deps.js';
+import { randomUUID } from 'node:crypto';
+import { DelayedError, WaitingError } from '../core/cjs-deps.js';
 import type { ImageRef, JobData } from '../core/item.js';
 import type { HttpRecord, OutputLine } from '../core/output-line.js';
+import type { CallClaim } from '../queue/ledger.js';
 import type { RunSettings } from '../queue/run-meta.js';
+import { busyRetryAt, CallNotMadeError } from './call-claim.js';
 import { buildRequestBody, wantsJsonOutput } from './build-request.js';
 import { imageDataUri } from './images/prepare.js';
 import { decide, errorFromFailedResponse } from './classify.js';
@@ -37,8 +40,13 @@ export interface ProcessorContext {
   /** Stops the run for every worker (the key was refused); idempotent. */
   stopRun(run: string, reason: string): Promise<void>;
   isStopped(run: string): boolean;
-  /** True when the item's line was already delivered (the job is running a second time). */
-  isDone(run: string, jobId: string): Promise<boolean>;
+  /**
+   * The ledger's call claim, taken right before each API call: `go` or why not (the item's line is
+   * delivered or written, another job's claim is live, the run's state is gone).
+   */
+  claimCall(run: string, jobId: string, owner: string): Promise<CallClaim>;
+  /** Ends this owner's claim when its attempt failed, so the next attempt need not wait for it. */
+  releaseCall(run: string, jobId: string, owner: string): Promise<void>;
   /** Hands the item's final line to the run's collector (through Redis). */
   deliver(run: string, jobId: string, line: OutputLine, data: JobData): Promise<void>;
   limiter: RateLimiter;
@@ -91,18 +99,32 @@ export function createProcessor(ctx: ProcessorContext) {
   return async function process(job: Job<JobData>, token?: string, signal?: AbortSignal): Promise<void> {
     const data = job.data;
     const jobId = job.id!;
-    // A job that runs again after its line was delivered (its worker died or lost its lock just before
-    // completing it) must not pay for another call. Only a job that started before can be in that
-    // state, so first runs skip the round trip.
-    if (hasStartedBefore(job) && (await ctx.isDone(data.run, jobId))) return;
-    const line = await lineFor(job, token, signal);
+    // Whether this job may call is the ledger's decision, taken right before each call (the call
+    // claim), not the job's history: a job added again after the item's first job completed, or a job
+    // run twice, finds the item done or claimed and pays for nothing.
+    const owner = token ?? randomUUID();
+    let line: OutputLine;
+    try {
+      line = await lineFor(job, token, signal, owner);
+    } catch (err) {
+      if (err instanceof CallNotMadeError) return endWithoutCall(job, token, err);
+      await ctx.releaseCall(data.run, jobId, owner).catch(() => {});
+      throw err;
+    }
     // Sharing the answer with identical items goes with the delivery, before the job completes.
     await Promise.all([ctx.deliver(data.run, jobId, line, data), ctx.dedupe?.settle(job, line)]);
   };
 }
 
+/** A job that found its item done (or its run gone) ends without a line; one that found it claimed comes back later. */
+async function endWithoutCall(job: Job<JobData>, token: string | undefined, err: CallNotMadeError): Promise<void> {
+  if (err.claim.state !== 'busy') return;
+  await job.moveToDelayed(busyRetryAt(Date.now(), err.claim.waitMs), token);
+  throw new DelayedError();
+}
+
 function lineMaker(ctx: ProcessorContext) {
-  return async function lineFor(job: Job<JobData>, token?: string, signal?: AbortSignal): Promise<OutputLine> {
+  return async function lineFor(job: Job<JobData>, token: string | undefined, signal: AbortSignal | undefined, owner: string): Promise<OutputLine> {
     const data = job.data;
     if (data.type === 'rejected') return rejectedLine(data);
     const settings = await ctx.runs.get(data.run);
@@ -142,6 +164,11 @@ function lineMaker(ctx: ProcessorContext) {
         const res = await ctx.inCallSlot(data.run, async () => {
           signal?.throwIfAborted();
           const lease = await ctx.limiter.acquire(budget, estimate, job.id!, signal);
+          const claim = await ctx.claimCall(data.run, job.id!, owner);
+          if (claim.state !== 'go') {
+            await ctx.limiter.settle(budget, lease, estimate, 0, null);
+            throw new CallNotMadeError(claim);
+          }
           try {
             const res = await ctx.clientFor(runSettings).createResponse(body, { signal, idempotencyKey });
             ctx.apiAnswered?.(data.run);
@@ -261,10 +288,6 @@ function lineMaker(ctx: ProcessorContext) {
 function rateLimitedSoFar(job: Job<JobData>): number {
   const p = job.progress as { rate_limited?: unknown } | number | undefined;
   return typeof p === 'object' && p !== null && typeof p.rate_limited === 'number' ? p.rate_limited : 0;
-}
-
-function hasStartedBefore(job: Job<JobData>): boolean {
-  return job.attemptsMade > 0 || job.stalledCounter > 0 || (job.attemptsStarted ?? 0) > 1;
 }
 
 async function putBack(job: Job<JobData>, token: string | undefined): Promise<never> {

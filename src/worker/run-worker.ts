@@ -7,7 +7,7 @@ import type { JobData } from '../core/item.js';
 import type { Logger } from '../cli/logger.js';
 import { BACKOFF_TYPE } from '../queue/job-options.js';
 import { bullPrefix, runKeys } from '../queue/keys.js';
-import { areDone, deliver } from '../queue/ledger.js';
+import { claimCalls, deliver, releaseCalls, type CallClaim } from '../queue/ledger.js';
 import { MicroBatcher } from '../queue/micro-batcher.js';
 import { isRetryable, saveRetryData } from '../queue/retry.js';
 import { limitsFor, loadRun, loadRunState, markStopped, recordApiFailure, resetApiFailures, type RunSettings, type RunState, type StopKind } from '../queue/run-meta.js';
@@ -80,7 +80,8 @@ export class WorkerSet {
       apiAnswered: (run) => this.apiAnswered(run),
       apiFailed: (settings, err) => this.apiFailed(settings, err),
       isStopped: (run) => this.stopped.has(run),
-      isDone: (run, jobId) => this.batchers(run).isDone.submit(jobId),
+      claimCall: (run, jobId, owner) => this.batchers(run).claimCall.submit({ id: jobId, owner }),
+      releaseCall: (run, jobId, owner) => releaseCalls(this.opts.redis, runKeys(run, this.opts.prefix), [{ id: jobId, owner }]),
       limiter: this.limiter,
       budgetFor: (settings, model) => {
         const baseUrl = this.opts.baseUrl ?? settings.baseUrl;
@@ -154,15 +155,22 @@ export class WorkerSet {
 
   private readonly perRun = new Map<
     string,
-    { isDone: MicroBatcher<string, boolean>; deliver: MicroBatcher<{ id: string; line: string }, boolean>; answered: MicroBatcher<null, undefined> }
+    {
+      claimCall: MicroBatcher<{ id: string; owner: string }, CallClaim>;
+      deliver: MicroBatcher<{ id: string; line: string }, boolean>;
+      answered: MicroBatcher<null, undefined>;
+    }
   >();
 
   private batchers(run: string) {
     let b = this.perRun.get(run);
     if (!b) {
       const keys = runKeys(run, this.opts.prefix);
+      // A call claim lasts as long as a job's lock: a worker that has not renewed its locks for that
+      // long is taken for dead by BullMQ too, and its items may be called again.
+      const claimTtl = this.opts.lockDurationMs ?? queueTiming(process.env).lockDurationMs;
       b = {
-        isDone: new MicroBatcher((ids) => areDone(this.opts.redis, keys, ids)),
+        claimCall: new MicroBatcher((entries) => claimCalls(this.opts.redis, keys, claimTtl, entries)),
         deliver: new MicroBatcher((lines) => deliver(this.opts.redis, keys, lines), 100),
         answered: new MicroBatcher<null, undefined>(async (calls) => {
           await resetApiFailures(this.opts.redis, run, this.opts.prefix);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import { createRng } from '../../src/fake-server/faults.js';
+import { jobIdFor } from '../../src/queue/keys.js';
 import { assertEachIdOnce, lineCount, readLines, runCli, testPrefix, waitFor } from '../helpers/cli.js';
 import type { OwnRedis } from '../helpers/own-redis.js';
 import { withOwnRedis } from '../helpers/own-redis-suite.js';
@@ -20,7 +21,7 @@ const CONCURRENCY = 6;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('chaos: worker kills, collector and Redis restarts', { timeout: 90_000 }, () => {
+describe('chaos: worker kills, collector and Redis restarts', { timeout: 300_000 }, () => {
   let redis: OwnRedis;
   let fake: FakeServer;
   let dir: string;
@@ -83,5 +84,47 @@ describe('chaos: worker kills, collector and Redis restarts', { timeout: 90_000 
     assert.equal(calls.length, ids.length, 'every item was called');
     t.diagnostic(`faults (step@lines written): ${happened.join(', ')}; duplicate calls: ${extra}; bound ${CONCURRENCY * kills}`);
     assert.ok(extra <= CONCURRENCY * kills, `duplicate calls ${extra} > ${CONCURRENCY} x ${kills} kills (${happened.join(', ')})`);
+  });
+
+  it('enqueue repeated while workers drain the run, then retry and run at once: no item is paid twice', async (t) => {
+    fake.reset();
+    fake.setOptions({ latencyMs: 100, faults: { rate500: 0.1, seed: 11 } });
+    const ids = Array.from({ length: 1200 }, (_, i) => `again-${i}`);
+    const input = path.join(dir, 'again.in.jsonl');
+    const out = path.join(dir, 'again.out.jsonl');
+    await writeFile(input, ids.map((id) => JSON.stringify({ custom_id: id, prompt: `about ${id}` })).join('\n') + '\n');
+    const job = ['--name', 'again', '--input', input, '--model', 'm', '--base-url', fake.url, '--out', out, '--attempts', '1'];
+    const enqueue = () => runCli(['--prefix', prefix, 'enqueue', ...job], { env: env() });
+    assert.equal((await enqueue()).code, 0);
+    const workers = [start(['worker', '--name', 'again', '-c', '40']), start(['worker', '--name', 'again', '-c', '40'])];
+    const collector = start(['collect', '--name', 'again']);
+    // The same job enqueued again and again while its items are being called and delivered.
+    for (let i = 0; i < 4; i++) {
+      await sleep(1000);
+      const r = await enqueue();
+      assert.equal(r.code, 0, r.stderr);
+    }
+    await collector.done;
+    const first = await readLines(out);
+    assertEachIdOnce(first, ids);
+    const calls = () => fake.stats().byKey;
+    const twice = (byKey: Record<string, number>, expected: (id: string) => number) => Object.entries(byKey).filter(([id, n]) => n > expected(id)).length;
+    assert.equal(twice(calls(), () => 1), 0, 'an item was paid twice while the run was enqueued again');
+    const failed = new Set(first.filter((l) => l.status === 'failed').map((l) => jobIdFor('again', l.custom_id)));
+    assert.ok(failed.size > 50, `failed items: ${failed.size}`);
+
+    // Failed items queued again, and the same run started at once, while the workers drain them.
+    fake.setOptions({ faults: {} });
+    const retried = await runCli(['--prefix', prefix, 'retry', '--name', 'again'], { env: env() });
+    assert.equal(retried.code, 0, retried.stderr);
+    const rerun = await runCli(['--prefix', prefix, 'run', ...job, '--concurrency', '20'], { env: env(), killAfterMs: 60_000 });
+    assert.equal(rerun.code, 0, rerun.stderr);
+    for (const w of workers) await w.kill('SIGTERM');
+    const lines = await readLines(out);
+    assertEachIdOnce(lines, ids);
+    assert.ok(lines.every((l) => l.status === 'completed'));
+    const paidTwice = twice(calls(), (id) => (failed.has(id) ? 2 : 1));
+    t.diagnostic(`failed then retried: ${failed.size}; paid more than needed: ${paidTwice}`);
+    assert.equal(paidTwice, 0, 'an item was paid twice by the retry and the run');
   });
 });

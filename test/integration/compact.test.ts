@@ -45,6 +45,7 @@ describe('results file rewrite after retry', () => {
     const redis = new Redis(REDIS_URL);
     try {
       const keys = runKeys('r', prefix);
+      await redis.hset(keys.meta, 'settings', '{}');
       // i1's new line is written; i2's is still in flight.
       await redis.hset(keys.ledger, 'i1', '=/x.jsonl:1', 'i2', '-/x.jsonl:2');
       await markWritten(redis, keys, ['i1']);

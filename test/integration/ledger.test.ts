@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
+import { Queue } from 'bullmq';
+import type { JobData, ReadOutcome } from '../../src/core/item.js';
+import { enqueue } from '../../src/queue/producer.js';
 import { createRedis } from '../../src/queue/connection.js';
 import { runKeys, type RunKeys } from '../../src/queue/keys.js';
-import { jobIdFor } from '../../src/queue/keys.js';
+import { bullPrefix, jobIdFor } from '../../src/queue/keys.js';
 import { areDone, areWritten, claim, deleteLedger, deliver, ledgerCounts, markWritten, unmarkWritten } from '../../src/queue/ledger.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -31,6 +34,8 @@ describe('ledger (real Redis)', () => {
   beforeEach(async () => {
     // A fresh run for every test, all under this file's prefix.
     keys = runKeys(`run-${randomUUID().slice(0, 8)}`, prefix);
+    // Deliveries need the run's meta (a run without it was cleaned or lost; see the deliver tests).
+    await redis.hset(keys.meta, 'settings', '{}');
   });
 
   after(async () => {
@@ -262,10 +267,47 @@ describe('ledger (real Redis)', () => {
 
   it('runs stay apart: the same job id in two runs has two ledger entries', async () => {
     const other = runKeys(`other-${randomUUID().slice(0, 8)}`, prefix);
+    await redis.hset(other.meta, 'settings', '{}');
     await claim(redis, keys, [{ id: 'same', source: 's:1' }]);
     assert.deepEqual(await claim(redis, other, [{ id: 'same', source: 't:1' }]), [{ state: 'new' }]);
     await deliver(redis, keys, [{ id: 'same', line: 'L' }]);
     assert.deepEqual(await areDone(redis, other, ['same']), [false]);
     assert.equal(await redis.xlen(other.results), 0);
+  });
+});
+
+describe('producer: duplicate custom_ids (real Redis and BullMQ)', () => {
+  it('a duplicate whose line-made id collides too is rejected naming the custom_id that was duplicated', async () => {
+    const prefix = `rtest-${randomUUID().slice(0, 8)}`;
+    const redis = createRedis(REDIS_URL);
+    const queue = new Queue<JobData>('dups', { connection: redis, prefix: bullPrefix(prefix) });
+    try {
+      const item = (customId: string, line: number): ReadOutcome => ({
+        type: 'item',
+        item: { customId, source: { file: 'in.jsonl', line }, request: { kind: 'prompt', text: 'x', images: [] } },
+      });
+      // Line 3 repeats "a"; the id made from its place, "in.jsonl:3", is line 2's custom_id.
+      async function* outcomes() {
+        yield item('a', 1);
+        yield item('in.jsonl:3', 2);
+        yield item('a', 3);
+      }
+      const stats = await enqueue(outcomes(), { redis, queue, run: 'dups', attempts: 1, prefix, cwd: '/data' });
+      assert.equal(stats.duplicates, 2);
+      const rejected = (await queue.getJobs(['wait'])).map((j) => j.data).filter((d) => d.type === 'rejected');
+      assert.equal(rejected.length, 1);
+      assert.equal(rejected[0]!.customId, 'in.jsonl:3#1');
+      assert.equal((rejected[0] as { reason: string }).reason, 'duplicate custom_id "a" (first used at /data/in.jsonl:1)');
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        if (keys.length > 0) await redis.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      await redis.quit();
+    }
   });
 });

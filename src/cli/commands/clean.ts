@@ -8,7 +8,7 @@ import { Session, type GlobalFlags } from '../session.js';
 export function registerClean(program: Command, globals: () => GlobalFlags): void {
   program
     .command('clean')
-    .description('forget a run: delete its queue, ledger and settings from Redis (the results file stays); running it again starts over')
+    .description('forget a run: delete its queue, ledger and settings from Redis (the results file stays: running the run again reads it back; --fresh on run starts over)')
     .option('-n, --name <run>', 'the run to forget', parseRunName)
     .option('--all', 'forget every run')
     .action(async (flags: { name?: string; all?: boolean }) => {

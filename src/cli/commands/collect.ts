@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addLine, emptyTotals, formatTotals } from '../../report/summary.js';
 import { loadRun } from '../../queue/run-meta.js';
-import { Collector } from '../../sinks/collector.js';
+import { Collector, RunStateLostError } from '../../sinks/collector.js';
 import { EXIT, ExitError } from '../exit.js';
 import { failIfCapped } from '../cost-exit.js';
 import { failIfUnsuccessful } from '../run-exit.js';
@@ -51,7 +51,10 @@ export function registerCollect(program: Command, globals: () => GlobalFlags): v
         session.log.info(`collecting run ${flags.name} into ${collector.path}`);
         await followRunProgress(progress, session, flags.name);
         progress.start();
-        const outcome = await collector.runUntilComplete({ signal: abort.signal, shouldStop: reportStops(session, flags.name) });
+        const outcome = await collector.runUntilComplete({ signal: abort.signal, shouldStop: reportStops(session, flags.name) }).catch((err: unknown) => {
+          if (err instanceof RunStateLostError) throw new ExitError(err.message, EXIT.stateLost);
+          throw err;
+        });
         progress.stop();
         session.log.info(`run ${flags.name} ${outcome === 'complete' ? 'complete' : 'collector stopped'}: ${formatTotals(totals)}`);
         if (outcome !== 'complete') throw new ExitError(`collector stopped before run ${flags.name} was complete; start it again to go on`, EXIT.interrupted);

@@ -9,6 +9,7 @@ import { enqueueRun } from './run.js';
 export function registerEnqueue(program: Command, globals: () => GlobalFlags): void {
   addJobFlags(program.command('enqueue').description('read the inputs and put every item in the run queue (workers and a collector do the rest)'))
     .option('--max-queued <n>', 'wait while more than this many items wait for a worker (default: no limit)')
+    .option('--fresh', 'start over: forget the run in Redis; its collector moves the results file aside (<out>.<time>.bak); every item is sent again')
     .action(async (jobfile: string | undefined, flags: Record<string, unknown>) => {
       const config = await configFromFlags(jobfile, flags);
       // An incremental run records what it wrote; only the process that writes the results can.
@@ -20,6 +21,8 @@ export function registerEnqueue(program: Command, globals: () => GlobalFlags): v
       try {
         const stats = await enqueueRun(session, config, {
           onChunk: (s) => session.log.debug(`enqueue ${config.name}: ${s.read} read`),
+          readResults: true,
+          fresh: flags.fresh === true,
           ...(maxQueued === undefined ? {} : { maxQueued }),
         });
         session.log.info(

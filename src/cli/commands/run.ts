@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
 import type { Command } from 'commander';
 import type { JobConfig } from '../../config/schema.js';
 import type { OutputLine } from '../../core/output-line.js';
@@ -9,7 +12,9 @@ import { runKeys } from '../../queue/keys.js';
 import { loadRun, markEnqueueDone, saveRun, type StopKind } from '../../queue/run-meta.js';
 import { settingsWithPrices } from '../../cost/run-prices.js';
 import { addLine, emptyTotals, formatTotals, type RunTotals } from '../../report/summary.js';
-import { Collector } from '../../sinks/collector.js';
+import { Collector, RunStateLostError } from '../../sinks/collector.js';
+import { markFresh, markResultsRead, readResultsIntoLedger, resultsState } from '../../sinks/results-seed.js';
+import { cleanRun } from '../../queue/clean.js';
 import { WorkerSet } from '../../worker/run-worker.js';
 import { whenCancelled } from '../../worker/cancel.js';
 import { addJobFlags, configFromFlags } from '../job-flags.js';
@@ -42,10 +47,23 @@ export interface PipelineResult {
 export async function enqueueRun(
   session: Session,
   config: JobConfig,
-  opts: { onChunk?: (s: EnqueueStats) => void; maxQueued?: number; rampFrom?: number; chunkSize?: number; signal?: AbortSignal; incremental?: IncrementalState } = {},
+  opts: {
+    onChunk?: (s: EnqueueStats) => void;
+    maxQueued?: number;
+    rampFrom?: number;
+    chunkSize?: number;
+    signal?: AbortSignal;
+    incremental?: IncrementalState;
+    /** `enqueue`: the results file, where this machine sees it, is read back first (`run`'s collector does that itself). */
+    readResults?: boolean;
+    /** `enqueue --fresh`: forget the run first; its collector moves the old results file aside. */
+    fresh?: boolean;
+  } = {},
 ): Promise<EnqueueStats> {
-  const { incremental, ...enqueueOpts } = opts;
+  const { incremental, readResults: _readResults, fresh: _fresh, ...enqueueOpts } = opts;
   const queue = session.queue(config.name);
+  if (opts.fresh) await startOverFromEnqueue(session, config);
+  else if (opts.readResults) await readResultsHere(session, config);
   await saveRun(session.redis, await settingsWithPrices(config), session.prefix);
   // A run stopped earlier (key refused) is paused; enqueueing it again means "go on".
   await queue.resume();
@@ -75,8 +93,45 @@ function logInputTally(session: Session, run: string, tally: InputTally): void {
   if (models !== '' || notes !== '') session.log.info(`inputs of ${run}: ${[models === '' ? 'no items' : `models ${models}`, notes].filter((p) => p !== '').join('; ')}`);
 }
 
+/**
+ * Forgets the run in Redis and marks it to start over: its collector moves the old results file
+ * aside when it starts. Refused while a collector writes the run (it has the file open).
+ */
+async function startOverFromEnqueue(session: Session, config: JobConfig): Promise<void> {
+  const keys = runKeys(config.name, session.prefix);
+  if (await session.redis.exists(keys.collectorLock)) {
+    throw new ExitError(`a collector is writing run ${config.name}; stop it before starting the run over with --fresh`, EXIT.fatal);
+  }
+  await cleanRun(session.redis, session.queue(config.name), config.name, session.prefix);
+  // Before the run is registered again, so that a collector waiting for it never reads the old file.
+  await markFresh(session.redis, keys);
+  session.log.info(`run ${config.name}: starting over (--fresh); its collector moves ${config.out} aside when it starts`);
+}
+
+/**
+ * `enqueue` on the machine that has the results file: when Redis does not know what the file holds
+ * (a new Redis, a cleaned run, lost data), the file is read back before any item is queued. Done
+ * under the collector lock, taken without waiting: a collector that holds it read the file itself.
+ * Where the file is not here, the run's collector reads it when it starts.
+ */
+async function readResultsHere(session: Session, config: JobConfig): Promise<void> {
+  const keys = runKeys(config.name, session.prefix);
+  if ((await resultsState(session.redis, keys)) !== 'unread' || !existsSync(config.out)) return;
+  const token = `${os.hostname()}:${process.pid}:${randomUUID()}`;
+  if ((await session.redis.set(keys.collectorLock, token, 'PX', 60_000, 'NX')) !== 'OK') return;
+  try {
+    const r = await readResultsIntoLedger(session.redis, keys, config.name, config.out);
+    await markResultsRead(session.redis, keys);
+    if (r.lines > 0) session.log.info(`run ${config.name}: read ${config.out} back into Redis: ${r.ofRun} lines of this run, ${r.found} of them not known to Redis: those items are done`);
+  } finally {
+    await session.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, keys.collectorLock, token);
+  }
+}
+
 /** enqueue + work + collect in one process: the laptop case, and what a resumed run does. */
 export interface PipelineOptions {
+  /** Forget the run first and move its results file aside (`run --fresh`). */
+  fresh?: boolean;
   signal?: AbortSignal;
   progress?: Progress;
   /** Skips items an earlier run wrote, and records the ones this run writes (docs/nightly.md). */
@@ -109,6 +164,10 @@ export async function runPipeline(session: Session, config: JobConfig, opts: Pip
   // without registering the run again (that would reset enqueue_done under the first one).
   await collector.lock();
   try {
+    if (opts.fresh) {
+      await cleanRun(redis, queue, config.name, session.prefix, { keepCollectorLock: true });
+      await markFresh(redis, runKeys(config.name, session.prefix));
+    }
     await saveRun(redis, await settingsWithPrices(config), session.prefix);
     await queue.resume();
     await collector.start();
@@ -164,6 +223,7 @@ export async function runPipeline(session: Session, config: JobConfig, opts: Pip
 export function registerRun(program: Command, globals: () => GlobalFlags): void {
   addJobFlags(program.command('run').description('enqueue, work and write one run in this process; run it again to resume'))
     .option('--date <YYYY-MM-DD>', 'with incremental: true, the date of the run (default: today, UTC)')
+    .option('--fresh', 'start over: forget the run in Redis, move the results file aside (<out>.<time>.bak) and send every item again')
     .action(async (jobfile: string | undefined, flags: Record<string, unknown>) => {
       const config = await configFromFlags(jobfile, flags);
       // Bad settings end the command before anything is queued or any file is written.
@@ -177,7 +237,10 @@ export function registerRun(program: Command, globals: () => GlobalFlags): void 
         session.log.info(`run ${config.name}: ${describeRunModel(config.model, config.inputs)}, concurrency ${config.concurrency}, writing ${config.out} (Redis: ${redactRedisUrl(session.target.url)}, ${session.target.origin})`);
         warnIfNoApiKey(session.log);
         progress.start();
-        const result = await runPipeline(session, config, { signal: stop.signal, progress });
+        const result = await runPipeline(session, config, { signal: stop.signal, progress, fresh: flags.fresh === true }).catch((err: unknown) => {
+          if (err instanceof RunStateLostError) throw new ExitError(err.message, EXIT.stateLost);
+          throw err;
+        });
         progress.stop();
         if (result.outcome === 'complete' && result.totals.lines === 0 && result.enqueued.alreadyDone > 0) {
           const { written } = await ledgerCounts(session.redis, runKeys(config.name, session.prefix));
