@@ -35,17 +35,20 @@ describe('the call claim (real Redis, worker and fake server)', { timeout: 60_00
   let redis: Redis;
   let fake: FakeServer;
   let workers: WorkerSet;
+  let workersRedis: Redis;
 
   before(async () => {
     redis = createRedis(REDIS_URL);
+    workersRedis = createRedis(REDIS_URL);
     fake = await startFakeServer();
-    workers = new WorkerSet({ redis: createRedis(REDIS_URL), log: silentLogger, concurrency: 4, apiKey: 'sk-claim-test', prefix, lockDurationMs: 5000, stalledIntervalMs: 2500 });
+    workers = new WorkerSet({ redis: workersRedis, log: silentLogger, concurrency: 4, apiKey: 'sk-claim-test', prefix, lockDurationMs: 5000, stalledIntervalMs: 2500 });
   });
   after(async () => {
     await workers.close(5000);
     await fake.close();
     await deletePrefix(prefix);
     await redis.quit();
+    await workersRedis.quit();
   });
 
   async function setUp(run: string): Promise<Queue<JobData>> {
