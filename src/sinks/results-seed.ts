@@ -48,7 +48,8 @@ const BATCHES_IN_FLIGHT = 3;
 /** Reads `file` (if it exists) into the run's ledger; streamed, one Lua call per 1,000 lines of the run. */
 export async function readResultsIntoLedger(redis: Redis, keys: RunKeys, run: string, file: string): Promise<ReadBack> {
   const out: ReadBack = { lines: 0, ofRun: 0, found: 0, repeated: 0 };
-  if (!(await exists(file))) return out;
+  // Only a regular file holds lines to read back: a device or a FIFO at `out` (/dev/full, a pipe) would never end.
+  if (!(await isRegularFile(file))) return out;
   // Items seen so far, by 52 bits of the job id: a rare false "repeated" only makes the collector
   // keep the last line of an item that has one line anyway.
   const seen = new Set<number>();
@@ -143,6 +144,13 @@ export async function moveAside(file: string, now = new Date()): Promise<string 
 async function exists(file: string): Promise<boolean> {
   return stat(file).then(
     () => true,
+    () => false,
+  );
+}
+
+async function isRegularFile(file: string): Promise<boolean> {
+  return stat(file).then(
+    (s) => s.isFile(),
     () => false,
   );
 }
