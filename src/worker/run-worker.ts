@@ -41,6 +41,9 @@ export interface WorkerSetOptions {
   stalledIntervalMs?: number;
 }
 
+
+/** How often one process may reset a run's count of API failures in a row (see `apiAnswered`). */
+const RESET_EVERY_MS = 100;
 /**
  * The BullMQ workers of one process: one Worker per run queue, all sharing the API clients, the run
  * settings cache and the knowledge of which runs were stopped.
@@ -335,8 +338,24 @@ export class WorkerSet {
   }
 
   /** Any answer resets the run's count of failures in a row: one round trip per turn of the event loop. */
+  /** When each run's count of API failures was last reset from here. */
+  private readonly lastReset = new Map<string, number>();
+
+  /**
+   * An answer resets the run's shared count of API failures in a row. At most one reset per run every
+   * RESET_EVERY_MS from a process: the circuit opens only on a streak that lasts longer than that, and
+   * a reset per answer would add a Redis call to every call's path. A success
+   * within that time of the last reset is not sent: only a streak that already lasts nearly its whole
+   * minimum span could be counted as unbroken because of it.
+   */
   private apiAnswered(run: string): void {
-    this.batchers(run).answered.submit(null).catch((err: Error) => this.opts.log.debug(`run ${run}: resetting the count of API failures: ${err.message}`));
+    const now = Date.now();
+    if (now - (this.lastReset.get(run) ?? 0) < RESET_EVERY_MS) return;
+    this.lastReset.set(run, now);
+    this.batchers(run).answered.submit(null).catch((err: Error) => {
+      this.lastReset.delete(run);
+      this.opts.log.debug(`run ${run}: resetting the count of API failures: ${err.message}`);
+    });
   }
 
   /** Another process stopped the run: this one stops too, and says why once. */
