@@ -5,9 +5,9 @@ import { errorText, rejected, type InputFile, type ReaderContext } from './conte
 import { decodeLineBatches, DEFAULT_ENCODING, INVALID_UTF8_REASON, type InputEncoding } from './encoding.js';
 import { resolveImageValue } from './images.js';
 import { batchLineToResponses } from './openai-batch.js';
+import { isObject, jsonType, type JsonObject } from './json-values.js';
 import { renderTemplate } from './template.js';
 
-type JsonObject = Record<string, unknown>;
 
 /** Everything a single line needs to become an outcome. */
 interface LineContext {
@@ -164,15 +164,4 @@ async function fieldImages(name: string, values: unknown[], lc: LineContext): Pr
     refs.push(image.ref);
   }
   return { ok: true, refs };
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function jsonType(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (value === undefined) return 'nothing';
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }

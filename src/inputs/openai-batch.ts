@@ -4,8 +4,8 @@
  * converted (./chat-completions.ts); every other endpoint is refused with a reason.
  */
 import { chatCompletionsToResponses, type Conversion } from './chat-completions.js';
+import { isObject, jsonType } from './json-values.js';
 
-type JsonObject = Record<string, unknown>;
 
 export type { Conversion } from './chat-completions.js';
 
@@ -39,15 +39,4 @@ function endpointOf(url: string): string {
     if (pathPart === `/${endpoint}` || pathPart === endpoint || pathPart.endsWith(`/${endpoint}`)) return endpoint;
   }
   return pathPart;
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function jsonType(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (value === undefined) return 'nothing';
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
