@@ -41,6 +41,13 @@ export function addJobFlags(cmd: Command): Command {
     .option('--prices <file>', 'price file over the bundled prices (docs/cost.md)')
     .option('--no-dedupe', 'call the API for every item, even when its request is identical to another item\'s')
     .option('--circuit-breaker <n>', 'stop the run after this many API calls in a row could not connect or got a 5xx (exit code 6; 0: never; default 20)')
+    .option('--mode <mode>', 'online (default), flex, batch or auto: how items are sent (docs/modes.md; env RESPOOL_MODE)')
+    .option('--deadline <time>', 'auto: when the run must be done, an ISO 8601 time with offset or a duration such as 6h (env RESPOOL_DEADLINE)')
+    .option('--flex-timeout-ms <ms>', 'timeout of one flex call (default 900000)')
+    .option('--flex-fallback-ms <ms>', 'flex: send an item at the default tier once flex refused it for this long (default 600000)')
+    .option('--batch-max-requests <n>', 'batch: requests per batch input file at most (default 50000)')
+    .option('--batch-max-bytes <n>', 'batch: bytes per batch input file at most (default 209715200)')
+    .option('--batch-poll-ms <ms>', 'batch: first wait between two looks at a provider batch (default 10000)')
     .option('--allow-failures', 'exit 0, not 5, when the run completes with failed, incomplete or invalid_output lines');
 }
 

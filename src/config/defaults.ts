@@ -25,6 +25,20 @@ export const DEFAULTS = {
   encoding: 'utf-8' as const,
   // The spec's maxLength of a text input (10,485,760 characters): a bigger item could not be sent anyway.
   max_item_bytes: 10_485_760,
+  /** How items are sent (docs/modes.md): `online` at the standard tier, `flex`, `batch` or `auto`. */
+  mode: 'online' as const,
+  /** Flex calls queue at the provider's side and can take minutes: their own, longer timeout. */
+  flex_timeout_ms: 900_000,
+  /** A flex item still refused "resource unavailable" after this long is sent at the default tier. */
+  flex_fallback_ms: 600_000,
+  /** The provider's limits of one batch input file (OpenAI: 50,000 requests, 200 MB). */
+  batch_max_requests: 50_000,
+  batch_max_bytes: 200 * 1024 * 1024,
+  /** First wait between two looks at a provider batch; it grows up to batch_max_poll_ms. */
+  batch_poll_ms: 10_000,
+  batch_max_poll_ms: 300_000,
+  /** `auto`: the share of the time left kept in reserve when judging whether online still makes the deadline. */
+  deadline_margin: 0.2,
 };
 
 /** Scheduled runs and image processing (docs/nightly.md). */

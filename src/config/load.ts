@@ -56,6 +56,13 @@ const FLAG_TO_FIELD: Record<string, string> = {
   dedupe: 'dedupe',
   circuitBreaker: 'circuit_breaker',
   allowFailures: 'allow_failures',
+  mode: 'mode',
+  deadline: 'deadline',
+  flexTimeoutMs: 'flex_timeout_ms',
+  flexFallbackMs: 'flex_fallback_ms',
+  batchMaxRequests: 'batch_max_requests',
+  batchMaxBytes: 'batch_max_bytes',
+  batchPollMs: 'batch_poll_ms',
 };
 
 const NUMERIC_FIELDS = new Set([
@@ -76,6 +83,13 @@ const NUMERIC_FIELDS = new Set([
   'samples',
   'invalid_output_retries',
   'circuit_breaker',
+  'flex_timeout_ms',
+  'flex_fallback_ms',
+  'batch_max_requests',
+  'batch_max_bytes',
+  'batch_poll_ms',
+  'batch_max_poll_ms',
+  'deadline_margin',
 ]);
 
 /** Environment variables a deployment can use instead of flags. The API key is not config: see worker. */
@@ -90,6 +104,8 @@ const ENV_TO_FIELD: Record<string, string> = {
   RESPOOL_MAX_IN_FLIGHT: 'max_in_flight',
   RESPOOL_MAX_COST: 'max_cost',
   RESPOOL_PRICES: 'prices',
+  RESPOOL_MODE: 'mode',
+  RESPOOL_DEADLINE: 'deadline',
 };
 
 export async function readJobFile(file: string, cwd: string): Promise<ConfigLayer> {

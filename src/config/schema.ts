@@ -2,6 +2,11 @@ import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
 import { checkStructured, structuredFields } from './structured.js';
 import { INPUT_ENCODINGS } from '../inputs/encoding.js';
+import { parseDeadline } from './deadline.js';
+
+/** How a run's items are sent (docs/modes.md). */
+export const EXECUTION_MODES = ['online', 'flex', 'batch', 'auto'] as const;
+export type ExecutionMode = (typeof EXECUTION_MODES)[number];
 
 /** Run names become part of Redis keys, queue names and job ids: no `:`, no spaces, no path tricks. */
 export const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -107,6 +112,17 @@ export const jobConfigSchema = z
       .refine((u) => !/^https?:\/\/[^/]*@/.test(u), 'must not contain a user or password (the key comes from OPENRESPONSES_API_KEY)'),
     /** Identical requests of the run share one call (docs/job-file.md#dedupe). */
     dedupe: z.boolean().default(DEFAULTS.dedupe),
+    /** How items are sent: online (standard tier), flex, batch (provider Batch API) or auto (docs/modes.md). */
+    mode: z.enum(EXECUTION_MODES).default(DEFAULTS.mode),
+    /** `auto`: when the run must be done, as an ISO 8601 time with offset or a duration from the start (`6h`, `1h30m`). */
+    deadline: z.string().min(1).refine((d) => parseDeadline(d, 0) !== null, 'must be an ISO 8601 time with a UTC offset (2026-12-05T07:00:00+01:00) or a duration such as 90m, 6h, 1d2h').optional(),
+    flex_timeout_ms: z.number().int().min(1000).max(3_600_000).default(DEFAULTS.flex_timeout_ms),
+    flex_fallback_ms: z.number().int().min(0).max(86_400_000).default(DEFAULTS.flex_fallback_ms),
+    batch_max_requests: z.number().int().min(1).max(50_000).default(DEFAULTS.batch_max_requests),
+    batch_max_bytes: z.number().int().min(1024).max(200 * 1024 * 1024).default(DEFAULTS.batch_max_bytes),
+    batch_poll_ms: z.number().int().min(10).max(3_600_000).default(DEFAULTS.batch_poll_ms),
+    batch_max_poll_ms: z.number().int().min(10).max(3_600_000).default(DEFAULTS.batch_max_poll_ms),
+    deadline_margin: z.number().min(0).max(0.9).default(DEFAULTS.deadline_margin),
     /** labels, schema, samples, invalid_output_retries, output_format: see ./structured.ts. */
     ...structuredFields,
   })

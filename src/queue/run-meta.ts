@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { JobConfig } from '../config/schema.js';
+import type { ExecutionMode, JobConfig } from '../config/schema.js';
+import { parseDeadline } from '../config/deadline.js';
 import { runKeys, runsKey } from './keys.js';
 import { luaCommands } from './lua-commands.js';
 import { structuredSettings, type StructuredPlan } from '../worker/structured/plan.js';
@@ -42,6 +43,14 @@ export interface RunSettings {
   circuitBreaker?: number;
   /** A complete run with failed, incomplete or invalid_output lines exits 0 instead of 5 (`collect` reads it). */
   allowFailures?: boolean;
+  /** How items are sent (docs/modes.md); absent in older runs (= online). */
+  mode?: ExecutionMode;
+  /** `auto`: epoch ms the run must be done by, fixed when the run is first registered. */
+  deadlineAt?: number;
+  flexTimeoutMs?: number;
+  flexFallbackMs?: number;
+  batch?: { maxRequests: number; maxBytes: number; pollMs: number; maxPollMs: number };
+  deadlineMargin?: number;
 }
 
 /** `cancelled`: `respool cancel` ended it; its waiting items got `cancelled` lines. */
@@ -60,7 +69,7 @@ export interface RunStatus {
   createdAt: string;
 }
 
-export function settingsFromConfig(config: JobConfig): RunSettings {
+export function settingsFromConfig(config: JobConfig, now = Date.now()): RunSettings {
   return {
     run: config.name,
     model: config.model ?? '',
@@ -83,6 +92,12 @@ export function settingsFromConfig(config: JobConfig): RunSettings {
     dedupe: config.dedupe,
     circuitBreaker: config.circuit_breaker,
     allowFailures: config.allow_failures,
+    mode: config.mode,
+    ...(config.deadline === undefined ? {} : { deadlineAt: parseDeadline(config.deadline, now)! }),
+    flexTimeoutMs: config.flex_timeout_ms,
+    flexFallbackMs: config.flex_fallback_ms,
+    batch: { maxRequests: config.batch_max_requests, maxBytes: config.batch_max_bytes, pollMs: config.batch_poll_ms, maxPollMs: config.batch_max_poll_ms },
+    deadlineMargin: config.deadline_margin,
   };
 }
 
