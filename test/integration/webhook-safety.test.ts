@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import type { Logger } from '../../src/cli/logger.js';
+import type { Logger } from '../../src/core/logger.js';
 import { postSummary } from '../../src/schedule/webhook.js';
 
 function recordingLogger(): { log: Logger; messages: string[] } {
