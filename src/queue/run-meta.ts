@@ -3,7 +3,7 @@ import type { ExecutionMode, JobConfig } from '../config/schema.js';
 import { parseDeadline } from '../config/deadline.js';
 import { runKeys, runsKey } from './keys.js';
 import { luaCommands } from './lua-commands.js';
-import { structuredSettings, type StructuredPlan } from '../worker/structured/plan.js';
+import { structuredSettings, type StructuredPlan } from '../config/structured-plan.js';
 
 /**
  * What every worker needs to know about a run, stored once per run in Redis (not in every job).

@@ -12,7 +12,7 @@ import { decide, errorFromFailedResponse } from './classify.js';
 import type { OpenResponsesClient } from './client.js';
 import { ApiCallError, RateLimitedError } from './errors.js';
 import type { Budget } from './limits/budget.js';
-import { estimateRequestTokens } from './limits/estimate.js';
+import { estimateRequestTokens } from '../cost/token-estimate.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
 import { baseLine, cancelledLine, failedLine, rejectedLine } from './line-builders.js';
 import { parseResponse, type ParsedResponse } from './parse-response.js';

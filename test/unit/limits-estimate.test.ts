@@ -7,8 +7,8 @@ import {
   estimateRequestTokens,
   estimateTextTokens,
   utf8ByteLength,
-} from '../../src/worker/limits/estimate.js';
-import { imageTiles, imageTokens, MAX_IMAGE_TOKENS } from '../../src/worker/limits/image-tokens.js';
+} from '../../src/cost/token-estimate.js';
+import { imageTiles, imageTokens, MAX_IMAGE_TOKENS } from '../../src/cost/image-tokens.js';
 // The fake server is imported by this test only, as the reference the estimate must never fall below.
 import { createRng } from '../../src/fake-server/faults.js';
 import { digestInput } from '../../src/fake-server/input.js';

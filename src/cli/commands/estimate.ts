@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { formatUsd, nanosToUsd, usdToNanos } from '../../cost/compute.js';
-import { callsPerItem, EstimateAccumulator, rangeFor } from '../../cost/estimate.js';
+import { callsPerItem, EstimateAccumulator, rangeFor } from '../../cost/run-estimate.js';
 import { loadPrices } from '../../cost/load-prices.js';
 import { Pricer } from '../../cost/pricer.js';
 import { describeSource, type ImageRef, type Item } from '../../core/item.js';
@@ -8,7 +8,7 @@ import { readInputs, readOptionsFor } from '../../inputs/index.js';
 import { settingsFromConfig, type RunSettings } from '../../queue/run-meta.js';
 import { buildRequestBody } from '../../worker/build-request.js';
 import { OpenResponsesClient } from '../../worker/client.js';
-import { estimateRequestTokens } from '../../worker/limits/estimate.js';
+import { estimateRequestTokens } from '../../cost/token-estimate.js';
 import { resolveImage, toRequestSettings } from '../../worker/processor.js';
 import { EXIT, ExitError } from '../exit.js';
 import { addJobFlags, configFromFlags } from '../job-flags.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
-import type { JobConfig } from '../../config/schema.js';
+import { MAX_DATED_NAME, type JobConfig } from '../../config/schema.js';
 import type { OutputLine } from '../../core/output-line.js';
 import type { IncrementalState } from '../../queue/incremental.js';
 import { describeRunModel, InputTally, readInputs, readOptionsFor } from '../../inputs/index.js';
@@ -30,7 +30,7 @@ import { checkInputs } from '../input-check.js';
 import { checkApiKey, warnIfNoApiKey } from '../api-key.js';
 import { NIGHTLY_DEFAULTS, QUEUE_DEFAULTS } from '../../config/defaults.js';
 import { ConfigError } from '../../config/load.js';
-import { dateIn, isDate, MAX_DATED_NAME } from '../../schedule/dates.js';
+import { dateIn, isDate } from '../../schedule/dates.js';
 import { runDated } from '../../schedule/dated-run.js';
 
 export interface PipelineResult {

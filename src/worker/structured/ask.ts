@@ -7,7 +7,7 @@
  */
 import type { LineError, OutputLine, SamplesRecord } from '../../core/output-line.js';
 import type { ParsedResponse } from '../parse-response.js';
-import type { StructuredPlan } from './plan.js';
+import type { StructuredPlan } from '../../config/structured-plan.js';
 import { sumUsage } from './usage-sum.js';
 import { checkAnswer } from './validate.js';
 import { sameAnswer, vote } from './vote.js';

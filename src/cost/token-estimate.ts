@@ -10,7 +10,7 @@
  * about 4 characters per token, so this over-estimates ASCII text by about a third; CJK characters take
  * 3 bytes each and come out at about one token per character, which is about what tokenizers give.
  */
-import { imageSizeFromDataUri } from '../../core/image-size.js';
+import { imageSizeFromDataUri } from '../core/image-size.js';
 import { imageTokens, type ImageDetail } from './image-tokens.js';
 
 export interface TokenEstimate {

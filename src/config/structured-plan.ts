@@ -4,7 +4,7 @@
  * often to ask again after an invalid answer. Built once per run from the job settings (pure) and
  * stored with the run settings in Redis.
  */
-import type { JobConfig } from '../../config/schema.js';
+import type { JobConfig } from './schema.js';
 import { labelSchema, labelField } from './label-schema.js';
 
 export interface LabelPlan {
