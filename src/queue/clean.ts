@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { deleteSpend } from '../cost/cap.js';
+import { deleteSpend } from './cost-cap.js';
 import { runKeys, runsKey } from './keys.js';
 import { deleteLedger } from './ledger.js';
 

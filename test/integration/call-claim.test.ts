@@ -10,7 +10,7 @@ import { jobOptions } from '../../src/queue/job-options.js';
 import { bullPrefix, jobIdFor, runKeys } from '../../src/queue/keys.js';
 import { callsKey, claim, claimCalls, deliver, releaseCalls } from '../../src/queue/ledger.js';
 import { saveRun, type RunSettings } from '../../src/queue/run-meta.js';
-import { WorkerSet } from '../../src/worker/run-worker.js';
+import { WorkerSet } from '../../src/worker/worker-set.js';
 import { REDIS_URL, testPrefix, waitFor } from '../helpers/cli.js';
 import { deletePrefix } from '../helpers/redis-scan.js';
 

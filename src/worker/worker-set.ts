@@ -21,10 +21,10 @@ import { callSignal, isOpen, unavailableReason } from './circuit.js';
 import { createProcessor, PutBackBeforeCallError, RunCancelledError } from './processor.js';
 import { duplicateCost, RequestDedupe } from './dedupe.js';
 import { RunCache } from './run-cache.js';
-import { CostCap } from '../cost/cap.js';
+import { CostCap } from '../queue/cost-cap.js';
 import { formatUsd, usdToNanos } from '../cost/compute.js';
 import type { Pricer } from '../cost/pricer.js';
-import { pricerForRun } from '../cost/run-prices.js';
+import { pricerForRun } from '../queue/run-prices.js';
 import type { OutputLine } from '../core/output-line.js';
 import type { CostDecision } from './cost-hooks.js';
 
@@ -127,7 +127,7 @@ export class WorkerSet {
     return out;
   }
 
-  /** The run's max_cost, shared by every worker through Redis (src/cost/cap.ts). */
+  /** The run's max_cost, shared by every worker through Redis (src/queue/cost-cap.ts). */
   private async reserveCost(settings: RunSettings, model: string, body: Record<string, unknown>, jobId: string, calls: number, signal?: AbortSignal): Promise<CostDecision | undefined> {
     if (settings.maxCost === undefined) return undefined;
     const pricer = await this.pricer(settings);

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { QUEUE_DEFAULTS } from '../config/defaults.js';
-import { luaCommands } from '../queue/lua-commands.js';
+import { luaCommands } from './lua-commands.js';
 
 /**
  * A run's budget cap (`max_cost`), shared by every worker process through one Redis hash: what was
