@@ -10,7 +10,7 @@
  */
 import type { JobConfig } from '../config/schema.js';
 import { IncrementalState } from '../queue/incremental.js';
-import { buildSummary, formatSummary, type RunSummary } from '../report/run-summary.js';
+import { buildSummary, formatSummary, type RunSummary } from '../report/dated-run-summary.js';
 import { runPipeline, type PipelineOptions } from '../cli/commands/run.js';
 import type { Session } from '../cli/session.js';
 import { datedOut, datedRunName } from './dates.js';

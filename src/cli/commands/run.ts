@@ -11,7 +11,7 @@ import { ledgerCounts } from '../../queue/ledger.js';
 import { runKeys } from '../../queue/keys.js';
 import { loadRun, markEnqueueDone, saveRun, type StopKind } from '../../queue/run-meta.js';
 import { settingsWithPrices } from '../../queue/run-prices.js';
-import { addLine, emptyTotals, formatTotals, type RunTotals } from '../../report/summary.js';
+import { addLine, emptyTotals, formatTotals, type RunTotals } from '../../report/line-totals.js';
 import { Collector, RunStateLostError } from '../../sinks/collector.js';
 import { markFresh, markResultsRead, readResultsIntoLedger, resultsState } from '../../sinks/results-seed.js';
 import { cleanRun } from '../../queue/clean.js';
