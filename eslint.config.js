@@ -1,6 +1,62 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// Layers of src/ (docs/architecture.md#layers): each folder may import only the folders listed for
+// it. A file directly in src/ (the library entry points index.ts and respool.ts) is `(api)`.
+// Test code, bench and scripts may import anything.
+const LAYER_IMPORTS = {
+  core: ['core'],
+  config: ['core', 'config', 'inputs', 'cost'],
+  inputs: ['core', 'config', 'inputs', 'cost'],
+  cost: ['core', 'config', 'inputs', 'cost'],
+  queue: ['core', 'config', 'inputs', 'cost', 'queue'],
+  batch: ['core', 'config', 'inputs', 'cost', 'queue', 'batch', 'worker', 'sinks', 'report'],
+  worker: ['core', 'config', 'inputs', 'cost', 'queue', 'batch', 'worker', 'sinks', 'report'],
+  // The collector and reports read what the workers delivered; they never reach into the worker.
+  sinks: ['core', 'config', 'inputs', 'cost', 'queue', 'batch', 'sinks', 'report'],
+  report: ['core', 'config', 'inputs', 'cost', 'queue', 'batch', 'sinks', 'report'],
+  pipeline: ['core', 'config', 'inputs', 'cost', 'queue', 'batch', 'worker', 'sinks', 'report', 'pipeline'],
+  schedule: ['core', 'config', 'inputs', 'cost', 'queue', 'batch', 'worker', 'sinks', 'report', 'pipeline', 'schedule'],
+  '(api)': ['core', 'config', 'inputs', 'cost', 'queue', 'batch', 'worker', 'sinks', 'report', 'pipeline', 'schedule'],
+  cli: ['core', 'config', 'inputs', 'cost', 'queue', 'batch', 'worker', 'sinks', 'report', 'pipeline', 'schedule', '(api)', 'cli', 'fake-server'],
+  // Stand-alone, shipped as `respool/fake-server`: only core, and the provider's Batch API shapes.
+  'fake-server': ['core', 'fake-server'],
+};
+const FAKE_SERVER_EXTRA = ['batch/types.js'];
+const FOLDERS = Object.keys(LAYER_IMPORTS).filter((f) => f !== '(api)');
+/** Deepest folder nesting under src/<folder>/ that the rules cover (src/worker/structured/x.ts is 2). */
+const MAX_DEPTH = 4;
+
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** `no-restricted-imports` patterns for a file `depth` folders below src/ in `folder`. */
+function layerPatterns(folder, depth) {
+  const allowed = LAYER_IMPORTS[folder];
+  const message = `Layer rule: src/${folder === '(api)' ? '*.ts' : folder} may import only from ${allowed.join(', ')} (docs/architecture.md#layers).`;
+  const up = depth === 0 ? '\\./' : '\\.\\./'.repeat(depth);
+  const forbidden = FOLDERS.filter((f) => f !== folder && !allowed.includes(f));
+  const patterns = [];
+  if (forbidden.length > 0) {
+    const extra = folder === 'fake-server' ? `(?!${FAKE_SERVER_EXTRA.map(escape).join('|')}$)` : '';
+    patterns.push({ regex: `^${up}${extra}(?:${forbidden.map(escape).join('|')})(?:/|$)`, caseSensitive: true, message });
+  }
+  // The files directly in src/ are the public API: only the command line builds on it.
+  if (!allowed.includes('(api)') && folder !== '(api)') patterns.push({ regex: `^${up}[^/]*$`, caseSensitive: true, message });
+  return patterns;
+}
+
+function layerConfigs() {
+  const configs = [{ files: ['src/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: layerPatterns('(api)', 0) }] } }];
+  for (const folder of FOLDERS) {
+    for (let depth = 1; depth <= MAX_DEPTH; depth++) {
+      const patterns = layerPatterns(folder, depth);
+      if (patterns.length === 0) continue;
+      configs.push({ files: [`src/${folder}/${'*/'.repeat(depth - 1)}*.ts`], rules: { 'no-restricted-imports': ['error', { patterns }] } });
+    }
+  }
+  return configs;
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'out/**', '.respool/**', 'coverage/**'] },
   js.configs.recommended,
@@ -14,4 +70,5 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  ...layerConfigs(),
 );

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../core/logger.js';
-import type { RedisTarget } from './connection.js';
+import type { RedisTarget } from './redis-target.js';
 
 /**
  * A redis-server (or valkey-server) from PATH, for machines without a Redis: data and AOF in

@@ -12,6 +12,7 @@ import { runKeys, type RunKeys } from '../queue/keys.js';
 import { loadRun } from '../queue/run-meta.js';
 import { LineStats } from '../queue/line-stats.js';
 import { noteLineStatuses, saveRetryData } from '../queue/retry.js';
+// eslint-disable-next-line no-restricted-imports -- moved by the run store work (cancel into src/queue)
 import { cancelWaitingJobs } from '../worker/cancel.js';
 import { compactResults, removeStaleCopy, supersededDue, supersededDone } from './compact.js';
 import { ResultsFile } from './results-file.js';
