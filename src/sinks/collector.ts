@@ -3,7 +3,7 @@ import nodePath from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUE_DEFAULTS } from '../config/defaults.js';
+import { DEFAULTS, QUEUE_DEFAULTS } from '../config/defaults.js';
 import type { JobData } from '../core/item.js';
 import type { OutputLine } from '../core/output-line.js';
 import type { Logger } from '../core/logger.js';
@@ -79,7 +79,7 @@ export class Collector {
   private lockTimer: NodeJS.Timeout | null = null;
   private readonly batchSize: number;
   /** The run's `output_format`, read when the collector starts. */
-  private format: 'respool' | 'openai-batch' = 'respool';
+  private format: 'respool' | 'openai-batch' = DEFAULTS.output_format;
   private readonly stats: LineStats;
   private lastCancelSweep = 0;
 
@@ -112,7 +112,7 @@ export class Collector {
       if (moved) this.opts.log.info(`run ${this.opts.run}: starting over (--fresh); the earlier results file is now ${moved}`);
     }
     this.file = await ResultsFile.open(out);
-    this.format = (await loadRun(this.opts.redis, this.opts.run, this.opts.prefix))?.settings.outputFormat ?? 'respool';
+    this.format = (await loadRun(this.opts.redis, this.opts.run, this.opts.prefix))?.settings.outputFormat ?? DEFAULTS.output_format;
     await this.recover();
     if (results === 'unread') await this.readBack();
     if (results !== 'read') await markResultsRead(this.opts.redis, this.keys);
@@ -211,7 +211,10 @@ export class Collector {
     return busy;
   }
 
-  /** Drains until the run is complete, `shouldStop` says so, or the signal aborts. */
+  /**
+   * Drains until the run is complete, `shouldStop` says so, or the signal aborts. `idleMs` is the longest
+   * wait between two looks at an idle stream (@default QUEUE_DEFAULTS.collectIdleMs).
+   */
   async runUntilComplete(opts: { signal?: AbortSignal; shouldStop?: () => Promise<boolean> | boolean; idleMs?: number } = {}): Promise<'complete' | 'stopped'> {
     let idle = 10;
     for (;;) {
@@ -225,7 +228,7 @@ export class Collector {
       if (await this.isComplete()) return 'complete';
       if (opts.shouldStop && (await opts.shouldStop())) return 'stopped';
       await sleep(idle, opts.signal);
-      idle = Math.min(idle * 2, opts.idleMs ?? 250);
+      idle = Math.min(idle * 2, opts.idleMs ?? QUEUE_DEFAULTS.collectIdleMs);
     }
   }
 

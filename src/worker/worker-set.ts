@@ -275,8 +275,9 @@ export class WorkerSet {
    * Stops taking jobs and waits for jobs in flight up to `graceMs`. Returns false when some were still
    * running then: they are abandoned (not failed, no attempt used) and come back through another
    * worker's stalled check, so the caller may exit at once.
+   * @param graceMs @default QUEUE_DEFAULTS.closeGraceMs
    */
-  async close(graceMs = 30_000): Promise<boolean> {
+  async close(graceMs: number = QUEUE_DEFAULTS.closeGraceMs): Promise<boolean> {
     this.closing = true;
     const all = [...this.workers.values()];
     this.workers.clear();
@@ -386,7 +387,7 @@ export class WorkerSet {
     if (type !== BACKOFF_TYPE) return 0;
     const settings = data ? await this.runs.get(data.run) : null;
     const retryAfter = err instanceof ApiCallError ? err.retryAfterMs : null;
-    return backoffDelayMs(attemptsMade, { baseMs: settings?.backoffMs ?? 1000, maxMs: settings?.maxBackoffMs ?? 60_000 }, retryAfter);
+    return backoffDelayMs(attemptsMade, { baseMs: settings?.backoffMs ?? DEFAULTS.backoff_ms, maxMs: settings?.maxBackoffMs ?? DEFAULTS.max_backoff_ms }, retryAfter);
   }
 }
 
