@@ -25,33 +25,57 @@ const LAYER_IMPORTS = {
 const FAKE_SERVER_EXTRA = ['batch/types.js'];
 const FOLDERS = Object.keys(LAYER_IMPORTS).filter((f) => f !== '(api)');
 /** Deepest folder nesting under src/<folder>/ that the rules cover (src/worker/structured/x.ts is 2). */
-const MAX_DEPTH = 4;
+const MAX_DEPTH = 6;
 
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** `no-restricted-imports` patterns for a file `depth` folders below src/ in `folder`. */
-function layerPatterns(folder, depth) {
+/** Regular expressions of the import specifiers a file `depth` folders below src/ in `folder` may not use. */
+function forbiddenSpecifiers(folder, depth) {
   const allowed = LAYER_IMPORTS[folder];
-  const message = `Layer rule: src/${folder === '(api)' ? '*.ts' : folder} may import only from ${allowed.join(', ')} (docs/architecture.md#layers).`;
   const up = depth === 0 ? '\\./' : '\\.\\./'.repeat(depth);
   const forbidden = FOLDERS.filter((f) => f !== folder && !allowed.includes(f));
-  const patterns = [];
+  const found = [];
   if (forbidden.length > 0) {
     const extra = folder === 'fake-server' ? `(?!${FAKE_SERVER_EXTRA.map(escape).join('|')}$)` : '';
-    patterns.push({ regex: `^${up}${extra}(?:${forbidden.map(escape).join('|')})(?:/|$)`, caseSensitive: true, message });
+    found.push(`^${up}${extra}(?:${forbidden.map(escape).join('|')})(?:/|$)`);
   }
   // The files directly in src/ are the public API: only the command line builds on it.
-  if (!allowed.includes('(api)') && folder !== '(api)') patterns.push({ regex: `^${up}[^/]*$`, caseSensitive: true, message });
-  return patterns;
+  if (!allowed.includes('(api)') && folder !== '(api)') found.push(`^${up}[^/]*$`);
+  return found;
+}
+
+function layerMessage(folder) {
+  return `Layer rule: src/${folder === '(api)' ? '*.ts' : folder} may import only from ${LAYER_IMPORTS[folder].join(', ')} (docs/architecture.md#layers).`;
+}
+
+/**
+ * The rules for one folder and depth: `no-restricted-imports` for imports, type imports and
+ * re-exports; `no-restricted-syntax` for `import()` and `import('...').Type`, which that rule does not
+ * look at. Selectors cannot hold a `/`, so it is written `\x2F` there.
+ */
+function layerRules(folder, depth) {
+  const regexes = forbiddenSpecifiers(folder, depth);
+  if (regexes.length === 0) return null;
+  const message = layerMessage(folder);
+  const inSelector = (regex) => `/${regex.replaceAll('/', '\\x2F')}/`;
+  return {
+    'no-restricted-imports': ['error', { patterns: regexes.map((regex) => ({ regex, caseSensitive: true, message })) }],
+    'no-restricted-syntax': [
+      'error',
+      ...regexes.flatMap((regex) => [
+        { selector: `ImportExpression[source.value=${inSelector(regex)}]`, message },
+        { selector: `TSImportType[argument.literal.value=${inSelector(regex)}]`, message },
+      ]),
+    ],
+  };
 }
 
 function layerConfigs() {
-  const configs = [{ files: ['src/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: layerPatterns('(api)', 0) }] } }];
+  const configs = [{ files: ['src/*.ts'], rules: layerRules('(api)', 0) }];
   for (const folder of FOLDERS) {
     for (let depth = 1; depth <= MAX_DEPTH; depth++) {
-      const patterns = layerPatterns(folder, depth);
-      if (patterns.length === 0) continue;
-      configs.push({ files: [`src/${folder}/${'*/'.repeat(depth - 1)}*.ts`], rules: { 'no-restricted-imports': ['error', { patterns }] } });
+      const rules = layerRules(folder, depth);
+      if (rules) configs.push({ files: [`src/${folder}/${'*/'.repeat(depth - 1)}*.ts`], rules });
     }
   }
   return configs;

@@ -14,11 +14,17 @@ import { ESLint } from 'eslint';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** The `no-restricted-imports` messages ESLint gives a file at `file` (relative to the repository) that imports `specifier`. */
-async function layerErrors(eslint: ESLint, file: string, specifier: string): Promise<string[]> {
-  const code = `import { probe } from '${specifier}';\nexport const used = probe;\n`;
+const LAYER_RULES = new Set(['no-restricted-imports', 'no-restricted-syntax']);
+
+/** The layer rules' messages that ESLint gives `code` as the file `file` (relative to the repository). */
+async function layerErrorsOf(eslint: ESLint, file: string, code: string): Promise<string[]> {
   const [result] = await eslint.lintText(code, { filePath: path.join(root, file) });
-  return (result?.messages ?? []).filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+  return (result?.messages ?? []).filter((m) => m.ruleId !== null && LAYER_RULES.has(m.ruleId)).map((m) => m.message);
+}
+
+/** The same for a file that imports `specifier`. */
+function layerErrors(eslint: ESLint, file: string, specifier: string): Promise<string[]> {
+  return layerErrorsOf(eslint, file, `import { probe } from '${specifier}';\nexport const used = probe;\n`);
 }
 
 describe('layer rules', () => {
@@ -58,6 +64,22 @@ describe('layer rules', () => {
     assert.deepEqual(await layerErrors(eslint, 'src/fake-server/probe.ts', '../batch/types.js'), []);
     assert.equal((await layerErrors(eslint, 'src/fake-server/probe.ts', '../batch/client.js')).length, 1);
     assert.equal((await layerErrors(eslint, 'src/fake-server/probe.ts', '../worker/errors.js')).length, 1);
+  });
+
+  test('type-only imports, re-exports, import() and import types are held to the same rules', async () => {
+    const rule = /Layer rule: src\/config may import only from core, config, inputs, cost/;
+    const cases = [
+      "import type { WorkerSet } from '../worker/worker-set.js';\nexport type Probe = WorkerSet;\n",
+      "export { WorkerSet } from '../worker/worker-set.js';\n",
+      "export const probe = () => import('../worker/worker-set.js');\n",
+      "export type Probe = import('../worker/worker-set.js').WorkerSet;\n",
+    ];
+    for (const code of cases) {
+      const errors = await layerErrorsOf(eslint, 'src/config/probe.ts', code);
+      assert.equal(errors.length, 1, code);
+      assert.match(errors[0] ?? '', rule, code);
+    }
+    assert.deepEqual(await layerErrorsOf(eslint, 'src/config/probe.ts', "export const probe = () => import('../inputs/index.js');\n"), []);
   });
 
   test('tests may import anything', async () => {
