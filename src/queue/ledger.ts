@@ -312,10 +312,6 @@ export async function ledgerCounts(redis: Redis, keys: RunKeys): Promise<{ items
   return new RunLedger(redis, keys).counts();
 }
 
-export async function seedWritten(redis: Redis, keys: RunKeys, items: FileItem[]): Promise<number> {
-  return new RunLedger(redis, keys).seedWritten(items);
-}
-
 export async function deleteLedger(redis: Redis, keys: RunKeys): Promise<void> {
   return new RunLedger(redis, keys).delete();
 }
