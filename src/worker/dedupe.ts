@@ -12,7 +12,7 @@ import type { LineCost, OutputLine } from '../core/output-line.js';
 import { claimRequests, jobKeyPrefix, settleRequests, type DedupeClaim, type DedupeSettle } from '../queue/dedupe.js';
 import { runKeys } from '../queue/keys.js';
 import { MicroBatcher } from '../queue/micro-batcher.js';
-import { isRetryable } from '../queue/retry.js';
+import { isRetryable } from '../queue/requeue.js';
 
 type ItemJob = Extract<JobData, { type: 'item' }>;
 

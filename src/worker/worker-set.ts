@@ -9,8 +9,9 @@ import { BACKOFF_TYPE } from '../queue/job-options.js';
 import { bullPrefix, runKeys } from '../queue/keys.js';
 import { claimCalls, deliver, releaseCalls, type CallClaim } from '../queue/ledger.js';
 import { MicroBatcher } from '../queue/micro-batcher.js';
-import { isRetryable, saveRetryData } from '../queue/retry.js';
-import { limitsFor, loadRun, loadRunState, markStopped, recordApiFailure, resetApiFailures, type RunSettings, type RunState, type StopKind } from '../queue/run-meta.js';
+import { isRetryable, saveRetryData } from '../queue/requeue.js';
+import { limitsFor, loadRun, loadRunState, type RunSettings, type RunState, type StopKind } from '../queue/run-meta.js';
+import { RunStore } from '../queue/run-store.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { budgetKeys } from './limits/budget.js';
 import { BUDGET_LABEL_FIELD, budgetLabel } from './limits/budget-label.js';
@@ -176,7 +177,7 @@ export class WorkerSet {
         claimCall: new MicroBatcher((entries) => claimCalls(this.opts.redis, keys, claimTtl, entries)),
         deliver: new MicroBatcher((lines) => deliver(this.opts.redis, keys, lines), 100),
         answered: new MicroBatcher<null, undefined>(async (calls) => {
-          await resetApiFailures(this.opts.redis, run, this.opts.prefix);
+          await new RunStore(this.opts.redis, run, this.opts.prefix).resetApiFailures();
           return calls.map(() => undefined);
         }),
       };
@@ -300,7 +301,7 @@ export class WorkerSet {
     const k = `${run}\0${id}`;
     if (this.recorded.has(k)) return;
     this.recorded.add(k);
-    this.opts.redis.sadd(runKeys(run, this.opts.prefix).budgets, id).catch(() => this.recorded.delete(k));
+    new RunStore(this.opts.redis, run, this.opts.prefix).recordBudget(id).catch(() => this.recorded.delete(k));
     // Its name for people (model @ host); the budget's own writes give the hash its expiry.
     this.opts.redis.hset(budgetKeys(this.opts.prefix ?? QUEUE_DEFAULTS.prefix, id).hash, BUDGET_LABEL_FIELD, label()).catch(() => {});
   }
@@ -327,7 +328,7 @@ export class WorkerSet {
     if (signal === 'answered') this.apiAnswered(run);
     if (signal !== 'unavailable') return false;
     if (this.stopped.has(run)) return true;
-    const { state, ...streak } = await recordApiFailure(this.opts.redis, run, this.opts.prefix);
+    const { state, ...streak } = await new RunStore(this.opts.redis, run, this.opts.prefix).recordApiFailure();
     if (state === 'stopped') {
       this.learnStopped(run);
       return true;
@@ -377,7 +378,7 @@ export class WorkerSet {
     // Pausing the queue stops every worker on every machine from taking more of its jobs.
     const queue = new Queue(run, { connection: this.opts.redis, prefix: bullPrefix(this.opts.prefix) });
     try {
-      await Promise.all([queue.pause(), markStopped(this.opts.redis, run, reason, this.opts.prefix, kind)]);
+      await Promise.all([queue.pause(), new RunStore(this.opts.redis, run, this.opts.prefix).markStopped(reason, kind)]);
     } finally {
       await queue.close();
     }
