@@ -6,7 +6,7 @@ import { runKeys } from '../queue/keys.js';
 import { deliver } from '../queue/ledger.js';
 import { saveRetryData } from '../queue/retry.js';
 import { loadRun } from '../queue/run-meta.js';
-import { cancelledLine, rejectedLine } from './line-builders.js';
+import { rejectedJobLine, resultsLine } from '../core/results-line.js';
 
 /** Every state a job of a cancelled run can wait in without a worker holding it. */
 const NOT_STARTED: JobType[] = ['wait', 'prioritized', 'delayed', 'waiting-children'];
@@ -47,8 +47,10 @@ export async function cancelWaitingJobs(redis: Redis, queue: Queue<JobData>, run
 
 function lineOfCancelled(job: Job<JobData>, model: string | null): OutputLine {
   const data = job.data;
-  if (data.type === 'rejected') return rejectedLine(data);
-  return cancelledLine(data, model ?? '', job.attemptsMade);
+  const now = new Date();
+  if (data.type === 'rejected') return rejectedJobLine(data, now);
+  const ctx = { item: data, model: model ?? '', attempts: job.attemptsMade, latencyMs: null, rateLimited: 0, finishedAt: now };
+  return resultsLine(ctx, { kind: 'cancelled' });
 }
 
 /**
