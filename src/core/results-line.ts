@@ -23,6 +23,8 @@ export interface AnsweredResponse {
   incompleteReason: string | null;
   /** JSON.parse(outputText), when JSON output was asked for and it parsed. */
   parsed?: unknown;
+  /** The tier that served the call, as the response's `service_tier` said; null or absent when it said none. */
+  serviceTier?: string | null;
 }
 
 /** What a structured answer's fields take from the response that the line reports. */
@@ -189,6 +191,7 @@ function answerLine(ctx: LineContext, outcome: Extract<LineOutcome, { kind: 'ans
   if (r.status === 'incomplete') line.error = { type: 'incomplete', message: r.incompleteReason ?? 'response incomplete', status: null };
   if (outcome.structured) Object.assign(line, outcome.structured, { model: outcome.structured.model ?? ctx.model });
   if (outcome.http) line.http = outcome.http;
+  if (typeof r.serviceTier === 'string') line.service_tier = r.serviceTier;
   return line;
 }
 

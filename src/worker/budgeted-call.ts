@@ -1,6 +1,7 @@
 /**
  * One API call of an item within the run's limits: a call slot, the key's shared budget, the item's
  * call claim in the ledger, the request, and settling the budget with what the call really cost.
+ * A flex call refused for lack of capacity waits and asks again, then goes at the default tier (./flex.ts).
  * A 429 pauses every worker of this key when the key is out of budget, else only this call waits (out
  * of its call slot, so other items go on); then the call is made again without using an attempt.
  * See docs/rate-limits.md#what-happens-on-a-429.
@@ -8,9 +9,11 @@
 import type { CallClaim } from '../queue/ledger.js';
 import { CallNotMadeError } from './call-claim.js';
 import type { CreateResponseResult, OpenResponsesClient } from './client.js';
-import { ApiCallError, RateLimitedError } from './errors.js';
+import { ApiCallError, CapacityUnavailableError, RateLimitedError } from './errors.js';
+import { flexNextStep, flexTimeIsUp, type FlexFallback } from './flex.js';
 import type { Budget } from './limits/budget.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
+import { asksForFlex, atDefaultTier } from './prepare-call.js';
 
 /** What the worker set lends every call: slots, the limiter, the ledger's claim, the circuit's reset. */
 export interface CallPath {
@@ -43,6 +46,10 @@ export interface CallSpec {
   estimatedTokens: number;
   body: Record<string, unknown>;
   signal?: AbortSignal;
+  /** For a body that asks for the flex tier: when its "resource unavailable" answers give way (./flex.ts). */
+  flex?: FlexFallback;
+  /** The clock for flex's fallback (tests). */
+  now?: () => number;
 }
 
 /** 429s answered for one attempt before it counts as a failed attempt after all. */
@@ -55,6 +62,11 @@ export const MAX_RATE_LIMITED_PER_ATTEMPT = 100;
 export class BudgetedCall {
   /** 429s answered so far, earlier attempts included. */
   rateLimited: number;
+  /** What is sent: the prepared body, or the same at the default tier once flex refused it for too long. */
+  private body: Record<string, unknown>;
+  /** Flex's "resource unavailable" answers to this attempt. */
+  private flexRefusals = 0;
+  private readonly now: () => number;
 
   constructor(
     private readonly path: CallPath,
@@ -62,6 +74,9 @@ export class BudgetedCall {
     rateLimitedBefore = 0,
   ) {
     this.rateLimited = rateLimitedBefore;
+    this.now = spec.now ?? Date.now;
+    const flex = spec.flex;
+    this.body = flex && asksForFlex(spec.body) && flexTimeIsUp(this.now(), flex.refusedSince, flex.fallbackMs) ? atDefaultTier(spec.body) : spec.body;
   }
 
   /**
@@ -74,6 +89,10 @@ export class BudgetedCall {
       let waitMs = 0;
       const res = await this.path.inCallSlot(this.spec.run, async () => {
         const answer = await this.callOnce(idempotencyKey);
+        if (answer instanceof FlexRefusal) {
+          waitMs = await this.afterFlexRefusal(answer.error);
+          return null;
+        }
         if (!(answer instanceof RateLimitedAnswer)) return answer;
         this.rateLimited++;
         rateLimitedThisAttempt++;
@@ -87,8 +106,23 @@ export class BudgetedCall {
     }
   }
 
-  /** Budget, claim, request, settle: the answer, or the 429 with the limiter's verdict on it. */
-  private async callOnce(idempotencyKey: string): Promise<CreateResponseResult | RateLimitedAnswer> {
+  /** How long to wait after flex refused the call; 0 when it goes again at once, at the default tier. */
+  private async afterFlexRefusal(err: CapacityUnavailableError): Promise<number> {
+    const flex = this.spec.flex!;
+    const now = this.now();
+    if (flex.refusedSince === null) {
+      flex.refusedSince = now;
+      await flex.noteFirstRefusal(now);
+    }
+    this.flexRefusals++;
+    const step = flexNextStep(now, flex.refusedSince, this.flexRefusals, flex, err.retryAfterMs);
+    if (!step.fallBack) return step.waitMs;
+    this.body = atDefaultTier(this.body);
+    return 0;
+  }
+
+  /** Budget, claim, request, settle: the answer, the 429 with the limiter's verdict on it, or flex's refusal. */
+  private async callOnce(idempotencyKey: string): Promise<CreateResponseResult | RateLimitedAnswer | FlexRefusal> {
     const { path, spec } = this;
     spec.signal?.throwIfAborted();
     const lease = await path.limiter.acquire(spec.budget, spec.estimatedTokens, spec.jobId, spec.signal);
@@ -98,11 +132,17 @@ export class BudgetedCall {
       throw new CallNotMadeError(claim);
     }
     try {
-      const res = await spec.client.createResponse(spec.body, { signal: spec.signal, idempotencyKey });
+      const res = await spec.client.createResponse(this.body, { signal: spec.signal, idempotencyKey });
       path.apiAnswered?.(spec.run);
       await path.limiter.settle(spec.budget, lease, spec.estimatedTokens, totalTokens(res.json), res.headers);
       return res;
     } catch (err) {
+      if (err instanceof CapacityUnavailableError && spec.flex && asksForFlex(this.body)) {
+        // No capacity at the flex tier: not the key's limits, and not billed. The budget only gets its tokens back.
+        path.apiAnswered?.(spec.run);
+        await path.limiter.settle(spec.budget, lease, spec.estimatedTokens, 0, null);
+        return new FlexRefusal(err);
+      }
       if (err instanceof RateLimitedError) {
         path.apiAnswered?.(spec.run);
         const { waitMs } = await path.limiter.onRateLimited(spec.budget, lease, spec.estimatedTokens, err);
@@ -113,6 +153,11 @@ export class BudgetedCall {
       throw err;
     }
   }
+}
+
+/** Flex had no capacity for the call ("resource unavailable"). */
+class FlexRefusal {
+  constructor(readonly error: CapacityUnavailableError) {}
 }
 
 /** A 429 and what the limiter made of it (how long this call alone waits; 0 when the budget paused). */

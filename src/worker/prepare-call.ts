@@ -4,6 +4,7 @@
  * item's request and the run's settings, no BullMQ job: the worker, `respool estimate` and the
  * provider Batch API's request lines all build their requests here, so they send the same body.
  */
+import { DEFAULTS } from '../config/defaults.js';
 import type { ImageRef, ItemRequest } from '../core/item.js';
 import type { RunSettings } from '../queue/run-meta.js';
 import { buildRequestBody, wantsJsonOutput } from './build-request.js';
@@ -40,9 +41,26 @@ export async function prepareCall(request: ItemRequest, settings: RunSettings): 
   }
   const requestSettings = toRequestSettings(settings);
   const body = buildRequestBody(requestSettings, request, images);
+  // A flex run asks for the flex tier on every call, batch request lines included (docs/modes.md).
+  if (settings.mode === 'flex') body['service_tier'] = 'flex';
   const model = typeof body.model === 'string' ? body.model : settings.model;
   const tokens = estimateRequestTokens(body, settings.expectedOutputTokens === undefined ? {} : { expectedOutputTokens: settings.expectedOutputTokens });
   return { body, model, tokens, wantsJson: wantsJsonOutput(requestSettings, request) };
+}
+
+/** Whether the body asks for the flex tier. */
+export function asksForFlex(body: Record<string, unknown>): boolean {
+  return body['service_tier'] === 'flex';
+}
+
+/** The same request at the default tier: what a flex item is sent as once flex refused it for too long. */
+export function atDefaultTier(body: Record<string, unknown>): Record<string, unknown> {
+  return { ...body, service_tier: 'default' };
+}
+
+/** The whole-call timeout: flex calls wait in the provider's queue, so they get their own, longer one. */
+export function callTimeoutMs(s: RunSettings): number {
+  return s.mode === 'flex' ? (s.flexTimeoutMs ?? DEFAULTS.flex_timeout_ms) : s.timeoutMs;
 }
 
 function imageRefs(request: ItemRequest): ImageRef[] {

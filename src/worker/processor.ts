@@ -8,6 +8,7 @@
  */
 import type { Job } from 'bullmq';
 import { randomUUID } from 'node:crypto';
+import { DEFAULTS } from '../config/defaults.js';
 import { DelayedError, WaitingError } from '../core/cjs-deps.js';
 import type { JobData } from '../core/item.js';
 import type { HttpRecord, OutputLine } from '../core/output-line.js';
@@ -22,7 +23,8 @@ import type { DedupeHook } from './dedupe.js';
 import { ApiCallError } from './errors.js';
 import type { Budget } from './limits/budget.js';
 import { parseResponse, type ParsedResponse } from './parse-response.js';
-import { ImageUnreadableError, prepareCall, type PreparedCall } from './prepare-call.js';
+import { asksForFlex, ImageUnreadableError, prepareCall, type PreparedCall } from './prepare-call.js';
+import type { FlexFallback } from './flex.js';
 import { requestKey } from './request-key.js';
 import { askStructured, type Answer } from './structured/ask.js';
 import { httpRecord, httpRecordOfError } from './structured/http-record.js';
@@ -182,9 +184,21 @@ class ItemAttempt {
       estimatedTokens: call.tokens.total,
       body: call.body,
       signal,
+      flex: asksForFlex(call.body) ? this.flexFallback() : undefined,
     };
     // 429s of earlier attempts travel in the job's progress, so the line counts them all.
     this.calls = new BudgetedCall(ctx, spec, rateLimitedSoFar(job));
+  }
+
+  /** A flex item's fallback to the default tier, timed from its first refusal (kept in the job's progress). */
+  private flexFallback(): FlexFallback {
+    const since = progressOf(this.job).flex_refused_at;
+    return {
+      fallbackMs: this.settings.flexFallbackMs ?? DEFAULTS.flex_fallback_ms,
+      refusedSince: typeof since === 'number' ? since : null,
+      noteFirstRefusal: (at) => saveProgress(this.job, { flex_refused_at: at }),
+      backoff: { baseMs: this.settings.backoffMs, maxMs: this.settings.maxBackoffMs },
+    };
   }
 
   /** What the attempt came to, or `put-back` (the item goes back to the queue without a line). Throws to retry. */

@@ -49,6 +49,11 @@ describe('resultsLine: answers', () => {
     assert.deepEqual(Object.keys(line), ['custom_id', 'status', 'model', 'output_text', 'usage', 'response_id', 'attempts', 'latency_ms', 'source', 'run', 'finished_at']);
   });
 
+  it("says which tier served the answer, as the response's service_tier said; nothing when it said none", () => {
+    assert.equal(resultsLine(ctx(), { kind: 'answer', response: answered({ serviceTier: 'flex' }), wantsJson: false }).service_tier, 'flex');
+    assert.ok(!('service_tier' in resultsLine(ctx(), { kind: 'answer', response: answered({ serviceTier: null }), wantsJson: false })));
+  });
+
   it('falls back to the requested model when the response names none', () => {
     const line = resultsLine(ctx(), { kind: 'answer', response: answered({ model: null }), wantsJson: false });
     assert.equal(line.model, 'gpt-x');
