@@ -2,8 +2,8 @@ import type { Job, JobType, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobData } from '../core/item.js';
 import type { OutputLine } from '../core/output-line.js';
-import { cancelledLine, rejectedLine } from '../worker/line-builders.js';
 import { RunStore } from './run-store.js';
+import { rejectedJobLine, resultsLine } from '../core/results-line.js';
 
 /** Every state a job of a cancelled run can wait in without a worker holding it. */
 const NOT_STARTED: JobType[] = ['wait', 'prioritized', 'delayed', 'waiting-children'];
@@ -43,8 +43,10 @@ export async function endWaitingJobs(store: RunStore, queue: Queue<JobData>): Pr
 
 function lineOfCancelled(job: Job<JobData>, model: string | null): OutputLine {
   const data = job.data;
-  if (data.type === 'rejected') return rejectedLine(data);
-  return cancelledLine(data, model ?? '', job.attemptsMade);
+  const now = new Date();
+  if (data.type === 'rejected') return rejectedJobLine(data, now);
+  const ctx = { item: data, model: model ?? '', attempts: job.attemptsMade, latencyMs: null, rateLimited: 0, finishedAt: now };
+  return resultsLine(ctx, { kind: 'cancelled' });
 }
 
 /**

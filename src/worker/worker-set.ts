@@ -20,6 +20,7 @@ import { OpenResponsesClient } from './client.js';
 import { ApiCallError } from './errors.js';
 import { callSignal, isOpen, unavailableReason } from './circuit.js';
 import { createProcessor, PutBackBeforeCallError, RunCancelledError } from './processor.js';
+import { callTimeoutMs } from './prepare-call.js';
 import { duplicateCost, RequestDedupe } from './dedupe.js';
 import { RunCache } from './run-cache.js';
 import { CostCap } from '../queue/cost-cap.js';
@@ -308,10 +309,11 @@ export class WorkerSet {
 
   private clientFor(settings: RunSettings): OpenResponsesClient {
     const baseUrl = this.opts.baseUrl ?? settings.baseUrl;
-    const key = `${baseUrl}\0${settings.timeoutMs}`;
+    const timeoutMs = callTimeoutMs(settings);
+    const key = `${baseUrl}\0${timeoutMs}`;
     let client = this.clients.get(key);
     if (!client) {
-      client = new OpenResponsesClient({ baseUrl, apiKey: this.opts.apiKey, timeoutMs: settings.timeoutMs });
+      client = new OpenResponsesClient({ baseUrl, apiKey: this.opts.apiKey, timeoutMs });
       this.clients.set(key, client);
     }
     return client;
