@@ -2,7 +2,10 @@ import { Writable } from 'node:stream';
 import type { Logger as WinstonLogger } from 'winston';
 import { winston } from '../core/cjs-deps.js';
 
-export type Logger = Pick<WinstonLogger, 'error' | 'warn' | 'info' | 'debug'>;
+export type { Logger } from '../core/logger.js';
+
+/** The command line's logger: winston's, which also takes structured fields (`progress --log-json`). */
+export type CliLogger = Pick<WinstonLogger, 'error' | 'warn' | 'info' | 'debug'>;
 
 export interface LoggerOptions {
   level?: string;
@@ -36,7 +39,7 @@ const logOutput = new Writable({
 });
 
 /** Logs go to stderr so that stdout stays free for machine-readable output (status --json). */
-export function createLogger(opts: LoggerOptions = {}): Logger {
+export function createLogger(opts: LoggerOptions = {}): CliLogger {
   const secrets = (opts.secrets ?? []).filter((s) => s.length >= 4);
   const redact = winston.format((info) => {
     if (secrets.length === 0) return info;
@@ -61,4 +64,4 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 }
 
 /** For library code and tests that do not want output. */
-export const silentLogger: Logger = createLogger({ level: 'error' });
+export const silentLogger: CliLogger = createLogger({ level: 'error' });
