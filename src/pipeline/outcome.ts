@@ -8,6 +8,7 @@ import { RETRYABLE_STATUSES } from '../queue/retry.js';
 export const UNSUCCESSFUL_STATUSES = RETRYABLE_STATUSES;
 export type UnsuccessfulStatus = (typeof UNSUCCESSFUL_STATUSES)[number];
 
+/** The run's lines that did not succeed, in all and per status. */
 export interface UnsuccessfulLines {
   /** Items whose written line is failed, incomplete or invalid_output. */
   total: number;
