@@ -262,13 +262,20 @@ class RespoolClient implements Respool {
     const promise = this.runToEnd(config, opts, signal, markStarted);
     const entry = { stop, promise };
     this.runs.add(entry);
-    void promise.then(markStarted, markStarted).finally(() => this.runs.delete(entry));
+    let settled = false;
+    const settle = () => {
+      settled = true;
+      this.runs.delete(entry);
+      markStarted();
+    };
+    void promise.then(settle, settle);
     return {
       name: config.name,
       promise,
       cancel: async () => {
+        // A run that ended (or never started: a missing input) has nothing left to cancel.
         await started;
-        if (!this.runs.has(entry)) return;
+        if (settled) return;
         await cancelRun(this.ctx, config.name, { waitMs: 0 });
       },
     };
