@@ -137,6 +137,35 @@ describe('library: openRespool in process, real Redis, the fake server over HTTP
     }
   });
 
+  it('enqueue(), work() and collect() do a run in three parts; report() and estimate() read files only', async () => {
+    const rp = await openRespool({ redis: REDIS_URL, prefix, apiKey: key, cwd: dir });
+    try {
+      const input = await csv('parts.csv', ['alpha', 'beta', 'gamma', 'delta']);
+      const job = { name: 'lib-parts', inputs: input, prompt: '{{text}}', model: 'test-model', base_url: fake.url, out: 'parts.jsonl' };
+      const estimate = await rp.estimate(job);
+      assert.equal(estimate.items, 4);
+      assert.equal(estimate.models[0]?.model, 'test-model');
+      const callsBefore = fake.stats().requests;
+      const enqueued = await rp.enqueue(job);
+      assert.equal(enqueued.name, 'lib-parts');
+      assert.equal(enqueued.added, 4);
+      assert.equal((await rp.status('lib-parts'))?.queued, 4);
+      assert.equal(fake.stats().requests, callsBefore, 'estimate or enqueue called the API');
+      const work = await rp.work({ name: 'lib-parts', concurrency: 2 });
+      const ids: string[] = [];
+      const collected = await rp.collect('lib-parts', { onLine: (l) => ids.push(l.custom_id) });
+      assert.equal(await work.stop(), true);
+      assert.equal(collected.outcome, 'complete');
+      assert.deepEqual(ids.sort(), ['r1', 'r2', 'r3', 'r4']);
+      assert.equal(work.delivered, 4);
+      const report = JSON.parse(await rp.report(['parts.jsonl'])) as { lines: number; files: string[] };
+      assert.equal(report.lines, 4);
+      assert.deepEqual(report.files, ['parts.jsonl']);
+    } finally {
+      await rp.close();
+    }
+  });
+
   it('an invalid job throws a ConfigError naming each bad field, before anything is queued', async () => {
     const rp = await openRespool({ redis: REDIS_URL, prefix, cwd: dir });
     try {
