@@ -5,11 +5,13 @@ import type { jobConfigSchema, JobConfig } from '../config/schema.js';
 
 /**
  * A job as a job file holds it (docs/job-file.md): snake_case settings, each optional where the file
- * may leave it out. `inputs` may be one path or a list. Defaults fill in the rest.
+ * may leave it out. `inputs` and `image_roots` may be one path or a list. Defaults fill in the rest.
  */
-export type Job = Omit<Partial<z.input<typeof jobConfigSchema>>, 'inputs'> & {
+export type Job = Omit<Partial<z.input<typeof jobConfigSchema>>, 'inputs' | 'image_roots'> & {
   /** Input files, folders or globs (CSV, JSONL, images). */
   inputs: string | string[];
+  /** Folders that image paths inside CSV/JSONL files may point into, besides the file's own folder. */
+  image_roots?: string | string[];
 };
 
 /** The settings that hold paths, which are resolved against the working folder. */
