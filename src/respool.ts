@@ -25,6 +25,9 @@ import { cancelRun, retryRun, type CancelResult, type RetryableStatus, type Retr
 import { runReport, runReports, type RunReport } from './pipeline/status.js';
 import { startWorking, type WorkHandle } from './pipeline/work.js';
 import { startScheduledRuns } from './schedule/scheduled-runs.js';
+import { datedConfig, runDated } from './schedule/dated-run.js';
+import { dateIn, isDate } from './schedule/dates.js';
+import { NIGHTLY_DEFAULTS } from './config/defaults.js';
 
 /** Options of `openRespool`. Each one is passed in: the library never reads environment variables. */
 export interface RespoolOptions {
@@ -68,9 +71,16 @@ export interface RunOptions {
   onProgress?: (progress: RunProgress) => void;
   /**
    * Forget what Redis holds of the run and move its results file aside (`<out>.<time>.bak`): every item is sent again.
+   * Not for `incremental: true` jobs.
    * @default false
    */
   fresh?: boolean;
+  /**
+   * With `incremental: true`: the date of the run, `YYYY-MM-DD`; the run is named `<name>-<date>` and
+   * `{date}` in `out` is filled in (docs/nightly.md).
+   * @default today, UTC
+   */
+  date?: string;
 }
 
 /**
@@ -253,13 +263,15 @@ class RespoolClient implements Respool {
 
   run(job: Job, opts: RunOptions = {}): RunHandle {
     this.checkOpen();
-    const config = this.jobConfig(job);
-    if (config.incremental) throw new ConfigError('incremental: true jobs run through `respool run` or `respool schedule`, not the library');
+    const base = this.jobConfig(job);
+    // An incremental job runs as its dated run: named and written by the date.
+    const date = base.incremental ? runDate(opts) : null;
+    const config = date === null ? base : datedConfig(base, date);
     const stop = new AbortController();
     const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
     let markStarted!: () => void;
     const started = new Promise<void>((resolve) => (markStarted = resolve));
-    const promise = this.runToEnd(config, opts, signal, markStarted);
+    const promise = this.runToEnd({ base, date, config }, opts, signal, markStarted);
     const entry = { stop, promise };
     this.runs.add(entry);
     let settled = false;
@@ -281,18 +293,20 @@ class RespoolClient implements Respool {
     };
   }
 
-  private async runToEnd(config: JobConfig, opts: RunOptions, signal: AbortSignal, onStarted: () => void): Promise<RunResult> {
+  private async runToEnd(run: { base: JobConfig; date: string | null; config: JobConfig }, opts: RunOptions, signal: AbortSignal, onStarted: () => void): Promise<RunResult> {
+    const { base, date, config } = run;
     await checkInputs(config.inputs, this.ctx.cwd);
     const progress = opts.onProgress ? new ProgressEvents(opts.onProgress) : undefined;
     const onLine = opts.onLine;
     try {
-      const result = await runPipeline(this.ctx, config, {
+      const common = {
         signal,
         onStarted,
-        fresh: opts.fresh === true,
         ...(progress ? { progress } : {}),
         ...(onLine ? { onWritten: (lines: OutputLine[]) => lines.forEach((l) => onLine(l)) } : {}),
-      });
+      };
+      // The dated run skips what earlier runs of the job wrote, records what it writes, and posts on_complete.
+      const result = date !== null ? (await runDated(this.ctx, base, { ...common, date })).pipeline : await runPipeline(this.ctx, config, { ...common, fresh: opts.fresh === true });
       const state = (await loadRun(this.ctx.redis, config.name, this.ctx.prefix))?.state;
       const unsuccessful = await readUnsuccessful(this.ctx.redis, config.name, this.ctx.prefix);
       const cost = knownCostNanos(result.totals);
@@ -409,4 +423,12 @@ class RespoolClient implements Respool {
   private checkOpen(): void {
     if (this.closed) throw new Error('this respool was closed');
   }
+}
+
+/** The date of an incremental job's run: `opts.date`, else today (UTC). */
+function runDate(opts: RunOptions): string {
+  const date = opts.date ?? dateIn(Date.now(), NIGHTLY_DEFAULTS.tz);
+  if (!isDate(date)) throw new ConfigError(`date must be a date written YYYY-MM-DD (got "${date}")`);
+  if (opts.fresh) throw new ConfigError('fresh: an incremental job does not start over; `respool schedule --reset-state` forgets what its runs wrote');
+  return date;
 }

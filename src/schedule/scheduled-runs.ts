@@ -18,7 +18,7 @@ export function startScheduledRuns(ctx: PipelineContext, workers: WorkerSet, sig
     let summary;
     try {
       ctx.log.info(`schedule ${job.data.schedule} fired: run ${config.name}-${date}`);
-      summary = await runDated(ctx, config, { date, job: job.data.schedule, workers, signal });
+      summary = (await runDated(ctx, config, { date, job: job.data.schedule, workers, signal })).summary;
     } finally {
       await lock.release();
     }

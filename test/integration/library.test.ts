@@ -166,6 +166,28 @@ describe('library: openRespool in process, real Redis, the fake server over HTTP
     }
   });
 
+  it('an incremental job runs as its dated run; the next date sends only what is new', async () => {
+    const rp = await openRespool({ redis: REDIS_URL, prefix, apiKey: key, cwd: dir });
+    try {
+      const input = await csv('nightly.csv', ['one', 'two', 'three']);
+      const job = { name: 'lib-nightly', inputs: input, prompt: '{{text}}', model: 'test-model', base_url: fake.url, incremental: true, out: 'nightly-{date}.jsonl' };
+      const first = rp.run(job, { date: '2026-01-01' });
+      assert.equal(first.name, 'lib-nightly-2026-01-01');
+      const day1 = await first.promise;
+      assert.equal(day1.outcome, 'complete');
+      assert.equal(day1.out, path.join(dir, 'nightly-2026-01-01.jsonl'));
+      assert.equal(day1.totals.lines, 3);
+      await csv('nightly.csv', ['one', 'two', 'three', 'four']);
+      const lines: OutputLine[] = [];
+      const day2 = await rp.run(job, { date: '2026-01-02', onLine: (l) => lines.push(l) }).promise;
+      assert.equal(day2.outcome, 'complete');
+      assert.deepEqual(lines.map((l) => l.custom_id), ['r4']);
+      assert.throws(() => rp.run(job, { date: '2 January' }), ConfigError);
+    } finally {
+      await rp.close();
+    }
+  });
+
   it('an invalid job throws a ConfigError naming each bad field, before anything is queued', async () => {
     const rp = await openRespool({ redis: REDIS_URL, prefix, cwd: dir });
     try {

@@ -72,7 +72,7 @@ async function runIncremental(config: JobConfig, flags: Record<string, unknown>,
   const session = await Session.open(globals);
   const stop = stopOnSignals(session.log);
   try {
-    const summary = await runDated(session.context, config, { date, signal: stop.signal });
+    const { summary } = await runDated(session.context, config, { date, signal: stop.signal });
     if (summary.outcome === 'stopped') {
       const status = await loadRun(session.redis, summary.run, session.prefix);
       throw stoppedExit(summary.run, status?.stopKind ?? null, status?.stopReason ?? null);
