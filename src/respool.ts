@@ -217,7 +217,7 @@ export interface Respool extends AsyncDisposable {
   report(files: string[], opts?: ReportOptions): Promise<string>;
   /** What a run of `job` would cost, without calling the API (`respool estimate --json`); `probe: N` calls it for N items. */
   estimate(job: Job, opts?: { probe?: number }): Promise<EstimateReport>;
-  /** Interrupts runs still going, stops workers, closes the Redis connections (and an embedded Redis). */
+  /** Interrupts runs and collectors still going, stops workers, closes the Redis connections (and an embedded Redis). */
   close(): Promise<void>;
 }
 
@@ -255,6 +255,7 @@ export async function openRespool(opts: RespoolOptions = {}): Promise<Respool> {
 
 /** What `openRespool` returns; keeps what it started so that `close()` can end it. */
 class RespoolClient implements Respool {
+  /** Runs and collectors going: `close()` stops them (they resume next time) before closing Redis. */
   private readonly runs = new Set<{ stop: AbortController; promise: Promise<unknown> }>();
   private readonly workers = new Set<WorkHandle>();
   private closed: Promise<void> | null = null;
@@ -355,10 +356,21 @@ class RespoolClient implements Respool {
 
   async collect(name: string, opts: CollectOptions = {}): Promise<CollectResult> {
     this.checkOpen();
+    const stop = new AbortController();
+    const task = { stop, promise: this.collectToEnd(name, opts, opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal) };
+    this.runs.add(task);
+    try {
+      return await task.promise;
+    } finally {
+      this.runs.delete(task);
+    }
+  }
+
+  private async collectToEnd(name: string, opts: CollectOptions, signal: AbortSignal): Promise<CollectResult> {
     const onLine = opts.onLine;
     const result = await collectRun(this.ctx, name, {
+      signal,
       ...(opts.out ? { out: opts.out } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
       ...(onLine ? { onWritten: (lines: OutputLine[]) => lines.forEach((l) => onLine(l)) } : {}),
     });
     const unsuccessful = await readUnsuccessful(this.ctx.redis, name, this.ctx.prefix);
@@ -409,7 +421,7 @@ class RespoolClient implements Respool {
   }
 
   private async closeAll(): Promise<void> {
-    // Runs still going are interrupted (resumable), workers stopped, then the connections closed.
+    // Runs and collectors still going are interrupted (resumable), workers stopped, then the connections closed.
     for (const run of this.runs) run.stop.abort();
     await Promise.allSettled([...this.runs].map((r) => r.promise));
     await Promise.allSettled([...this.workers].map((w) => w.stop()));
