@@ -1,6 +1,6 @@
 import type { RedisOptions } from 'ioredis';
 import { Redis } from '../core/cjs-deps.js';
-import type { Logger } from '../cli/logger.js';
+import type { Logger } from '../core/logger.js';
 import { ConfigError } from '../config/load.js';
 import { useEmbeddedRedis } from './embedded-redis.js';
 import { redactRedisUrl, tlsOptionsFor } from './redis-security.js';

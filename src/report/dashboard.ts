@@ -5,7 +5,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from '../core/cjs-deps.js';
 import type { Redis } from 'ioredis';
-import type { Logger } from '../cli/logger.js';
+import type { Logger } from '../core/logger.js';
 import type { JobData } from '../core/item.js';
 import { bullPrefix } from '../queue/keys.js';
 import { listRuns } from '../queue/run-meta.js';

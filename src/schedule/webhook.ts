@@ -1,7 +1,7 @@
 /** The `on_complete` webhook: one JSON POST of the run's summary, retried a little, never fatal. */
 import { NIGHTLY_DEFAULTS } from '../config/defaults.js';
 import { sleep } from '../core/sleep.js';
-import type { Logger } from '../cli/logger.js';
+import type { Logger } from '../core/logger.js';
 
 const ATTEMPTS = 3;
 

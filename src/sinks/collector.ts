@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { QUEUE_DEFAULTS } from '../config/defaults.js';
 import type { JobData } from '../core/item.js';
 import type { OutputLine } from '../core/output-line.js';
-import type { Logger } from '../cli/logger.js';
+import type { Logger } from '../core/logger.js';
 import { areWritten, ledgerCounts, markWritten } from '../queue/ledger.js';
 import { runKeys, type RunKeys } from '../queue/keys.js';
 import { loadRun } from '../queue/run-meta.js';

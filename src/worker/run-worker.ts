@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { DEFAULTS, QUEUE_DEFAULTS, queueTiming } from '../config/defaults.js';
 import { sleep } from '../core/sleep.js';
 import type { JobData } from '../core/item.js';
-import type { Logger } from '../cli/logger.js';
+import type { Logger } from '../core/logger.js';
 import { BACKOFF_TYPE } from '../queue/job-options.js';
 import { bullPrefix, runKeys } from '../queue/keys.js';
 import { claimCalls, deliver, releaseCalls, type CallClaim } from '../queue/ledger.js';
