@@ -1,30 +1,11 @@
-import { ConfigError } from '../config/load.js';
-import { HEADER_VALUE } from '../worker/client.js';
-import type { Logger } from '../core/logger.js';
+import { checkApiKey as checkApiKeyValue } from '../pipeline/api-key.js';
+import type { Logger } from './logger.js';
 
 const API_KEY_VARIABLE = 'OPENRESPONSES_API_KEY';
 
-/**
- * A key that cannot be sent in an HTTP header (a line break or another control character inside it,
- * e.g. two lines pasted together) would fail every call of the run; it is a bad setting, refused
- * before anything starts. The message names the variable and the position, never the key. Leading
- * and trailing whitespace is fine: the client trims it (keys read from files end with a newline).
- */
+/** Refuses an OPENRESPONSES_API_KEY that cannot be sent in an HTTP header (see ../pipeline/api-key.ts). */
 export function checkApiKey(env: NodeJS.ProcessEnv): void {
-  const key = env[API_KEY_VARIABLE]?.trim();
-  if (!key || HEADER_VALUE.test(key)) return;
-  const chars = [...key];
-  const at = chars.findIndex((c) => !HEADER_VALUE.test(c));
-  throw new ConfigError(
-    `${API_KEY_VARIABLE} contains ${describeChar(chars[at]?.codePointAt(0) ?? 0)} at character ${at + 1}, which cannot be sent in an HTTP header; set the variable to the key alone`,
-  );
-}
-
-function describeChar(code: number): string {
-  if (code === 0x0d) return 'a carriage return (\\r)';
-  if (code === 0x0a) return 'a line break (\\n)';
-  if (code === 0x00) return 'a NUL byte';
-  return `the character U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  checkApiKeyValue(env[API_KEY_VARIABLE], API_KEY_VARIABLE);
 }
 
 /** Other variables people keep a key in; respool reads only OPENRESPONSES_API_KEY. */

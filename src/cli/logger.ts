@@ -1,9 +1,11 @@
 import { Writable } from 'node:stream';
+import type { Logger as WinstonLogger } from 'winston';
 import { winston } from '../core/cjs-deps.js';
-import type { Logger } from '../core/logger.js';
 
-/** Kept for code that still takes the type from here; new code imports it from src/core/logger.ts. */
 export type { Logger } from '../core/logger.js';
+
+/** The command line's logger: winston's, which also takes structured fields (`progress --log-json`). */
+export type CliLogger = Pick<WinstonLogger, 'error' | 'warn' | 'info' | 'debug'>;
 
 export interface LoggerOptions {
   level?: string;
@@ -37,7 +39,7 @@ const logOutput = new Writable({
 });
 
 /** Logs go to stderr so that stdout stays free for machine-readable output (status --json). */
-export function createLogger(opts: LoggerOptions = {}): Logger {
+export function createLogger(opts: LoggerOptions = {}): CliLogger {
   const secrets = (opts.secrets ?? []).filter((s) => s.length >= 4);
   const redact = winston.format((info) => {
     if (secrets.length === 0) return info;
@@ -62,4 +64,4 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 }
 
 /** For library code and tests that do not want output. */
-export const silentLogger: Logger = createLogger({ level: 'error' });
+export const silentLogger: CliLogger = createLogger({ level: 'error' });

@@ -3,7 +3,8 @@ import type { OutputLine } from '../core/output-line.js';
 import { lineTotalNanos } from '../cost/compute.js';
 import { recentRate } from '../report/rate.js';
 import type { ProgressSample } from '../queue/line-stats.js';
-import { divertLogLines, type Logger } from './logger.js';
+import { divertLogLines, type CliLogger } from './logger.js';
+import type { ProgressListener, TotalSource } from '../pipeline/progress.js';
 import { plainLine, progressEvent, terminalLine, type ProgressFigures } from './progress-format.js';
 
 /**
@@ -28,14 +29,12 @@ const REDRAW_EVERY_MS = 250;
 const RATE_WINDOW_MS = 10_000;
 const FOLLOW_EVERY_MS = 2_000;
 
-/** The run's own count of its items, for the total: exact once its inputs are all read. */
-export type TotalSource = () => Promise<{ items: number; exact: boolean }>;
 
 /**
  * Progress of a run. Counts cover the whole run: the lines written before this process started
  * (`resumeFrom`) plus those its collector writes (`onLines`).
  */
-export class Progress {
+export class Progress implements ProgressListener {
   readonly mode: ProgressMode;
   private readonly stream: NodeJS.WriteStream;
   private readonly started = Date.now();
@@ -52,7 +51,7 @@ export class Progress {
   private readonly stopped = new AbortController();
 
   constructor(
-    private readonly log: Logger,
+    private readonly log: CliLogger,
     private readonly opts: ProgressOptions = {},
   ) {
     this.stream = opts.stream ?? process.stderr;

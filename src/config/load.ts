@@ -8,6 +8,7 @@ import { outAliasProblem } from './out-path.js';
 import { jobConfigSchema, MAX_DATED_NAME, missingModelIssues, RUN_NAME_PATTERN, type JobConfig } from './schema.js';
 import { checkStructured } from './structured.js';
 
+/** A bad setting (job, flag, environment, option): the message lists each bad field and where it came from. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }

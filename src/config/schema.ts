@@ -6,6 +6,7 @@ import { parseDeadline } from './deadline.js';
 
 /** How a run's items are sent (docs/modes.md). */
 export const EXECUTION_MODES = ['online', 'flex', 'batch', 'auto'] as const;
+/** How items are sent: online (standard tier), flex, batch (provider Batch API) or auto (docs/modes.md). */
 export type ExecutionMode = (typeof EXECUTION_MODES)[number];
 
 /** Run names become part of Redis keys, queue names and job ids: no `:`, no spaces, no path tricks. */
@@ -146,5 +147,6 @@ export function missingModelIssues(merged: Record<string, unknown>): z.core.$Zod
   return [{ code: 'custom', path: ['model'], message: `is required${why}`, input: undefined }];
 }
 
+/** A job after validation, with every default filled in: the settings a run uses (docs/job-file.md). */
 export type JobConfig = z.infer<typeof jobConfigSchema>;
 export type RequestParams = z.infer<typeof requestSchema>;

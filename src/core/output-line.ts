@@ -13,6 +13,7 @@ export interface Usage {
   [extra: string]: unknown;
 }
 
+/** How an item ended; every item ends with exactly one line (docs/output-line.md). */
 export type LineStatus = 'completed' | 'incomplete' | 'failed' | 'rejected' | 'invalid_output' | 'skipped'; // skipped: the run's max_cost was reached
 
 /** What a line's call cost, in `currency` (USD); docs/output-line.md and docs/cost.md. */
@@ -37,6 +38,7 @@ export interface LineError {
   status: number | null;
 }
 
+/** The kind of failure in a line's `error.type`. */
 export type ErrorType =
   | 'rejected_input' // bad input: malformed line, missing column, not an image, unreadable file
   | 'invalid_request' // 400/404/422: the API refused the request; not retried

@@ -77,6 +77,16 @@ export function checkSettings(p: FakeServerSettings): void {
   }
 }
 
+/**
+ * Starts the fake OpenResponses server in this process (docs/architecture.md#the-fake-server).
+ *
+ * @example
+ * ```ts
+ * const fake = await startFakeServer({ latencyMs: 20 });
+ * // ... base_url: fake.url ...
+ * await fake.close();
+ * ```
+ */
 export async function startFakeServer(opts: FakeServerOptions = {}): Promise<FakeServer> {
   checkSettings(opts);
   const host = opts.host ?? '127.0.0.1';

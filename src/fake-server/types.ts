@@ -58,6 +58,7 @@ export interface LimitOptions {
   headers?: boolean;
 }
 
+/** Options of `startFakeServer`: port, latency, faults, rate limits, a key to require. */
 export interface FakeServerOptions {
   /** Default 127.0.0.1. */
   host?: string;

@@ -8,6 +8,7 @@ import { RunLedger } from './ledger.js';
 import { jobOptions } from './job-options.js';
 import { jobIdFor, runKeys } from './keys.js';
 
+/** What reading a run's inputs found: items read, queued, rejected, already written, duplicate ids. */
 export interface EnqueueStats {
   /** Items read (accepted and rejected), duplicates included. */
   read: number;

@@ -5,6 +5,7 @@ import { csvField } from '../sinks/export/flatten.js';
 import { bucketRange, knownGroupCost, MAX_LINE_COST_USD, MAX_LINE_TOKENS, sortedGroups, type GroupStats, type ReportAggregator } from './aggregate.js';
 
 export const REPORT_FORMATS = ['table', 'csv', 'json', 'markdown', 'html'] as const;
+/** A format of `respool report`: table, csv, json, markdown or html. */
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 export interface ReportContext {

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { globFiles, isPattern } from '../inputs/files.js';
 import type { ReportAggregator } from './aggregate.js';
 
+/** A results file to report on is missing or not a file, or a glob matched nothing. */
 export class ReportInputError extends Error {
   override name = 'ReportInputError';
 }

@@ -11,14 +11,12 @@
 import type { JobConfig } from '../config/schema.js';
 import { IncrementalState } from '../queue/incremental.js';
 import { buildSummary, formatSummary, type RunSummary } from '../report/dated-run-summary.js';
-// eslint-disable-next-line no-restricted-imports -- moved by the pipeline work (src/pipeline); import-cycle-allowed until then
-import { runPipeline, type PipelineOptions } from '../cli/commands/run.js';
-// eslint-disable-next-line no-restricted-imports -- moved by the pipeline work (src/pipeline)
-import type { Session } from '../cli/session.js';
+import { runPipeline, type PipelineOptions, type PipelineResult } from '../pipeline/run.js';
+import type { PipelineContext } from '../pipeline/context.js';
 import { datedOut, datedRunName } from './dates.js';
 import { postSummary } from './webhook.js';
 
-export interface DatedRunOptions extends Pick<PipelineOptions, 'signal' | 'progress' | 'workers'> {
+export interface DatedRunOptions extends Pick<PipelineOptions, 'signal' | 'progress' | 'workers' | 'onWritten' | 'onStarted'> {
   /** The run's date, `YYYY-MM-DD`. */
   date: string;
   /** Name of the schedule or job whose incremental state the run uses; default the job's name. */
@@ -30,16 +28,24 @@ export function datedConfig(config: JobConfig, date: string): JobConfig {
   return { ...config, name: datedRunName(config.name, date), out: datedOut(config.out, date) };
 }
 
-export async function runDated(session: Session, base: JobConfig, opts: DatedRunOptions): Promise<RunSummary> {
+/** A dated run's summary (what the log and `on_complete` get), and what its pipeline returned. */
+export interface DatedRunResult {
+  summary: RunSummary;
+  pipeline: PipelineResult;
+}
+
+export async function runDated(ctx: PipelineContext, base: JobConfig, opts: DatedRunOptions): Promise<DatedRunResult> {
   const job = opts.job ?? base.name;
   const config = datedConfig(base, opts.date);
   const startedAt = new Date().toISOString();
-  const incremental = config.incremental ? new IncrementalState(session.redis, job, config.name, session.prefix) : undefined;
-  session.log.info(`run ${config.name}: job ${job}${incremental ? ', incremental' : ''}, writing ${config.out}`);
-  const result = await runPipeline(session, config, {
+  const incremental = config.incremental ? new IncrementalState(ctx.redis, job, config.name, ctx.prefix) : undefined;
+  ctx.log.info(`run ${config.name}: job ${job}${incremental ? ', incremental' : ''}, writing ${config.out}`);
+  const result = await runPipeline(ctx, config, {
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.progress ? { progress: opts.progress } : {}),
     ...(opts.workers ? { workers: opts.workers } : {}),
+    ...(opts.onWritten ? { onWritten: opts.onWritten } : {}),
+    ...(opts.onStarted ? { onStarted: opts.onStarted } : {}),
     ...(incremental ? { incremental } : {}),
   });
   const summary = buildSummary(result.totals, {
@@ -52,8 +58,8 @@ export async function runDated(session: Session, base: JobConfig, opts: DatedRun
     started_at: startedAt,
     finished_at: new Date().toISOString(),
   });
-  session.log.info(formatSummary(summary));
+  ctx.log.info(formatSummary(summary));
   // An interrupted run is not over: the POST comes when it is resumed and ends.
-  if (config.on_complete && summary.outcome !== 'interrupted') await postSummary(config.on_complete, summary, session.log);
-  return summary;
+  if (config.on_complete && summary.outcome !== 'interrupted') await postSummary(config.on_complete, summary, ctx.log);
+  return { summary, pipeline: result };
 }

@@ -40,6 +40,7 @@ interface Delivered {
   data?: JobData;
 }
 
+/** Another collector holds the run's lock: one process writes a run's results file at a time. */
 export class CollectorBusyError extends Error {
   override name = 'CollectorBusyError';
 }

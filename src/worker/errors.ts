@@ -22,6 +22,10 @@ export interface ApiCallErrorInit {
   cause?: unknown;
 }
 
+/**
+ * A failed API call. The subclasses say which kind (`type`, as a results line's `error.type` has it),
+ * whether another attempt may succeed (`retryable`) and whether the whole run must stop (`stopsRun`).
+ */
 export abstract class ApiCallError extends Error {
   abstract readonly type: ErrorType;
   /** Whether another attempt may succeed. */

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { checkApiKey } from '../../src/cli/api-key.js';
-import { checkInputs } from '../../src/cli/input-check.js';
+import { checkInputs } from '../../src/pipeline/input-check.js';
 import { describeUnsuccessful } from '../../src/cli/run-exit.js';
 import { ConfigError } from '../../src/config/load.js';
 import { checkRedisUrl } from '../../src/queue/connection.js';

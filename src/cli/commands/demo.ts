@@ -7,7 +7,7 @@ import { exportJoined } from '../../sinks/export/join.js';
 import { formatTotals } from '../../report/line-totals.js';
 import { configFromFlags } from '../job-flags.js';
 import { Session, type GlobalFlags } from '../session.js';
-import { runPipeline } from './run.js';
+import { runPipeline } from '../../pipeline/run.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const DEMO_JOBS = ['jobs/label-reviews.yaml', 'jobs/label-reviews-structured.yaml', 'jobs/caption-images.yaml'];
@@ -29,7 +29,7 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
           // The demo starts from scratch every time; a real run resumes instead.
           await cleanRun(session.redis, session.queue(config.name), config.name, session.prefix);
           await rm(config.out, { force: true });
-          const result = await runPipeline(session, config);
+          const result = await runPipeline(session.context, config);
           const first = (await readFile(result.out, 'utf8')).split('\n')[0] ?? '';
           process.stdout.write(
             `\n${config.name}: ${result.outcome}\n  ${formatTotals(result.totals)}\n  results: ${path.relative(process.cwd(), result.out)}\n  first line: ${first.slice(0, 400)}\n`,

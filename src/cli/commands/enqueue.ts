@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../config/load.js';
 import { addJobFlags, configFromFlags } from '../job-flags.js';
-import { checkInputs } from '../input-check.js';
+import { checkInputs } from '../../pipeline/input-check.js';
 import { parsePositiveInt } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
-import { enqueueRun } from './run.js';
+import { enqueueRun } from '../../pipeline/enqueue.js';
 
 export function registerEnqueue(program: Command, globals: () => GlobalFlags): void {
   addJobFlags(program.command('enqueue').description('read the inputs and put every item in the run queue (workers and a collector do the rest)'))
@@ -19,7 +19,7 @@ export function registerEnqueue(program: Command, globals: () => GlobalFlags): v
       await checkInputs(config.inputs, process.cwd());
       const session = await Session.open(globals());
       try {
-        const stats = await enqueueRun(session, config, {
+        const stats = await enqueueRun(session.context, config, {
           onChunk: (s) => session.log.debug(`enqueue ${config.name}: ${s.read} read`),
           readResults: true,
           fresh: flags.fresh === true,

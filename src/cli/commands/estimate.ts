@@ -1,13 +1,6 @@
 import { Option, type Command } from 'commander';
-import { formatUsd, nanosToUsd, usdToNanos } from '../../cost/compute.js';
-import { callsPerItem, EstimateAccumulator, rangeFor } from '../../cost/run-estimate.js';
-import { loadPrices } from '../../cost/load-prices.js';
-import { Pricer } from '../../cost/pricer.js';
-import { describeSource } from '../../core/item.js';
-import { readInputs, readOptionsFor } from '../../inputs/index.js';
-import { settingsFromConfig } from '../../queue/run-meta.js';
-import { OpenResponsesClient } from '../../worker/client.js';
-import { prepareCall, type PreparedCall } from '../../worker/prepare-call.js';
+import { formatUsd } from '../../cost/compute.js';
+import { estimateJson, estimateRun } from '../../pipeline/estimate.js';
 import { EXIT, ExitError } from '../exit.js';
 import { addJobFlags, configFromFlags } from '../job-flags.js';
 
@@ -34,86 +27,14 @@ export function registerEstimate(program: Command): void {
       if (flags.sample !== undefined) throw new ExitError(SAMPLE_FLAG_GONE, EXIT.badConfig);
       const config = await configFromFlags(jobfile, flags);
       const probeSize = flags.probe === undefined ? 0 : positiveInt(String(flags.probe));
-      const warnings: string[] = [];
-      const pricer = new Pricer(await loadPrices(config.prices), (m) => warnings.push(m));
-      const settings = settingsFromConfig(config);
-      const acc = new EstimateAccumulator();
-      const probes: Array<{ model: string; body: Record<string, unknown> }> = [];
-      // Read and prepared as a run would (image roots, separator, conversion, downscaling), so that the
-      // items and their token estimates are the ones the run would send.
-      const outcomes = readInputs(config.inputs, readOptionsFor(config, process.cwd()));
-      for await (const o of outcomes) {
-        if (o.type === 'rejected') {
-          acc.addRejected({ custom_id: o.rejection.customId, source: describeSource(o.rejection.source), reason: o.rejection.reason });
-          continue;
-        }
-        // The call the worker would make: the same body, model and token estimate.
-        let call: PreparedCall;
-        try {
-          call = await prepareCall(o.item.request, settings);
-        } catch (err) {
-          acc.addRejected({ custom_id: o.item.customId, source: describeSource(o.item.source), reason: (err as Error).message });
-          continue;
-        }
-        const { body, model } = call;
-        // Batch-style lines are sent as they are, without the run's samples and re-asks (as the worker does).
-        const plan = o.item.request.kind === 'body' ? undefined : settings.structured;
-        acc.addItem(model, call.tokens, typeof body.max_output_tokens === 'number', callsPerItem(plan));
-        if (probes.length < probeSize) probes.push({ model, body });
-      }
-
-      if (probes.length > 0) {
-        const client = new OpenResponsesClient({ baseUrl: config.base_url, apiKey: process.env.OPENRESPONSES_API_KEY, timeoutMs: config.timeout_ms });
-        let next = 0;
-        const callOne = async () => {
-          for (let i = next++; i < probes.length; i = next++) {
-            const { model, body } = probes[i]!;
-            try {
-              const res = await client.createResponse(body);
-              const json = res.json as { usage?: unknown; model?: unknown } | null;
-              const cost = pricer.costOf(typeof json?.model === 'string' ? json.model : model, json?.usage ?? null);
-              acc.addProbe(model, json?.usage ?? null, cost ? usdToNanos(cost.total) : null);
-            } catch (err) {
-              warnings.push(`probe call failed: ${(err as Error).message}`);
-              acc.addProbe(model, null, null);
-            }
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(4, probes.length) }, callOne));
-      }
-
-      const rows = [...acc.models.values()].map((m) => ({ m, price: pricer.priceOf(m.model), range: rangeFor(m, pricer.priceOf(m.model)) }));
+      const result = await estimateRun(config, { cwd: process.cwd(), probe: probeSize, apiKey: process.env.OPENRESPONSES_API_KEY });
+      const { rows, warnings } = result;
       if (flags.json) {
-        process.stdout.write(
-          JSON.stringify(
-            {
-              items: rows.reduce((n, r) => n + r.m.items, 0),
-              rejected: acc.rejected.length,
-              rejected_items: acc.rejected,
-              models: rows.map(({ m, price, range }) => ({
-                model: m.model,
-                items: m.items,
-                calls: m.calls,
-                calls_with_reasks: m.maxCalls,
-                input_tokens_estimate: m.inputTokens,
-                output_tokens_counted: m.outputTokens,
-                input_tokens_with_reasks: m.maxInputTokens,
-                output_tokens_with_reasks: m.maxOutputTokens,
-                output_bounded_items: m.outputBounded,
-                price: price && { model: price.model, input_per_million: price.input / 1e6, cached_input_per_million: price.cachedInput / 1e6, output_per_million: price.output / 1e6, as_of: price.asOf, source: price.source },
-                probe: m.probe && { calls: m.probe.calls, failed: m.probe.failed, tokens: m.probe.tokens },
-                cost_usd: range && { low: nanosToUsd(range.lowNanos), high: nanosToUsd(range.highNanos), basis: range.basis },
-              })),
-              warnings,
-            },
-            null,
-            2,
-          ) + '\n',
-        );
+        process.stdout.write(JSON.stringify(estimateJson(result), null, 2) + '\n');
         return;
       }
       const items = rows.reduce((n, r) => n + r.m.items, 0);
-      const rejected = acc.rejected.length;
+      const rejected = result.rejected.length;
       const out = [`${items} items${rejected > 0 ? `, ${rejected} rejected (listed below)` : ''}, ${rows.length} model${rows.length === 1 ? '' : 's'}`];
       const head = ['model', 'items', 'calls/item', 'input tokens (est.)', 'output tokens', 'USD per 1M in / out', 'cost'];
       const table = rows.map(({ m, price, range }) => [
@@ -147,7 +68,7 @@ export function registerEstimate(program: Command): void {
       }
       if (rejected > 0) {
         out.push('', `Rejected (the run writes a "rejected" line for each, and calls nothing):`);
-        for (const r of acc.rejected.slice(0, REJECTED_SHOWN)) out.push(`  ${r.source} (${r.custom_id}): ${r.reason}`);
+        for (const r of result.rejected.slice(0, REJECTED_SHOWN)) out.push(`  ${r.source} (${r.custom_id}): ${r.reason}`);
         if (rejected > REJECTED_SHOWN) out.push(`  ... and ${rejected - REJECTED_SHOWN} more (--json lists them all)`);
       }
       for (const w of warnings) out.push(`note: ${w}`);

@@ -1,0 +1,72 @@
+import { ConfigError } from '../config/load.js';
+import { sleep } from '../core/sleep.js';
+import { RETRYABLE_STATUSES } from '../queue/requeue.js';
+import { RunStore } from '../queue/run-store.js';
+import { loadRun } from '../queue/run-meta.js';
+import { cancelWaitingJobs, markCancelled } from '../queue/cancel.js';
+import type { PipelineContext } from './context.js';
+
+/** A line status `retry` can queue again. */
+export type RetryableStatus = (typeof RETRYABLE_STATUSES)[number];
+
+export interface RetryResult {
+  /** Items put back in the queue. */
+  requeued: number;
+  /** Lines of those statuses whose items were not kept in Redis, so cannot be queued again. */
+  missing: number;
+}
+
+/**
+ * Queues again the items of a run whose line has one of `statuses`; their new line replaces the old
+ * one in the results file once workers and the run's collector have done them. A stopped or
+ * cancelled run is set running again. Throws a ConfigError for a status that cannot be retried or a
+ * run that does not exist.
+ */
+export async function retryRun(ctx: PipelineContext, run: string, statuses: readonly string[] = ['failed']): Promise<RetryResult> {
+  checkRetryStatuses(statuses);
+  const status = await loadRun(ctx.redis, run, ctx.prefix);
+  if (!status) throw new ConfigError(`no run named ${run}`);
+  const queue = ctx.queue(run);
+  // A cancelled or stopped run runs again: its queue is resumed for the re-queued items.
+  const store = new RunStore(ctx.redis, run, ctx.prefix);
+  await store.markRunning();
+  await queue.resume();
+  return store.requeue(queue, [...statuses], status.settings.attempts);
+}
+
+/** Throws a ConfigError unless `statuses` are line statuses `retry` can queue again (at least one). */
+export function checkRetryStatuses(statuses: readonly string[]): void {
+  const bad = statuses.filter((s) => !(RETRYABLE_STATUSES as readonly string[]).includes(s));
+  if (bad.length > 0 || statuses.length === 0) throw new ConfigError(`--status: ${bad.join(', ') || '(empty)'} cannot be retried; use ${RETRYABLE_STATUSES.join(' or ')}`);
+}
+
+export interface CancelResult {
+  /** Items that ended as `failed` lines with error type `cancelled`. */
+  ended: number;
+  /** Calls still in flight when the wait was over; they end with their own lines. */
+  stillActive: number;
+}
+
+/**
+ * Stops a run: no new calls; the items not yet sent end as failed lines with error type `cancelled`
+ * (written by the run's collector; `retry` queues them again). Waits up to `waitMs` for calls in
+ * flight. Throws a ConfigError for a run that does not exist.
+ */
+export async function cancelRun(ctx: PipelineContext, run: string, opts: { waitMs?: number } = {}): Promise<CancelResult> {
+  const waitMs = opts.waitMs ?? 60_000;
+  if (!(await loadRun(ctx.redis, run, ctx.prefix))) throw new ConfigError(`no run named ${run}`);
+  const queue = ctx.queue(run);
+  await markCancelled(ctx.redis, queue, run, ctx.prefix);
+  let ended = await cancelWaitingJobs(ctx.redis, queue, run, ctx.prefix);
+  // Calls in flight finish with their own lines; an attempt that fails now goes back to the
+  // queue, where the next sweep (here, or the run's collector) ends it as cancelled.
+  const deadline = Date.now() + waitMs;
+  let active = (await queue.getJobCounts('active')).active ?? 0;
+  while (active > 0 && Date.now() < deadline) {
+    await sleep(200);
+    ended += await cancelWaitingJobs(ctx.redis, queue, run, ctx.prefix);
+    active = (await queue.getJobCounts('active')).active ?? 0;
+  }
+  ended += await cancelWaitingJobs(ctx.redis, queue, run, ctx.prefix);
+  return { ended, stillActive: active };
+}
