@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { BatchApiUnavailableError, BatchClient, BatchObjectNotFoundError } from '../../src/batch/client.js';
 import { FINAL_BATCH_STATUSES, type BatchInputLine, type BatchOutputLine, type ProviderBatch } from '../../src/batch/types.js';
 import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
-import { AuthenticationError, ServerError } from '../../src/worker/errors.js';
+import { AuthenticationError, NetworkError, RequestTimeoutError, ServerError } from '../../src/worker/errors.js';
 
 let server: FakeServer;
 let client: BatchClient;
@@ -370,5 +370,66 @@ describe('streaming download', () => {
     assert.ok(first && JSON.parse(first));
     // The client is still usable after the early stop.
     assert.equal((await client.getBatch(batch.id)).status, 'completed');
+  });
+
+  test('lines are handed over as they arrive: the first line comes before the server has sent the rest', async () => {
+    let firstSeen!: () => void;
+    const seen = new Promise<void>((r) => (firstSeen = r));
+    let streamed = false;
+    const server2 = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      // Line 1, cut in two writes, then nothing more until the client has read it (or 10 s went by).
+      res.write('{"custom_id":"first",');
+      res.write('"response":null,"error":null}\n');
+      const giveUp = setTimeout(() => res.end('{"custom_id":"second"}\n'), 10_000);
+      void seen.then(() => {
+        streamed = true;
+        clearTimeout(giveUp);
+        res.end('{"custom_id":"second"}\r\n\n{"custom_id":"third"}');
+      });
+    });
+    await new Promise<void>((resolve) => server2.listen(0, '127.0.0.1', resolve));
+    try {
+      const c = new BatchClient({ baseUrl: `http://127.0.0.1:${(server2.address() as AddressInfo).port}/v1`, apiKey: undefined });
+      const ids: string[] = [];
+      for await (const line of c.fileLines('file-1')) {
+        ids.push((JSON.parse(line) as { custom_id: string }).custom_id);
+        if (ids.length === 1) firstSeen();
+      }
+      assert.equal(streamed, true, 'the first line was only handed over once the whole file had arrived');
+      assert.deepEqual(ids, ['first', 'second', 'third'], 'CRLF and blank lines and a last line without newline are read');
+    } finally {
+      server2.closeAllConnections();
+      await new Promise((r) => server2.close(r));
+    }
+  });
+
+  test('a download that stalls or breaks off fails as retryable, after the lines that did arrive', async () => {
+    const server2 = createServer((req, res) => {
+      if (req.url?.includes('stall')) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.write('{"custom_id":"a"}\n');
+        return; // and never another byte
+      }
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '1000' });
+      res.write('{"custom_id":"a"}\n', () => res.socket?.destroy());
+    });
+    await new Promise<void>((resolve) => server2.listen(0, '127.0.0.1', resolve));
+    try {
+      const c = new BatchClient({ baseUrl: `http://127.0.0.1:${(server2.address() as AddressInfo).port}/v1`, apiKey: undefined, downloadIdleMs: 300 });
+      for (const id of ['stall', 'cut']) {
+        const got: string[] = [];
+        const err = await (async () => {
+          for await (const line of c.fileLines(id)) got.push(line);
+        })().catch((e: unknown) => e);
+        assert.deepEqual(got, ['{"custom_id":"a"}'], id);
+        assert.ok(err instanceof RequestTimeoutError || err instanceof NetworkError, `${id}: ${String(err)}`);
+        assert.equal(err.retryable, true);
+        if (id === 'stall') assert.ok(err instanceof RequestTimeoutError, `a stall is a timeout: ${err.name}`);
+      }
+    } finally {
+      server2.closeAllConnections();
+      await new Promise((r) => server2.close(r));
+    }
   });
 });
