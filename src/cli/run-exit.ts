@@ -14,9 +14,10 @@ export interface UnsuccessfulLines {
   byStatus: Record<Unsuccessful, number>;
 }
 
-/** A stopped run's exit: the key was refused (3), or the API could not be reached (6). */
+/** A stopped run's exit: the key was refused (3), the API could not be reached (6), or has no batch endpoint (8). */
 export function stoppedExit(run: string, kind: StopKind | null, reason: string | null): ExitError {
-  return new ExitError(`run ${run} stopped: ${reason ?? 'unknown reason'}`, kind === 'api_unavailable' ? EXIT.apiUnavailable : EXIT.runStopped);
+  const code = kind === 'api_unavailable' ? EXIT.apiUnavailable : kind === 'no_batch_api' ? EXIT.noBatchApi : EXIT.runStopped;
+  return new ExitError(`run ${run} stopped: ${reason ?? 'unknown reason'}`, code);
 }
 
 /**

@@ -95,6 +95,11 @@ export interface OutputLine {
   /** The run's `request.metadata`, when it has one (what `report --by metadata.<key>` groups by). */
   metadata?: Record<string, string>;
   /**
+   * The tier that served the item when it was not the standard one: `batch` (the provider's Batch
+   * API), or the response's own `service_tier` (`flex`, ...). docs/modes.md.
+   */
+  service_tier?: string;
+  /**
    * The custom_id of the item whose identical request was called: this line copies its outcome and
    * costs nothing (docs/output-line.md#duplicates). Absent on lines that made their own call.
    */

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { deleteSpend } from '../cost/cap.js';
 import { runKeys, runsKey } from './keys.js';
 import { deleteLedger } from './ledger.js';
+import { BatchState } from './batch-state.js';
 
 /**
  * Removes everything a run keeps in Redis: its queue, ledger and settings. The results file stays
@@ -17,5 +18,6 @@ export async function cleanRun(redis: Redis, queue: Queue, run: string, prefix?:
   await redis.del(keys.meta, keys.results, keys.written, keys.writing, keys.budgets,
     keys.lineCounts, keys.progress, keys.failedLines, keys.retryData, keys.retrying, keys.superseded, keys.content, keys.dedupe, keys.dedupeRetryable);
   await deleteSpend(redis, run, prefix);
+  await new BatchState(redis, run, prefix).deleteAll();
   await redis.srem(runsKey(prefix), run);
 }

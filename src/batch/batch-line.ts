@@ -1,0 +1,104 @@
+/**
+ * One line of a provider batch's output or error file, turned into the item's results line, or into
+ * "send it again" (pure). An answer reads exactly as the same answer to an online call would: the same
+ * response parsing, the same error classification and attempt counting, the same schema check (without
+ * re-asks: a batch asks once). Lines record `service_tier: "batch"`.
+ */
+import type { JobData } from '../core/item.js';
+import type { HttpRecord, OutputLine } from '../core/output-line.js';
+import type { RunSettings } from '../queue/run-meta.js';
+import { decide, errorFromFailedResponse, errorFromResponse } from '../worker/classify.js';
+import { wantsJsonOutput } from '../worker/build-request.js';
+import type { ApiCallError } from '../worker/errors.js';
+import { baseLine, failedLine } from '../worker/line-builders.js';
+import { parseResponse } from '../worker/parse-response.js';
+import { toRequestSettings } from '../worker/processor.js';
+import { askStructured } from '../worker/structured/ask.js';
+import type { BatchOutputLine } from './types.js';
+
+type ItemJob = Extract<JobData, { type: 'item' }>;
+
+export const BATCH_TIER = 'batch';
+
+export type BatchAnswer =
+  | { kind: 'line'; line: OutputLine }
+  /** Worth another try (in a new batch, or online); `counts`: it uses one of the item's attempts. */
+  | { kind: 'again'; reason: string; counts: boolean };
+
+/** Error-file codes that say the request was never run (the batch ended first): sent again, no attempt used. */
+const NOT_RUN_CODES = new Set(['batch_expired', 'batch_cancelled']);
+const NO_HEADERS = { get: () => null };
+
+/**
+ * The item's line from its batch output line. `tries`: the item's earlier batch answers that were
+ * worth another try (each used an attempt).
+ */
+export async function answerOfBatchLine(out: BatchOutputLine, data: ItemJob, settings: RunSettings, tries: number): Promise<BatchAnswer> {
+  const attempt = tries + 1;
+  const model = requestedModel(data, settings);
+  if (out.response === null || out.response === undefined) {
+    const code = out.error?.code ?? 'unknown';
+    const message = `batch request error ${code}: ${out.error?.message ?? 'no details'}`;
+    if (NOT_RUN_CODES.has(code)) return { kind: 'again', reason: message, counts: false };
+    const retryable = /rate_limit|server_error|timeout|overloaded/i.test(code);
+    if (retryable && attempt < settings.attempts) return { kind: 'again', reason: message, counts: true };
+    return { kind: 'line', line: tierLine(failedLine(data, model, { type: retryable ? 'server_error' : 'invalid_request', message, status: null }, attempt, null)) };
+  }
+  const http: HttpRecord = { status_code: out.response.status_code, request_id: out.response.request_id ?? null, body: out.response.body };
+  const keepHttp = settings.outputFormat === 'openai-batch';
+  if (out.response.status_code < 200 || out.response.status_code >= 300) {
+    const err = errorFromResponse(out.response.status_code, NO_HEADERS, JSON.stringify(out.response.body ?? ''));
+    return afterError(err, data, model, attempt, settings, keepHttp ? http : null, null);
+  }
+  const wantsJson = wantsJsonOutput(toRequestSettings(settings), data.request);
+  const parsed = parseResponse(out.response.body, wantsJson);
+  if (parsed.status === 'failed' || parsed.status === 'other') {
+    const err = errorFromFailedResponse(parsed.error ?? { code: parsed.rawStatus, message: `response status "${parsed.rawStatus}"` });
+    return afterError(err, data, parsed.model ?? model, attempt, settings, keepHttp ? http : null, parsed);
+  }
+  const line: OutputLine = {
+    ...baseLine(data, parsed.model ?? model),
+    status: parsed.status,
+    output_text: parsed.outputText,
+    usage: parsed.usage,
+    response_id: parsed.responseId,
+    attempts: attempt,
+    latency_ms: null,
+  };
+  if (parsed.refusal !== null) line.refusal = parsed.refusal;
+  if ('parsed' in parsed) line.parsed = parsed.parsed ?? null;
+  else if (wantsJson) line.parsed = null;
+  if (parsed.status === 'incomplete') line.error = { type: 'incomplete', message: parsed.incompleteReason ?? 'response incomplete', status: null };
+  // Batch-style items are sent as they are: the run's schema check is not theirs.
+  const plan = data.request.kind === 'body' ? undefined : settings.structured;
+  if (plan && parsed.status === 'completed') {
+    // One sample, no re-asks: the batch asked once (docs/modes.md#batch).
+    const structured = await askStructured({ ...plan, samples: 1, invalidRetries: 0 }, data.customId, () => Promise.resolve({ response: parsed, raw: null }));
+    Object.assign(line, structured.fields, { model: structured.fields.model ?? model });
+  }
+  if (keepHttp) line.http = http;
+  return { kind: 'line', line: tierLine(line) };
+}
+
+function afterError(err: ApiCallError, data: ItemJob, model: string, attempt: number, settings: RunSettings, http: HttpRecord | null, parsed: ReturnType<typeof parseResponse> | null): BatchAnswer {
+  // A refused key cannot show up per line of a batch the key submitted; it is an error like any other here.
+  const decision = err.stopsRun ? 'give-up' : decide(err, attempt, settings.attempts);
+  if (decision === 'retry') return { kind: 'again', reason: err.message, counts: true };
+  const line = failedLine(data, model, err.toLineError(), attempt, null);
+  if (parsed) {
+    line.response_id = parsed.responseId;
+    line.usage = parsed.usage;
+  }
+  if (http) line.http = http;
+  return { kind: 'line', line: tierLine(line) };
+}
+
+/** The model the item asked for: a batch-style line's own, else the run's. */
+function requestedModel(data: ItemJob, settings: RunSettings): string {
+  const own = data.request.kind === 'body' ? data.request.body.model : undefined;
+  return typeof own === 'string' ? own : settings.model;
+}
+
+function tierLine(line: OutputLine): OutputLine {
+  return { ...line, service_tier: BATCH_TIER };
+}
