@@ -1,7 +1,7 @@
 /** `respool fake-server`: runs the fake OpenResponses server in the foreground until a signal. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { checkLimitOptions } from './limits.js';
-import type { FaultKind, FaultOptions, LimitOptions } from './types.js';
+import type { BatchOptions, FaultKind, FaultOptions, LimitOptions } from './types.js';
 
 interface FakeServerFlags {
   port: number;
@@ -25,6 +25,20 @@ interface FakeServerFlags {
   maxConcurrent?: number;
   /** False with --no-ratelimit-headers. */
   ratelimitHeaders: boolean;
+  flexUnavailable?: number;
+  batchMsPerRequest?: number;
+  batchValidatingMs?: number;
+  batchFinalizingMs?: number;
+  batchCancellingMs?: number;
+  batchAbsent?: boolean;
+  batchFailValidation?: boolean;
+  batchExpireAfter?: number;
+  batchCancelAfter?: number;
+  batchErrorRate?: number;
+  batchErrorStatus?: number;
+  batchEnqueuedTokenLimit?: number;
+  batchMaxRequests?: number;
+  batchMaxFileBytes?: number;
 }
 
 const FAULT_KINDS: readonly FaultKind[] = ['429', '500', '503', 'reset', 'truncate'];
@@ -66,6 +80,37 @@ const LIMIT_FLAGS: ReadonlyArray<[RegExp, string]> = [
   [/limits\.windowMs/g, '--limit-window-ms'],
   [/limits\.maxConcurrent/g, '--max-concurrent'],
 ];
+
+function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a non-negative number.');
+  return n;
+}
+
+function errorStatus(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 400 || n > 599) throw new InvalidArgumentError('must be an HTTP status 400-599.');
+  return n;
+}
+
+/** The Files and Batches API's options from the `--batch-*` flags. */
+function batchFromFlags(flags: FakeServerFlags): BatchOptions {
+  return {
+    msPerRequest: flags.batchMsPerRequest,
+    validatingMs: flags.batchValidatingMs,
+    finalizingMs: flags.batchFinalizingMs,
+    cancellingMs: flags.batchCancellingMs,
+    absent: flags.batchAbsent,
+    failValidation: flags.batchFailValidation,
+    expireAfter: flags.batchExpireAfter,
+    cancelAfter: flags.batchCancelAfter,
+    errorRate: flags.batchErrorRate,
+    errorStatus: flags.batchErrorStatus,
+    enqueuedTokenLimit: flags.batchEnqueuedTokenLimit,
+    maxRequests: flags.batchMaxRequests,
+    maxFileBytes: flags.batchMaxFileBytes,
+  };
+}
 
 function port(value: string): number {
   const n = Number(value);
@@ -110,6 +155,20 @@ export function registerFakeServerCommand(program: Command): void {
     .option('--limit-window-ms <ms>', 'sliding window for --rpm/--tpm; it allows rpm*ms/60000 calls (default 60000)', positiveInt)
     .option('--max-concurrent <n>', 'calls handled at once; over it calls get 429', positiveInt)
     .option('--no-ratelimit-headers', 'do not send x-ratelimit-* headers')
+    .option('--flex-unavailable <p>', 'probability that a service_tier "flex" call gets 429 resource_unavailable', probability)
+    .option('--batch-ms-per-request <ms>', 'time each request of a batch takes, one after another (default 1; 0 = at once)', nonNegativeNumber)
+    .option('--batch-validating-ms <ms>', 'time a batch spends validating (default 10)', nonNegativeNumber)
+    .option('--batch-finalizing-ms <ms>', 'time a batch spends finalizing (default 10)', nonNegativeNumber)
+    .option('--batch-cancelling-ms <ms>', 'time a batch spends cancelling (default 10)', nonNegativeNumber)
+    .option('--batch-absent', 'answer 404 on /files and /batches, like an API without a batch endpoint')
+    .option('--batch-fail-validation', 'every batch fails validation (status failed, with errors)')
+    .option('--batch-expire-after <share>', 'a batch expires once this share (0-1) of its requests is done', probability)
+    .option('--batch-cancel-after <share>', 'the server cancels a batch once this share (0-1) of its requests is done', probability)
+    .option('--batch-error-rate <p>', 'probability that a batch request ends in the error file', probability)
+    .option('--batch-error-status <code>', 'HTTP status of those error lines (default 500)', errorStatus)
+    .option('--batch-enqueued-token-limit <n>', 'input tokens enqueued per model over unfinished batches; over it a batch fails with token_limit_exceeded', positiveInt)
+    .option('--batch-max-requests <n>', 'requests per batch input file (default 50000)', positiveInt)
+    .option('--batch-max-file-bytes <n>', 'bytes per uploaded file (default 200 MB)', positiveInt)
     .action(async (flags: FakeServerFlags, command: Command) => {
       const rateSum = (flags.rate429 ?? 0) + (flags.rate500 ?? 0) + (flags.rateReset ?? 0) + (flags.rateTruncate ?? 0);
       if (rateSum > 1) command.error('error: --rate-429, --rate-500, --rate-reset and --rate-truncate must add up to at most 1.');
@@ -125,6 +184,7 @@ export function registerFakeServerCommand(program: Command): void {
         failFirst: flags.failFirst,
         failKinds: flags.failKinds,
         seed: flags.seed,
+        flexUnavailable: flags.flexUnavailable,
       };
       const limits = limitsFromFlags(flags);
       if (limits) {
@@ -144,6 +204,7 @@ export function registerFakeServerCommand(program: Command): void {
         latencyMs: flags.latencyMs,
         faults,
         limits,
+        batch: batchFromFlags(flags),
       });
       process.stdout.write(`fake OpenResponses server listening on ${server.url}\n`);
       await new Promise<void>((resolve) => {

@@ -56,7 +56,7 @@ export function retryHeaders(status: number, faults: FaultOptions | undefined): 
 
 /** Throws a RangeError naming the first bad field; used for the API, `/_options` and the CLI alike. */
 export function checkFaultOptions(faults: FaultOptions): void {
-  for (const key of ['rate429', 'rate500', 'rateReset', 'rateTruncate', 'rateInvalid'] as const) {
+  for (const key of ['rate429', 'rate500', 'rateReset', 'rateTruncate', 'rateInvalid', 'flexUnavailable'] as const) {
     const v = faults[key];
     if (v !== undefined && !(typeof v === 'number' && v >= 0 && v <= 1)) {
       throw new RangeError(`faults.${key} must be a number between 0 and 1`);

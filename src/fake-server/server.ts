@@ -8,12 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { BatchApi } from './batch-api.js';
+import { checkBatchOptions, type BatchAnswer } from './batch-store.js';
 import { errorBody, errorForStatus, type ErrorBody } from './errors.js';
 import { checkFaultOptions, createRng, decideFault, retryHeaders } from './faults.js';
 import { checkLimitOptions, RateLimiter } from './limits.js';
 import { countsCalls, findMagic, mayHaveMagic, NO_MAGIC, type Magic } from './magic.js';
 import { buildResponse, jsonSchemaFormat, planResponse, type ResponsePlan } from './respond.js';
-import type { FakeServer, FakeServerOptions, FakeServerSettings, FakeStats, FaultOptions, LimitOptions, UsageCostOptions } from './types.js';
+import type { BatchOptions, FakeServer, FakeServerOptions, FakeServerSettings, FakeStats, FaultOptions, LimitOptions, UsageCostOptions } from './types.js';
 import { routerCost } from './usage.js';
 import { checkCreateBody, specValidator } from './validate.js';
 import { receivedImages } from './received-images.js';
@@ -32,6 +34,7 @@ interface Settings {
   apiKey: string | undefined;
   limits: LimitOptions | undefined;
   usageCost: UsageCostOptions | undefined;
+  batch: BatchOptions | undefined;
 }
 
 function emptyStats(): FakeStats {
@@ -51,6 +54,9 @@ function emptyStats(): FakeStats {
     arrivals: [],
     requestBytes: 0,
     images: [],
+    billed: {},
+    flexUnavailable: 0,
+    batch: { filesUploaded: 0, batchesCreated: 0, requestsAnswered: 0, byStatus: {}, submitted: {} },
   };
 }
 
@@ -68,6 +74,7 @@ export function checkSettings(p: FakeServerSettings): void {
     checkFaultOptions(p.faults);
   }
   if (p.limits !== undefined) checkLimitOptions(p.limits);
+  if (p.batch !== undefined) checkBatchOptions(p.batch);
   if (p.usageCost !== undefined) {
     const c = p.usageCost as Partial<UsageCostOptions> | null;
     const ok = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
@@ -86,12 +93,16 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
     apiKey: opts.apiKey || undefined,
     limits: opts.limits && { ...opts.limits },
     usageCost: opts.usageCost,
+    batch: opts.batch && { ...opts.batch },
   };
   const limiter = new RateLimiter(settings.limits);
   const validate = specValidator('CreateResponseBody');
 
   let stats = emptyStats();
   let callsByKey = new Map<string, number>();
+  /** Billed answers per item, online and batch together (see FakeStats.billed). */
+  let billed = new Map<string, number>();
+  const bill = (key: string): void => void billed.set(key, (billed.get(key) ?? 0) + 1);
   /** Calls per key that reached fault injection; auth and validation rejections do not use up failFirst. */
   let faultCallsByKey = new Map<string, number>();
   let rng = createRng(settings.faults?.seed ?? DEFAULT_SEED);
@@ -113,6 +124,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
       rng = createRng(p.faults?.seed ?? DEFAULT_SEED);
     }
     if ('usageCost' in p) settings.usageCost = p.usageCost;
+    if ('batch' in p) settings.batch = p.batch && { ...p.batch };
     if ('limits' in p) {
       settings.limits = p.limits && { ...p.limits };
       limiter.configure(settings.limits);
@@ -122,6 +134,8 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   function reset(): void {
     stats = emptyStats();
     callsByKey = new Map();
+    billed = new Map();
+    batchApi.resetStats();
     faultCallsByKey = new Map();
     callsByInput = new Map();
     rng = createRng(settings.faults?.seed ?? DEFAULT_SEED);
@@ -130,7 +144,9 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
   }
 
   function snapshot(): FakeStats {
-    return { ...stats, byStatus: { ...stats.byStatus }, byKey: Object.fromEntries(callsByKey), windowPeak: { ...stats.windowPeak }, arrivals: stats.arrivals.slice(-MAX_ARRIVALS), images: stats.images.slice(-MAX_ARRIVALS) };
+    // The batch stats first: bringing the batches up to now may bill some of their lines.
+    const batch = batchApi.stats();
+    return { ...stats, batch, billed: Object.fromEntries(billed), byStatus: { ...stats.byStatus }, byKey: Object.fromEntries(callsByKey), windowPeak: { ...stats.windowPeak }, arrivals: stats.arrivals.slice(-MAX_ARRIVALS), images: stats.images.slice(-MAX_ARRIVALS) };
   }
 
   function later(ms: number, fn: () => void): void {
@@ -183,8 +199,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
     callsByKey.set(key, (callsByKey.get(key) ?? 0) + 1);
 
     if (settings.apiKey !== undefined && req.headers.authorization !== `Bearer ${settings.apiKey}`) {
-      const message = req.headers.authorization ? 'Incorrect API key provided.' : 'Missing bearer authentication in header.';
-      sendError(res, 401, errorBody(message, 'authentication_error', null, 'invalid_api_key'));
+        sendError(res, 401, authError(req));
       return;
     }
     const contentType = req.headers['content-type'] ?? '';
@@ -217,6 +232,11 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
         return;
       }
       const request = body as Record<string, unknown>;
+      if (flexUnavailableNow(request)) {
+        stats.flexUnavailable++;
+        sendError(res, 429, FLEX_UNAVAILABLE);
+        return;
+      }
       if (raw.includes('"input_image"')) {
         stats.images.push(...receivedImages(request));
         if (stats.images.length > MAX_ARRIVALS * 2) stats.images = stats.images.slice(-MAX_ARRIVALS);
@@ -289,10 +309,60 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
           stats.inputTokens += response.usage.input_tokens;
           stats.outputTokens += response.usage.output_tokens;
         }
+        if (key !== '-') bill(key);
         sendCounted(res, 200, response, { ...limitHeaders, 'x-request-id': id('req_') });
       });
     });
   }
+
+  /** A flex call refused for lack of capacity: drawn only for flex calls, so other runs keep their fault sequence. */
+  function flexUnavailableNow(request: Record<string, unknown>): boolean {
+    const rate = settings.faults?.flexUnavailable ?? 0;
+    return rate > 0 && request.service_tier === 'flex' && rng() < rate;
+  }
+
+  /**
+   * What `POST /responses` would answer for a batch request's body: the same validation, magic tokens,
+   * planned usage and reply. Transport faults (resets, truncation, random 429/500s) and latency belong
+   * to online calls and are left out; a batch has its own error switches.
+   */
+  function answerBatchRequest(body: unknown): BatchAnswer {
+    const check = checkCreateBody(body, validate);
+    if (!check.ok) return { status: 400, body: errorBody(check.message, 'invalid_request_error', check.param, check.code) };
+    const request = body as Record<string, unknown>;
+    const inputText = JSON.stringify(request.input) ?? '';
+    let magic: Magic = mayHaveMagic(inputText) ? findMagic(inputText) : NO_MAGIC;
+    if (magic.status !== null) return { status: magic.status, body: errorForStatus(magic.status) };
+    const structured = jsonSchemaFormat(request) !== null;
+    const rateInvalid = settings.faults?.rateInvalid ?? 0;
+    if (rateInvalid > 0 && structured && rng() < rateInvalid) magic = { ...magic, invalidSchema: true };
+    let callIndex = 0;
+    if (structured && countsCalls(magic)) {
+      callIndex = callsByInput.get(inputText) ?? 0;
+      callsByInput.set(inputText, callIndex + 1);
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const plan = planResponse(request, magic, callIndex);
+    const response = buildResponse(request, magic, { id, createdAt: now, completedAt: now }, plan);
+    if (response.usage && settings.usageCost) response.usage = { ...response.usage, cost: routerCost(response.usage, settings.usageCost) };
+    if (response.usage) {
+      stats.inputTokens += response.usage.input_tokens;
+      stats.outputTokens += response.usage.output_tokens;
+    }
+    return { status: 200, body: response };
+  }
+
+  const batchApi = new BatchApi(
+    {
+      newId: id,
+      options: () => settings.batch,
+      seed: () => settings.faults?.seed ?? DEFAULT_SEED,
+      refuseAuth: (req) => (settings.apiKey === undefined || req.headers.authorization === `Bearer ${settings.apiKey}` ? null : authError(req)),
+      answer: answerBatchRequest,
+      onBilled: bill,
+    },
+    send,
+  );
 
   function handleControl(path: string, req: IncomingMessage, res: ServerResponse): void {
     if (path === '/_stats' && req.method === 'GET') return send(res, 200, snapshot());
@@ -317,6 +387,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
           faults: settings.faults ?? null,
           limits: settings.limits ?? null,
           usageCost: settings.usageCost ?? null,
+          batch: settings.batch ?? null,
           auth: settings.apiKey !== undefined,
         });
       });
@@ -332,6 +403,7 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
     if (path.startsWith('/v1/')) path = path.slice(3);
     if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
     if (path === '/responses' && req.method === 'POST') handleResponses(req, res);
+    else if (BatchApi.handles(path)) batchApi.handle(path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)), req, res);
     else handleControl(path, req, res);
   });
   server.headersTimeout = KEEP_ALIVE_MS + 5_000;
@@ -366,6 +438,19 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
 }
 
 const TOO_LARGE = new Error('request body too large');
+
+/** What the provider answers a flex call when flex capacity is short; the code is our best reading of its docs. */
+const FLEX_UNAVAILABLE = errorBody(
+  'Resource unavailable: there is not enough flex capacity for this request right now. Retry later, or send it at the default service tier.',
+  'too_many_requests',
+  null,
+  'resource_unavailable',
+);
+
+function authError(req: IncomingMessage): ErrorBody {
+  const message = req.headers.authorization ? 'Incorrect API key provided.' : 'Missing bearer authentication in header.';
+  return errorBody(message, 'authentication_error', null, 'invalid_api_key');
+}
 
 function readBody(req: IncomingMessage, done: (err: Error | null, body: string) => void): void {
   const chunks: Buffer[] = [];
@@ -408,7 +493,7 @@ function sendTruncated(res: ServerResponse, payload: string, headers: Readonly<R
 function nullsToUndefined(o: Record<string, unknown>): FakeServerSettings {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
-    if (k === 'latencyMs' || k === 'faults' || k === 'apiKey' || k === 'usageCost') out[k] = v === null ? undefined : v;
+    if (k === 'latencyMs' || k === 'faults' || k === 'apiKey' || k === 'usageCost' || k === 'batch') out[k] = v === null ? undefined : v;
     if (k === 'limits') out[k] = typeof v === 'object' && v !== null && !Array.isArray(v) ? dropNulls(v as Record<string, unknown>) : v ?? undefined;
   }
   return out as FakeServerSettings;

@@ -29,6 +29,46 @@ export interface FaultOptions {
   failFirst?: number;
   /** Default ['429', '500']. */
   failKinds?: FaultKind[];
+  /**
+   * Probability that a `service_tier: "flex"` call is answered 429 `resource_unavailable` (flex
+   * capacity short), as the provider does; such a call is not billed. Drawn only for flex calls.
+   */
+  flexUnavailable?: number;
+}
+
+/**
+ * The Files and Batches API (`/files`, `/batches`): how fast batches progress and which faults they
+ * show. A batch takes the options in force when it is created, so a later change leaves it alone
+ * (except `absent`, which is checked on every call).
+ */
+export interface BatchOptions {
+  /** Time one request of a batch takes; requests run one after another. Default 1; 0: all at once. */
+  msPerRequest?: number;
+  /** Time in `validating`, in `finalizing` and in `cancelling`. Default 10 each. */
+  validatingMs?: number;
+  finalizingMs?: number;
+  cancellingMs?: number;
+  /** 404 on every `/files` and `/batches` route, like an API without a batch endpoint. */
+  absent?: boolean;
+  /** Every batch fails validation (status `failed`, `errors` set), whatever its file holds. */
+  failValidation?: boolean;
+  /** 0..1: a batch expires once this share of its requests is done; what finished is in its output file. */
+  expireAfter?: number;
+  /** 0..1: the provider cancels a batch once this share of its requests is done (cancelling, then cancelled). */
+  cancelAfter?: number;
+  /** 0..1: share of requests that end in the error file with `errorStatus`. */
+  errorRate?: number;
+  /** Default 500 (worth retrying); 400 is a final refusal. */
+  errorStatus?: number;
+  /**
+   * Input tokens that may be enqueued per model over the batches not yet final; a batch that would go
+   * over fails with `token_limit_exceeded`. Unset: no limit.
+   */
+  enqueuedTokenLimit?: number;
+  /** Requests per input file. Default 50,000, as OpenAI. */
+  maxRequests?: number;
+  /** Bytes per uploaded file. Default 200 MB, as OpenAI. */
+  maxFileBytes?: number;
 }
 
 /**
@@ -72,6 +112,8 @@ export interface FakeServerOptions {
    * prices (USD per 1M tokens). `usage` allows extra properties, so replies stay spec-valid.
    */
   usageCost?: UsageCostOptions;
+  /** The Files and Batches API's timing and faults. */
+  batch?: BatchOptions;
 }
 
 export interface UsageCostOptions {
@@ -79,7 +121,7 @@ export interface UsageCostOptions {
   outputPerMillion: number;
 }
 
-export type FakeServerSettings = Partial<Pick<FakeServerOptions, 'latencyMs' | 'faults' | 'apiKey' | 'limits' | 'usageCost'>>;
+export type FakeServerSettings = Partial<Pick<FakeServerOptions, 'latencyMs' | 'faults' | 'apiKey' | 'limits' | 'usageCost' | 'batch'>>;
 
 export interface FakeStats {
   requests: number;
@@ -108,6 +150,26 @@ export interface FakeStats {
   requestBytes: number;
   /** The images of the most recent valid calls, at most 10,000, oldest first. */
   images: ReceivedImage[];
+  /**
+   * Billed answers per item: online, a 200 answer counted under its `Idempotency-Key`; in a batch, an
+   * output line with status 200 counted under its `custom_id`. An item billed twice shows a 2 here.
+   */
+  billed: Record<string, number>;
+  /** Flex calls answered 429 `resource_unavailable` (not billed). */
+  flexUnavailable: number;
+  /** The Files and Batches API. */
+  batch: BatchStats;
+}
+
+export interface BatchStats {
+  filesUploaded: number;
+  batchesCreated: number;
+  /** Requests of batches answered (output and error lines, not counting expired or cancelled ones). */
+  requestsAnswered: number;
+  /** Batches per status, as of this snapshot. */
+  byStatus: Record<string, number>;
+  /** Input lines per custom_id over every batch created: a 2 means an item was submitted twice. */
+  submitted: Record<string, number>;
 }
 
 export interface FakeServer {
