@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { describe, it } from 'node:test';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FakeServer } from '../../src/fake-server/index.js';
+import { jobIdFor } from '../../src/queue/keys.js';
+import { countIds, readLines, runCli, testPrefix } from '../helpers/cli.js';
+import { withFakeServer } from '../helpers/fake-suite.js';
+
+async function promptsFile(dir: string, name: string, ids: string[]): Promise<string> {
+  const file = path.join(dir, name);
+  await writeFile(file, ids.map((id) => JSON.stringify({ custom_id: id, prompt: `question ${id}` })).join('\n') + '\n');
+  return file;
+}
+
+/** Each item was billed once over online and batch answers together (the fake server counts both by job id). */
+function assertBilledOnce(fake: FakeServer, run: string, ids: string[]): void {
+  const billed = fake.stats().billed;
+  for (const id of ids) assert.equal(billed[jobIdFor(run, id)], 1, `${id} billed ${billed[jobIdFor(run, id)] ?? 0} times`);
+}
+
+describe('respool run --mode batch', () => {
+  let fake: FakeServer;
+  const prefix = testPrefix();
+  let dir: string;
+  withFakeServer(prefix, (s) => ({ fake, dir } = s));
+
+  const run = (name: string, input: string, extra: string[] = []) =>
+    runCli([
+      '--prefix', prefix, 'run', '--name', name, '--input', input, '--model', 'gpt-4o-mini', '--base-url', fake.url,
+      '--out', path.join(dir, `${name}.jsonl`), '--mode', 'batch', '--batch-poll-ms', '50', ...extra,
+    ], { env: { OPENRESPONSES_API_KEY: 'sk-test-batch' } });
+
+  it('sends every item through provider batches and writes one line per item, tier batch', async () => {
+    const ids = Array.from({ length: 25 }, (_, i) => `b${i}`);
+    const input = await promptsFile(dir, 'in-batch.jsonl', ids);
+    fake.reset();
+    const res = await run('batch-e2e', input, ['--batch-max-requests', '10']);
+    assert.equal(res.code, 0, res.stderr);
+    const lines = await readLines(path.join(dir, 'batch-e2e.jsonl'));
+    assert.deepEqual([...countIds(lines).keys()].sort(), [...ids].sort());
+    assert.ok([...countIds(lines).values()].every((n) => n === 1));
+    for (const l of lines) {
+      assert.equal(l.status, 'completed', JSON.stringify(l));
+      assert.equal(l.service_tier, 'batch');
+      assert.ok(l.output_text, 'the answer is on the line');
+      assert.ok(l.cost, 'the line is priced');
+    }
+    const stats = fake.stats();
+    assert.equal(stats.requests, 0, 'no online call');
+    assert.equal(stats.batch.batchesCreated, 3, '25 items in files of at most 10');
+    for (const id of ids) assert.equal(stats.batch.submitted[jobIdFor('batch-e2e', id)], 1, `${id} submitted once`);
+    assertBilledOnce(fake, 'batch-e2e', ids);
+  });
+
+  it('a batch that expires half-done: the rest goes into a new batch, each item billed once', async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `e${i}`);
+    const input = await promptsFile(dir, 'in-expire.jsonl', ids);
+    fake.reset();
+    fake.setOptions({ batch: { expireAfter: 0.5 } });
+    const running = run('batch-expire', input);
+    // Only the first batch expires: a batch takes the options in force when it is created.
+    while (fake.stats().batch.batchesCreated === 0) await sleep(20);
+    fake.setOptions({ batch: {} });
+    const res = await running;
+    fake.setOptions({ batch: {} });
+    assert.equal(res.code, 0, res.stderr);
+    const lines = await readLines(path.join(dir, 'batch-expire.jsonl'));
+    const counts = countIds(lines);
+    assert.equal(counts.size, ids.length);
+    assert.ok([...counts.values()].every((n) => n === 1));
+    assert.ok(lines.every((l) => l.status === 'completed'), JSON.stringify(lines.filter((l) => l.status !== 'completed')));
+    const stats = fake.stats();
+    assert.ok(stats.batch.batchesCreated >= 2, `the expired batch's rest went into another batch (${stats.batch.batchesCreated} created)`);
+    assert.ok((stats.batch.byStatus.expired ?? 0) >= 1, JSON.stringify(stats.batch.byStatus));
+    assertBilledOnce(fake, 'batch-expire', ids);
+  });
+
+  it('an API without batches stops the run with exit code 8 and a message naming the modes to use; --mode online then finishes it', async () => {
+    const ids = Array.from({ length: 8 }, (_, i) => `n${i}`);
+    const input = await promptsFile(dir, 'in-nobatch.jsonl', ids);
+    fake.reset();
+    fake.setOptions({ batch: { absent: true } });
+    const res = await run('no-batch', input);
+    assert.equal(res.code, 8, res.stderr);
+    assert.match(res.stderr, /no batch endpoint/);
+    assert.match(res.stderr, /--mode online/);
+    fake.setOptions({ batch: {} });
+    const again = await run('no-batch', input, ['--mode', 'online']);
+    assert.equal(again.code, 0, again.stderr);
+    const lines = await readLines(path.join(dir, 'no-batch.jsonl'));
+    assert.deepEqual([...countIds(lines).keys()].sort(), [...ids].sort());
+    assert.ok([...countIds(lines).values()].every((n) => n === 1));
+    assert.ok(lines.every((l) => l.status === 'completed' && l.service_tier === undefined));
+    assertBilledOnce(fake, 'no-batch', ids);
+  });
+});
