@@ -95,4 +95,31 @@ describe('respool run --mode batch', () => {
     assert.ok(lines.every((l) => l.status === 'completed' && l.service_tier === undefined));
     assertBilledOnce(fake, 'no-batch', ids);
   });
+
+  it('auto with a deadline too short for the batch: switches to online calls, cancels the batch and finishes in time', async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `a${i}`);
+    const input = await promptsFile(dir, 'in-auto.jsonl', ids);
+    fake.reset();
+    // A batch that would take 20 x 100 s: only a switch can make the deadline.
+    fake.setOptions({ batch: { msPerRequest: 100_000 } });
+    const deadlineAt = Date.now() + 20_000;
+    const res = await runCli([
+      '--prefix', prefix, 'run', '--name', 'auto-deadline', '--input', input, '--model', 'gpt-4o-mini', '--base-url', fake.url,
+      '--out', path.join(dir, 'auto-deadline.jsonl'), '--mode', 'auto', '--deadline', new Date(deadlineAt).toISOString(),
+      '--batch-poll-ms', '200', '--concurrency', '4',
+    ], { env: { OPENRESPONSES_API_KEY: 'sk-test-batch' } });
+    fake.setOptions({ batch: {} });
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stderr, /switching from batch to (flex|the standard tier) to meet the deadline/);
+    assert.match(res.stderr, /cancelled provider batch/);
+    const lines = await readLines(path.join(dir, 'auto-deadline.jsonl'));
+    assert.deepEqual([...countIds(lines).keys()].sort(), [...ids].sort());
+    assert.ok([...countIds(lines).values()].every((n) => n === 1));
+    assert.ok(lines.every((l) => l.status === 'completed' && l.service_tier !== 'batch'), 'every item answered online');
+    assert.ok(lines.every((l) => Date.parse(l.finished_at) <= deadlineAt), 'every line before the deadline');
+    const stats = fake.stats();
+    assert.equal(stats.batch.batchesCreated, 1, 'the run started with a batch');
+    assert.equal(stats.batch.byStatus.cancelled, 1);
+    assertBilledOnce(fake, 'auto-deadline', ids);
+  });
 });
