@@ -102,7 +102,8 @@ describe('respool run --mode batch', () => {
     fake.reset();
     // A batch that would take 20 x 100 s: only a switch can make the deadline.
     fake.setOptions({ batch: { msPerRequest: 100_000 } });
-    const deadlineAt = Date.now() + 20_000;
+    // 30 s: the run starts with a batch, and switches about halfway (see src/batch/deadline-plan.ts).
+    const deadlineAt = Date.now() + 30_000;
     const res = await runCli([
       '--prefix', prefix, 'run', '--name', 'auto-deadline', '--input', input, '--model', 'gpt-4o-mini', '--base-url', fake.url,
       '--out', path.join(dir, 'auto-deadline.jsonl'), '--mode', 'auto', '--deadline', new Date(deadlineAt).toISOString(),
@@ -119,7 +120,34 @@ describe('respool run --mode batch', () => {
     assert.ok(lines.every((l) => Date.parse(l.finished_at) <= deadlineAt), 'every line before the deadline');
     const stats = fake.stats();
     assert.equal(stats.batch.batchesCreated, 1, 'the run started with a batch');
-    assert.equal(stats.batch.byStatus.cancelled, 1);
     assertBilledOnce(fake, 'auto-deadline', ids);
+  });
+
+  it('cancel: the provider batch is cancelled, what it finished is kept, the rest ends as cancelled lines', async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `c${i}`);
+    const input = await promptsFile(dir, 'in-cancel.jsonl', ids);
+    fake.reset();
+    // 20 requests of 500 ms: cancelled while in flight, with some done.
+    fake.setOptions({ batch: { msPerRequest: 500 } });
+    const running = run('batch-cancel', input);
+    while ((fake.stats().batch.byStatus.in_progress ?? 0) === 0) await sleep(20);
+    while ((fake.stats().billed && Object.keys(fake.stats().billed).length) < 2) await sleep(20);
+    const cancel = await runCli(['--prefix', prefix, 'cancel', '--name', 'batch-cancel', '--wait', '1']);
+    assert.equal(cancel.code, 0, cancel.stderr);
+    const res = await running;
+    fake.setOptions({ batch: {} });
+    assert.equal(res.code, 5, `a cancelled run has failed lines: ${res.stderr}`);
+    assert.match(res.stderr, /cancelled provider batch/);
+    const lines = await readLines(path.join(dir, 'batch-cancel.jsonl'));
+    assert.deepEqual([...countIds(lines).keys()].sort(), [...ids].sort());
+    assert.ok([...countIds(lines).values()].every((n) => n === 1));
+    const done = lines.filter((l) => l.status === 'completed');
+    const cancelled = lines.filter((l) => l.error?.type === 'cancelled');
+    assert.ok(done.length > 0 && done.every((l) => l.service_tier === 'batch'), `the batch's finished answers are kept (${done.length})`);
+    assert.ok(cancelled.length > 0, 'the rest ends as cancelled');
+    assert.equal(done.length + cancelled.length, ids.length);
+    const stats = fake.stats();
+    assert.equal(stats.requests, 0, 'no online call after the cancel');
+    for (const l of done) assert.equal(stats.billed[jobIdFor('batch-cancel', l.custom_id)], 1);
   });
 });
