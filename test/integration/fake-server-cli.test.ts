@@ -91,3 +91,61 @@ test('bad numbers are refused with the flag named', async () => {
   assert.notEqual(sum.code, 0);
   assert.match(sum.stderr, /--rate-429/);
 });
+
+test('batch and flex flags: a batch expires half done, flex calls get 429 resource_unavailable', async () => {
+  const child = startCli(['--port', '0', '--batch-ms-per-request', '0', '--batch-validating-ms', '0', '--batch-finalizing-ms', '0', '--batch-expire-after', '0.5', '--flex-unavailable', '1']);
+  const done = exited(child);
+  try {
+    const base = /listening on (\S+)$/.exec(await firstLine(child))![1]!;
+    const flex = await fetch(`${base}/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', input: 'x', service_tier: 'flex' }) });
+    assert.equal(flex.status, 429);
+    assert.equal(((await flex.json()) as { error: { code: string } }).error.code, 'resource_unavailable');
+
+    const lines = [0, 1, 2, 3].map((i) => JSON.stringify({ custom_id: `c${i}`, method: 'POST', url: '/v1/responses', body: { model: 'm', input: `x${i}` } })).join('\n');
+    const form = new FormData();
+    form.append('purpose', 'batch');
+    form.append('file', new Blob([lines]), 'in.jsonl');
+    const file = (await (await fetch(`${base}/files`, { method: 'POST', body: form })).json()) as { id: string };
+    const created = (await (await fetch(`${base}/batches`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input_file_id: file.id, endpoint: '/v1/responses', completion_window: '24h' }),
+    })).json()) as { id: string };
+    let batch = { status: 'validating', request_counts: { completed: 0 } };
+    for (let i = 0; i < 200 && batch.status !== 'expired'; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      batch = (await (await fetch(`${base}/batches/${created.id}`)).json()) as typeof batch;
+    }
+    assert.equal(batch.status, 'expired');
+    assert.equal(batch.request_counts.completed, 2);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal((await done).code, 0);
+});
+
+test('--batch-absent makes /files and /batches answer 404; bad batch flags are refused with the flag named', async () => {
+  const child = startCli(['--port', '0', '--batch-absent']);
+  const done = exited(child);
+  try {
+    const base = /listening on (\S+)$/.exec(await firstLine(child))![1]!;
+    for (const path of ['/files', '/batches']) {
+      const res = await fetch(`${base}${path}`);
+      assert.equal(res.status, 404, path);
+      await res.body?.cancel();
+    }
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal((await done).code, 0);
+  for (const [flag, value] of [
+    ['--batch-expire-after', '2'],
+    ['--batch-error-status', '200'],
+    ['--flex-unavailable', '-1'],
+    ['--batch-enqueued-token-limit', '0'],
+  ] as const) {
+    const { code, stderr } = await exited(startCli([flag, value]));
+    assert.notEqual(code, 0, `${flag} ${value} was accepted`);
+    assert.ok(stderr.includes(flag), `stderr does not name ${flag}: ${stderr}`);
+  }
+});
