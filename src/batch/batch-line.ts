@@ -7,7 +7,7 @@
 import type { JobData } from '../core/item.js';
 import type { HttpRecord, OutputLine } from '../core/output-line.js';
 import type { RunSettings } from '../queue/run-meta.js';
-import { decide, errorFromFailedResponse, errorFromResponse } from '../worker/classify.js';
+import { decide, errorFromFailedResponse } from '../worker/classify.js';
 import { wantsJsonOutput } from '../worker/build-request.js';
 import type { ApiCallError } from '../worker/errors.js';
 import { baseLine, failedLine } from '../worker/line-builders.js';
@@ -15,6 +15,7 @@ import { parseResponse } from '../worker/parse-response.js';
 import { toRequestSettings } from '../worker/processor.js';
 import { askStructured } from '../worker/structured/ask.js';
 import type { BatchOutputLine } from './types.js';
+import { isNotRunCode, outcomeOf } from './read-output.js';
 
 type ItemJob = Extract<JobData, { type: 'item' }>;
 
@@ -25,10 +26,6 @@ export type BatchAnswer =
   /** Worth another try (in a new batch, or online); `counts`: it uses one of the item's attempts. */
   | { kind: 'again'; reason: string; counts: boolean };
 
-/** Error-file codes that say the request was never run (the batch ended first): sent again, no attempt used. */
-const NOT_RUN_CODES = new Set(['batch_expired', 'batch_cancelled']);
-const NO_HEADERS = { get: () => null };
-
 /**
  * The item's line from its batch output line. `tries`: the item's earlier batch answers that were
  * worth another try (each used an attempt).
@@ -36,22 +33,16 @@ const NO_HEADERS = { get: () => null };
 export async function answerOfBatchLine(out: BatchOutputLine, data: ItemJob, settings: RunSettings, tries: number): Promise<BatchAnswer> {
   const attempt = tries + 1;
   const model = requestedModel(data, settings);
-  if (out.response === null || out.response === undefined) {
-    const code = out.error?.code ?? 'unknown';
-    const message = `batch request error ${code}: ${out.error?.message ?? 'no details'}`;
-    if (NOT_RUN_CODES.has(code)) return { kind: 'again', reason: message, counts: false };
-    const retryable = /rate_limit|server_error|timeout|overloaded/i.test(code);
-    if (retryable && attempt < settings.attempts) return { kind: 'again', reason: message, counts: true };
-    return { kind: 'line', line: tierLine(failedLine(data, model, { type: retryable ? 'server_error' : 'invalid_request', message, status: null }, attempt, null)) };
-  }
-  const http: HttpRecord = { status_code: out.response.status_code, request_id: out.response.request_id ?? null, body: out.response.body };
   const keepHttp = settings.outputFormat === 'openai-batch';
-  if (out.response.status_code < 200 || out.response.status_code >= 300) {
-    const err = errorFromResponse(out.response.status_code, NO_HEADERS, JSON.stringify(out.response.body ?? ''));
-    return afterError(err, data, model, attempt, settings, keepHttp ? http : null, null);
+  const outcome = outcomeOf(out);
+  const http: HttpRecord | null = out.response ? { status_code: out.response.status_code, request_id: out.response.request_id ?? null, body: out.response.body } : null;
+  if (outcome.kind !== 'answered') {
+    // Not run at all (the batch expired or was cancelled first): sent again without using an attempt.
+    if (outcome.kind === 'retry' && isNotRunCode(outcome.error.details?.code)) return { kind: 'again', reason: outcome.error.message, counts: false };
+    return afterError(outcome.error, data, model, attempt, settings, keepHttp ? http : null, null);
   }
   const wantsJson = wantsJsonOutput(toRequestSettings(settings), data.request);
-  const parsed = parseResponse(out.response.body, wantsJson);
+  const parsed = parseResponse(outcome.body, wantsJson);
   if (parsed.status === 'failed' || parsed.status === 'other') {
     const err = errorFromFailedResponse(parsed.error ?? { code: parsed.rawStatus, message: `response status "${parsed.rawStatus}"` });
     return afterError(err, data, parsed.model ?? model, attempt, settings, keepHttp ? http : null, parsed);
@@ -76,7 +67,7 @@ export async function answerOfBatchLine(out: BatchOutputLine, data: ItemJob, set
     const structured = await askStructured({ ...plan, samples: 1, invalidRetries: 0 }, data.customId, () => Promise.resolve({ response: parsed, raw: null }));
     Object.assign(line, structured.fields, { model: structured.fields.model ?? model });
   }
-  if (keepHttp) line.http = http;
+  if (keepHttp && http) line.http = http;
   return { kind: 'line', line: tierLine(line) };
 }
 

@@ -30,8 +30,9 @@ import { loadRun, markStopped, type RunSettings } from '../queue/run-meta.js';
 import { failedLine } from '../worker/line-builders.js';
 import { answerOfBatchLine } from './batch-line.js';
 import { deadlineOutOfReach, planTier, type TierMode } from './deadline-plan.js';
-import { BatchApiMissingError, type BatchProvider } from './provider.js';
+import { BatchApiUnavailableError, type BatchProvider } from './provider.js';
 import { FINAL_BATCH_STATUSES, type ProviderBatch } from './types.js';
+import { failedBatchVerdict } from './read-output.js';
 import { effectiveMode, MODE_NOW_FIELD, MODE_REASON_FIELD } from './mode.js';
 
 type ItemJob = Extract<JobData, { type: 'item' }>;
@@ -66,6 +67,8 @@ const TICK_MS = 1000;
 const ONLINE_MOVE = 1000;
 /** Lines delivered per Redis call while reading an output file. */
 const DELIVER_EVERY = 100;
+/** Poll intervals to wait after a quota refused a batch before submitting again. */
+const QUOTA_HOLD_POLLS = 10;
 
 interface PollState {
   nextAt: number;
@@ -84,6 +87,8 @@ export class BatchDriver {
   private lastPending = -1;
   private warnedDeadline = false;
   private onlineSince: { at: number; left: number } | null = null;
+  /** After a quota refused a batch, no new batch before this time. */
+  private holdSubmitsUntil = 0;
 
   constructor(private readonly opts: BatchDriverOptions) {
     this.state = new BatchState(opts.redis, opts.run, opts.prefix);
@@ -133,7 +138,7 @@ export class BatchDriver {
       await this.pollLive(settings, inBatch);
       await this.flushToOnline(settings);
     } catch (err) {
-      if (err instanceof BatchApiMissingError) await this.stopForMissingApi(settings, err);
+      if (err instanceof BatchApiUnavailableError) await this.stopForMissingApi(settings, err);
       else throw err;
     }
   }
@@ -172,6 +177,7 @@ export class BatchDriver {
   // ---- submitting ----
 
   private async submit(settings: RunSettings, enqueueDone: boolean): Promise<void> {
+    if (Date.now() < this.holdSubmitsUntil) return;
     const limits = settings.batch ?? { maxRequests: 50_000, maxBytes: 200 * 1024 * 1024, pollMs: 10_000, maxPollMs: 300_000 };
     // Chunks claimed by a holder that died before their batch was recorded come first.
     for (const chunk of await this.state.chunks()) {
@@ -369,10 +375,19 @@ export class BatchDriver {
     }
   }
 
-  /** A batch refused as a whole (its file failed validation): one attempt used for each of its items. */
+  /**
+   * A batch refused as a whole. A quota (enqueued tokens, batch creations) refuses it for now: its
+   * items go into a later batch, once the live ones had time to finish, without using an attempt. A
+   * file found wrong uses one attempt of each item.
+   */
   private async refusedBatch(settings: RunSettings, batch: ProviderBatch, items: Map<string, ItemJob>, tries: Map<string, number>): Promise<void> {
-    const why = (batch.errors?.data ?? []).map((e) => `${e.code ?? 'error'}${e.line ? ` (line ${e.line})` : ''}: ${e.message ?? ''}`).slice(0, 3).join('; ') || 'no reason given';
-    const message = `the provider refused the batch ${batch.id}: ${why}`;
+    const verdict = failedBatchVerdict(batch);
+    const message = `the provider refused the batch ${batch.id}: ${verdict.message}`;
+    if (verdict.verdict === 'later') {
+      this.holdSubmitsUntil = Date.now() + QUOTA_HOLD_POLLS * (settings.batch?.pollMs ?? 10_000);
+      this.opts.log.warn(`run ${this.opts.run}: ${message}; its items go into a later batch`);
+      return;
+    }
     this.opts.log.warn(`run ${this.opts.run}: ${message}`);
     const final: DeliverEntry[] = [];
     for (const [id, item] of items) {
@@ -393,8 +408,8 @@ export class BatchDriver {
 
   // ---- an API without batches ----
 
-  private async stopForMissingApi(settings: RunSettings, err: BatchApiMissingError): Promise<void> {
-    const reason = `${err.message}: mode ${settings.mode} needs the provider's Batch API; run it again with --mode online or --mode flex (items parked for a batch are sent then; nothing is lost)`;
+  private async stopForMissingApi(settings: RunSettings, err: BatchApiUnavailableError): Promise<void> {
+    const reason = `mode ${settings.mode} needs the provider's Batch API, but ${err.message}: run it again with --mode online or --mode flex (items parked for a batch are sent then; nothing is lost)`;
     this.opts.log.error(`run ${this.opts.run} stopped: ${reason}`);
     await Promise.all([this.opts.queue.pause(), markStopped(this.opts.redis, this.opts.run, reason, this.opts.prefix, 'no_batch_api')]);
   }

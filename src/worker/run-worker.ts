@@ -29,7 +29,7 @@ import type { OutputLine } from '../core/output-line.js';
 import type { CostDecision } from './cost-hooks.js';
 import { Parking } from '../batch/park.js';
 import { BatchDriver, type DeliverEntry } from '../batch/driver.js';
-import { HttpBatchProvider } from '../batch/provider.js';
+import { batchProvider } from '../batch/provider.js';
 
 export interface WorkerSetOptions {
   redis: Redis;
@@ -123,7 +123,7 @@ export class WorkerSet {
       log: this.opts.log,
       queue,
       concurrency: this.opts.concurrency,
-      provider: (settings) => new HttpBatchProvider({ baseUrl: this.opts.baseUrl ?? settings.baseUrl, apiKey: this.opts.apiKey }),
+      provider: (settings) => batchProvider({ baseUrl: this.opts.baseUrl ?? settings.baseUrl, apiKey: this.opts.apiKey }),
       deliver: (r, entries) => this.deliverBatchLines(r, entries),
     });
     this.drivers.set(run, { driver, queue });

@@ -84,7 +84,7 @@ describe('respool run --mode batch', () => {
     fake.setOptions({ batch: { absent: true } });
     const res = await run('no-batch', input);
     assert.equal(res.code, 8, res.stderr);
-    assert.match(res.stderr, /no batch endpoint/);
+    assert.match(res.stderr, /no Batch API/);
     assert.match(res.stderr, /--mode online/);
     fake.setOptions({ batch: {} });
     const again = await run('no-batch', input, ['--mode', 'online']);

@@ -52,6 +52,13 @@ describe('a batch output line as the item\'s results line', () => {
     assert.ok(last.kind === 'line' && last.line.status === 'failed' && last.line.error?.type === 'server_error' && last.line.attempts === 3);
   });
 
+  it('an error-file line with a refusal code is final; an unknown code is tried again, using an attempt', async () => {
+    const refused = await answerOfBatchLine({ id: 'x', custom_id: 'i1', response: null, error: { code: 'model_not_found', message: 'no such model' } }, item, settings, 0);
+    assert.ok(refused.kind === 'line' && refused.line.status === 'failed' && refused.line.error?.type === 'invalid_request');
+    const unknown = await answerOfBatchLine({ id: 'x', custom_id: 'i1', response: null, error: { code: 'odd', message: '?' } }, item, settings, 0);
+    assert.ok(unknown.kind === 'again' && unknown.counts);
+  });
+
   it('a 400 is final at once', async () => {
     const a = await answerOfBatchLine(response({ error: { message: 'bad model', type: 'invalid_request_error' } }, 400), item, settings, 0);
     assert.ok(a.kind === 'line' && a.line.status === 'failed' && a.line.error?.type === 'invalid_request' && a.line.error.status === 400);
@@ -59,7 +66,7 @@ describe('a batch output line as the item\'s results line', () => {
 
   it('an expired or cancelled request was never run: sent again without using an attempt', async () => {
     const a = await answerOfBatchLine({ id: 'x', custom_id: 'i1', response: null, error: { code: 'batch_expired', message: 'window over' } }, item, settings, 2);
-    assert.deepEqual(a, { kind: 'again', reason: 'batch request error batch_expired: window over', counts: false });
+    assert.ok(a.kind === 'again' && !a.counts && /window over/.test(a.reason), JSON.stringify(a));
   });
 
   it('a run with a schema checks the batch answer once, without re-asks', async () => {
