@@ -33,6 +33,10 @@ import { deadlineOutOfReach, planTier, type TierMode } from './deadline-plan.js'
 import { BatchApiUnavailableError, type BatchProvider } from './provider.js';
 import { FINAL_BATCH_STATUSES, type ProviderBatch } from './types.js';
 import { failedBatchVerdict } from './read-output.js';
+import { CostCap } from '../cost/cap.js';
+import { formatUsd, usdToNanos } from '../cost/compute.js';
+import type { Pricer } from '../cost/pricer.js';
+import { skippedLine } from '../worker/cost-hooks.js';
 import { effectiveMode, MODE_NOW_FIELD, MODE_REASON_FIELD } from './mode.js';
 
 type ItemJob = Extract<JobData, { type: 'item' }>;
@@ -55,6 +59,8 @@ export interface BatchDriverOptions {
   deliver(run: string, entries: DeliverEntry[]): Promise<number>;
   /** Calls at once this process makes per run: the pace `auto` assumes online before measuring one. */
   concurrency: number;
+  /** The run's price table, for its max_cost: each chunk reserves what it may cost before it is submitted. */
+  pricer?(settings: RunSettings): Promise<Pricer>;
   /** Between two looks. */
   tickMs?: number;
   leaseMs?: number;
@@ -67,6 +73,8 @@ const TICK_MS = 1000;
 const ONLINE_MOVE = 1000;
 /** Lines delivered per Redis call while reading an output file. */
 const DELIVER_EVERY = 100;
+/** A chunk's max_cost reservation outlives the provider's 24 h window, so that a dead holder's lapses only after. */
+const CHUNK_RESERVATION_MS = 25 * 3_600_000;
 /** Poll intervals to wait after a quota refused a batch before submitting again. */
 const QUOTA_HOLD_POLLS = 10;
 
@@ -200,6 +208,12 @@ export class BatchDriver {
   private async submitChunk(settings: RunSettings, chunk: ChunkRecord): Promise<void> {
     const provider = this.opts.provider(settings);
     const record = { ...chunk };
+    if (record.fileId === undefined && record.reservedNanos === undefined && settings.maxCost !== undefined) {
+      const reserved = await this.reserveChunk(settings, record);
+      if (reserved === null) return;
+      record.reservedNanos = reserved;
+      if (!(await this.state.saveChunk(this.owner, record))) return;
+    }
     if (record.fileId === undefined) {
       const content = await this.packChunk(settings, record.id);
       if (content === null) return;
@@ -215,6 +229,43 @@ export class BatchDriver {
     if (!(await this.state.saveChunk(this.owner, record))) return;
     const batch = await provider.createBatch(record.fileId, { respool_run: this.opts.run, respool_chunk: record.id });
     await this.recordBatch(record, batch);
+  }
+
+  /**
+   * Reserves what the chunk's items may cost (the same estimate online calls reserve) against the
+   * run's max_cost: the reservation in nano-dollars; null when the chunk waits (calls in flight may
+   * leave room) or the cap is reached (its items then get skipped lines).
+   */
+  private async reserveChunk(settings: RunSettings, record: ChunkRecord): Promise<number | null> {
+    if (!this.opts.pricer) return 0;
+    const pricer = await this.opts.pricer(settings);
+    const ids = await this.state.chunkIds(record.id);
+    const bodies = await this.state.bodies(ids);
+    let estimate = 0;
+    for (const body of bodies) {
+      if (body === null) continue;
+      const parsed = JSON.parse(body) as Record<string, unknown>;
+      estimate += pricer.estimateCallNanos(typeof parsed.model === 'string' ? parsed.model : settings.model, parsed, settings.expectedOutputTokens) ?? 0;
+    }
+    const cap = this.costCap(settings);
+    const r = await cap.reserve(`batch-${record.id}`, estimate);
+    if (r.outcome === 'granted') return estimate;
+    if (r.outcome === 'capped') {
+      const message = `not sent: the run's max_cost of ${formatUsd(cap.capNanos)} was reached (spent ${formatUsd(r.spentNanos)}; this batch could cost up to ${formatUsd(estimate)})`;
+      const data = await this.state.jobData(ids);
+      const entries: DeliverEntry[] = [];
+      ids.forEach((id, i) => {
+        const d = data[i];
+        if (d) entries.push({ id, data: d, line: skippedLine(d, settings.model, message) });
+      });
+      await this.opts.deliver(this.opts.run, entries);
+      await this.state.finishChunk(this.owner, record.id, 'batch');
+    }
+    return null;
+  }
+
+  private costCap(settings: RunSettings): CostCap {
+    return new CostCap(this.opts.redis, this.opts.run, usdToNanos(settings.maxCost ?? 0), this.opts.prefix, CHUNK_RESERVATION_MS);
   }
 
   private async recordBatch(record: ChunkRecord, batch: ProviderBatch): Promise<void> {
@@ -340,6 +391,9 @@ export class BatchDriver {
       if (d?.type === 'item') items.set(id, d);
     });
     const tries = await this.triesOf(ids);
+    // What the provider bills: every answered line, settled against the chunk's max_cost reservation.
+    const pricer = chunk.reservedNanos !== undefined && this.opts.pricer ? await this.opts.pricer(settings) : null;
+    let spentNanos = 0;
     let delivered = 0;
     let again = 0;
     let batchOut: DeliverEntry[] = [];
@@ -354,6 +408,7 @@ export class BatchDriver {
         if (!item) continue;
         const answer = await answerOfBatchLine(out, item, settings, tries.get(out.custom_id) ?? 0);
         if (answer.kind === 'line') {
+          if (pricer) spentNanos += pricer.actualCallNanos(answer.line.model ?? settings.model, answer.line.usage);
           batchOut.push({ id: out.custom_id, line: answer.line, data: item });
           if (batchOut.length >= DELIVER_EVERY) await flush();
         } else {
@@ -366,6 +421,7 @@ export class BatchDriver {
     if (batch.status === 'failed') await this.refusedBatch(settings, batch, items, tries);
     const undelivered = inBatch ? 'batch' : 'online';
     const finished = await this.state.finishChunk(this.owner, chunk.id, undelivered);
+    if (finished && chunk.reservedNanos !== undefined && settings.maxCost !== undefined) await this.costCap(settings).settle(`batch-${chunk.id}`, spentNanos);
     if (finished) {
       const rest = finished.back + finished.online;
       this.opts.log.info(

@@ -125,6 +125,7 @@ export class WorkerSet {
       concurrency: this.opts.concurrency,
       provider: (settings) => batchProvider({ baseUrl: this.opts.baseUrl ?? settings.baseUrl, apiKey: this.opts.apiKey }),
       deliver: (r, entries) => this.deliverBatchLines(r, entries),
+      pricer: (settings) => this.pricer(settings),
     });
     this.drivers.set(run, { driver, queue });
     driver.start();

@@ -5,8 +5,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import { jobIdFor } from '../../src/queue/keys.js';
-import { countIds, readLines, runCli, testPrefix } from '../helpers/cli.js';
+import { countIds, readLines, REDIS_URL, runCli, testPrefix } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
+import { readSpend } from '../../src/cost/cap.js';
+import { Redis } from 'ioredis';
+import { after } from 'node:test';
 
 async function promptsFile(dir: string, name: string, ids: string[]): Promise<string> {
   const file = path.join(dir, name);
@@ -25,6 +28,8 @@ describe('respool run --mode batch', () => {
   const prefix = testPrefix();
   let dir: string;
   withFakeServer(prefix, (s) => ({ fake, dir } = s));
+  const redis = new Redis(REDIS_URL);
+  after(() => redis.quit());
 
   const run = (name: string, input: string, extra: string[] = []) =>
     runCli([
@@ -149,5 +154,23 @@ describe('respool run --mode batch', () => {
     const stats = fake.stats();
     assert.equal(stats.requests, 0, 'no online call after the cancel');
     for (const l of done) assert.equal(stats.billed[jobIdFor('batch-cancel', l.custom_id)], 1);
+  });
+
+  it('max_cost: a batch reserves its cost before it is submitted and settles on return; past the cap, items are skipped', async () => {
+    const ids = Array.from({ length: 6 }, (_, i) => `m${i}`);
+    const input = await promptsFile(dir, 'in-cost.jsonl', ids);
+    fake.reset();
+    const fits = await run('batch-cost', input, ['--max-cost', '5']);
+    assert.equal(fits.code, 0, fits.stderr);
+    const spend = await readSpend(redis, 'batch-cost', prefix);
+    assert.ok(spend.spentNanos > 0, 'the answered lines are counted');
+    assert.equal(spend.reservedNanos, 0, 'the reservation was settled');
+
+    const over = await run('batch-capped', input, ['--max-cost', '0.0000001']);
+    assert.equal(over.code, 4, over.stderr);
+    const lines = await readLines(path.join(dir, 'batch-capped.jsonl'));
+    assert.equal(lines.length, ids.length);
+    assert.ok(lines.every((l) => l.status === 'skipped' && l.error?.type === 'max_cost'), JSON.stringify(lines[0]));
+    assert.equal(fake.stats().batch.batchesCreated, 1, 'only the first run submitted a batch');
   });
 });
