@@ -120,12 +120,25 @@ const RUNNING_AGAIN = { state: 'running', stop_reason: '', stop_kind: '', api_fa
 /** Registers (or updates) a run. Enqueueing again re-opens it: a stopped run is running again. */
 export async function saveRun(redis: Redis, settings: RunSettings, prefix?: string): Promise<void> {
   const keys = runKeys(settings.run, prefix);
+  settings = await withFirstDeadline(redis, keys.meta, settings);
   await redis
     .multi()
     .hset(keys.meta, { settings: JSON.stringify(settings), ...RUNNING_AGAIN, enqueue_done: '0' })
     .hsetnx(keys.meta, 'created_at', new Date().toISOString())
     .sadd(runsKey(prefix), settings.run)
     .exec();
+}
+
+/**
+ * A deadline given as a duration (`6h`) is resolved when the settings are built: a run resumed or
+ * enqueued again keeps the deadline it was first registered with, not six hours from the resume.
+ */
+async function withFirstDeadline(redis: Redis, meta: string, settings: RunSettings): Promise<RunSettings> {
+  if (settings.deadlineAt === undefined) return settings;
+  const stored = await redis.hget(meta, 'settings');
+  if (stored === null) return settings;
+  const first = (JSON.parse(stored) as RunSettings).deadlineAt;
+  return first === undefined ? settings : { ...settings, deadlineAt: first };
 }
 
 export async function loadRun(redis: Redis, run: string, prefix?: string): Promise<RunStatus | null> {
