@@ -13,6 +13,8 @@ export const EXIT = {
   apiUnavailable: 6,
   /** The run's state in Redis vanished mid-run: the run stopped; running again resumes from the results file. */
   stateLost: 7,
+  /** A batch or auto run met an API without a batch endpoint: the run stopped; `--mode online` or `flex` resumes it. */
+  noBatchApi: 8,
   interrupted: 130,
 } as const;
 

@@ -4,9 +4,10 @@ import type { StopKind } from '../queue/run-meta.js';
 import { EXIT, ExitError } from './exit.js';
 import type { Logger } from '../core/logger.js';
 
-/** A stopped run's exit: the key was refused (3), or the API could not be reached (6). */
+/** A stopped run's exit: the key was refused (3), the API could not be reached (6), or has no batch endpoint (8). */
 export function stoppedExit(run: string, kind: StopKind | null, reason: string | null): ExitError {
-  return new ExitError(`run ${run} stopped: ${reason ?? 'unknown reason'}`, kind === 'api_unavailable' ? EXIT.apiUnavailable : EXIT.runStopped);
+  const code = kind === 'api_unavailable' ? EXIT.apiUnavailable : kind === 'no_batch_api' ? EXIT.noBatchApi : EXIT.runStopped;
+  return new ExitError(`run ${run} stopped: ${reason ?? 'unknown reason'}`, code);
 }
 
 /** "2 failed, 1 incomplete" and the retry command that queues them again. Pure. */

@@ -102,3 +102,39 @@ export function jobIdFor(run: string, customId: string): string {
 export function incrementalKey(state: string, prefix = QUEUE_DEFAULTS.prefix): string {
   return `${prefix}:incremental:${state}:done`;
 }
+
+/**
+ * A run's provider-batch state (docs/modes.md): items parked for a batch, the chunks claimed for or
+ * submitted as provider batches, and the hand-over of items to online calls. Kept apart from RunKeys so
+ * that runs without batches never touch them.
+ */
+export interface BatchKeys {
+  body: string; // hash: job id -> the request body `online` would send, as JSON
+  data: string; // hash: job id -> the job's JobData, as JSON (for its line, or to send it online)
+  pending: string; // list: job ids parked and not yet in a chunk (ids no longer in `body` are skipped)
+  chunks: string; // hash: chunk id -> ChunkRecord JSON (file id and batch id once known)
+  chunkItemsPrefix: string; // `<prefix><chunk id>`: list of the chunk's job ids
+  inChunk: string; // hash: job id -> chunk id, while the item is in a chunk
+  toOnline: string; // hash: job id -> JobData JSON, being put in the run's queue as an online job
+  online: string; // set: job ids sent online; never parked again
+  tries: string; // hash: job id -> batch answers worth another try so far
+  seq: string; // counter: chunk ids
+  lease: string; // string: the process that submits and polls the run's batches, with an expiry
+}
+
+export function batchKeys(run: string, prefix = QUEUE_DEFAULTS.prefix): BatchKeys {
+  const base = `${prefix}:run:${run}:batch`;
+  return {
+    body: `${base}:body`,
+    data: `${base}:data`,
+    pending: `${base}:pending`,
+    chunks: `${base}:chunks`,
+    chunkItemsPrefix: `${base}:chunk:`,
+    inChunk: `${base}:in_chunk`,
+    toOnline: `${base}:to_online`,
+    online: `${base}:online`,
+    tries: `${base}:tries`,
+    seq: `${base}:seq`,
+    lease: `${base}:lease`,
+  };
+}

@@ -55,8 +55,8 @@ export interface RunSettings {
 /** `cancelled`: `respool cancel` ended it; its waiting items got `cancelled` lines. */
 export type RunState = 'running' | 'stopped' | 'cancelled';
 
-/** Why a run was stopped: the API refused the key (exit 3), or could not be reached (exit 6). */
-export type StopKind = 'key_refused' | 'api_unavailable';
+/** Why a run was stopped: the API refused the key (exit 3), could not be reached (exit 6), or has no batch endpoint for a batch run (exit 8). */
+export type StopKind = 'key_refused' | 'api_unavailable' | 'no_batch_api';
 
 export interface RunStatus {
   settings: RunSettings;
@@ -124,7 +124,7 @@ export async function loadRun(redis: Redis, run: string, prefix?: string): Promi
     settings: JSON.parse(meta.settings) as RunSettings,
     state: toRunState(meta.state),
     stopReason: meta.stop_reason || null,
-    stopKind: toRunState(meta.state) === 'stopped' ? (meta.stop_kind === 'api_unavailable' ? 'api_unavailable' : 'key_refused') : null,
+    stopKind: toRunState(meta.state) === 'stopped' ? toStopKind(meta.stop_kind) : null,
     enqueueDone: meta.enqueue_done === '1',
     createdAt: meta.created_at ?? '',
   };
@@ -134,6 +134,10 @@ export async function loadRun(redis: Redis, run: string, prefix?: string): Promi
 export async function loadRunState(redis: Redis, run: string, prefix?: string): Promise<RunState | null> {
   const state = await redis.hget(runKeys(run, prefix).meta, 'state');
   return state === null ? null : toRunState(state);
+}
+
+function toStopKind(raw: string | undefined): StopKind {
+  return raw === 'api_unavailable' || raw === 'no_batch_api' ? raw : 'key_refused';
 }
 
 /** Anything but a stop or a cancel (runs saved before there were states have none) is running. */

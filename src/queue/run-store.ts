@@ -4,6 +4,7 @@ import { QUEUE_DEFAULTS } from '../config/defaults.js';
 import type { JobData } from '../core/item.js';
 import { runKeys, runsKey, type RunKeys } from './keys.js';
 import { RunLedger } from './ledger.js';
+import { BatchState } from './batch-state.js';
 import { luaCommands } from './lua-commands.js';
 import { releaseLock, renewLock, tryLock } from './token-lock.js';
 import { retryItems, type RetryResult } from './requeue.js';
@@ -41,12 +42,25 @@ export class RunStore {
 
   /** Registers (or updates) the run. Enqueueing again re-opens it: a stopped run is running again. */
   async saveSettings(settings: RunSettings): Promise<void> {
+    settings = await this.withFirstDeadline(settings);
     await this.redis
       .multi()
       .hset(this.keys.meta, { settings: JSON.stringify(settings), ...RUNNING_AGAIN, enqueue_done: '0' })
       .hsetnx(this.keys.meta, 'created_at', new Date().toISOString())
       .sadd(runsKey(this.prefix), this.run)
       .exec();
+  }
+
+  /**
+   * A deadline given as a duration (`6h`) is resolved when the settings are built: a run resumed or
+   * enqueued again keeps the deadline it was first registered with, not six hours from the resume.
+   */
+  private async withFirstDeadline(settings: RunSettings): Promise<RunSettings> {
+    if (settings.deadlineAt === undefined) return settings;
+    const stored = await this.redis.hget(this.keys.meta, 'settings');
+    if (stored === null) return settings;
+    const first = (JSON.parse(stored) as RunSettings).deadlineAt;
+    return first === undefined ? settings : { ...settings, deadlineAt: first };
   }
 
   /** The run's settings and state, or null when Redis does not know the run. */
@@ -210,6 +224,7 @@ export class RunStore {
     const k = this.keys;
     if (!opts.keepCollectorLock) await this.redis.del(k.collectorLock);
     await this.redis.del(k.meta, k.results, k.written, k.writing, k.budgets, k.lineCounts, k.progress, k.failedLines, k.retryData, k.retrying, k.superseded, k.content, k.dedupe, k.dedupeRetryable, k.spend, k.spendLeases);
+    await new BatchState(this.redis, this.run, this.prefix).deleteAll();
     await this.redis.srem(runsKey(this.prefix), this.run);
   }
 }

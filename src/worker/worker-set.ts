@@ -29,6 +29,9 @@ import type { Pricer } from '../cost/pricer.js';
 import { pricerForRun } from '../queue/run-prices.js';
 import type { OutputLine } from '../core/output-line.js';
 import type { CostDecision } from './cost-hooks.js';
+import { Parking } from '../batch/park.js';
+import { BatchDriver, type DeliverEntry } from '../batch/driver.js';
+import { batchProvider } from '../batch/provider.js';
 
 export interface WorkerSetOptions {
   redis: Redis;
@@ -63,7 +66,8 @@ export class WorkerSet {
   constructor(private readonly opts: WorkerSetOptions) {
     this.runs = new RunCache(opts.redis, opts.prefix);
     this.limiter = new RateLimiter(opts.redis, opts.prefix ?? QUEUE_DEFAULTS.prefix);
-    this.processor = createProcessor({
+    this.parking = new Parking({ redis: opts.redis, runs: this.runs, ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }) });
+    const online = createProcessor({
       runs: this.runs,
       clientFor: (s) => this.clientFor(s),
       inCallSlot: (run, call) =>
@@ -103,6 +107,50 @@ export class WorkerSet {
       reserveCost: (settings, model, body, jobId, calls, signal) => this.reserveCost(settings, model, body, jobId, calls, signal),
       dedupe: new RequestDedupe(opts.redis, opts.prefix),
     });
+    this.processor = this.parking.wrap(online);
+  }
+
+  // ---- batch and auto modes (src/batch): parking on the job path, one driver per run ----
+
+  private readonly parking: Parking;
+  private readonly drivers = new Map<string, { driver: BatchDriver; queue: Queue<JobData> }>();
+
+  private startBatchDriver(run: string): void {
+    if (this.drivers.has(run)) return;
+    const queue = new Queue<JobData>(run, { connection: this.opts.redis, prefix: bullPrefix(this.opts.prefix) });
+    const driver = new BatchDriver({
+      redis: this.opts.redis,
+      run,
+      ...(this.opts.prefix === undefined ? {} : { prefix: this.opts.prefix }),
+      log: this.opts.log,
+      queue,
+      concurrency: this.opts.concurrency,
+      provider: (settings) => batchProvider({ baseUrl: this.opts.baseUrl ?? settings.baseUrl, apiKey: this.opts.apiKey }),
+      deliver: (r, entries) => this.deliverBatchLines(r, entries),
+      pricer: (settings) => this.pricer(settings),
+    });
+    this.drivers.set(run, { driver, queue });
+    driver.start();
+  }
+
+  /** Lines made from a provider batch's output take the online lines' way: retry data, cost, the ledger. */
+  private async deliverBatchLines(run: string, entries: DeliverEntry[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    const keys = runKeys(run, this.opts.prefix);
+    for (const e of entries) if (isRetryable(e.line.status)) await saveRetryData(this.opts.redis, keys, e.id, e.data);
+    const lines = await Promise.all(entries.map(async (e) => ({ id: e.id, line: JSON.stringify(await this.withCost(run, e.line)) })));
+    const fresh = (await deliver(this.opts.redis, keys, lines)).filter(Boolean).length;
+    this.delivered += fresh;
+    return fresh;
+  }
+
+  private async stopBatchDrivers(): Promise<void> {
+    const all = [...this.drivers.values()];
+    this.drivers.clear();
+    await Promise.all(all.map(async ({ driver, queue }) => {
+      await driver.stop();
+      await queue.close().catch(() => {});
+    }));
   }
 
   private readonly pricers = new Map<string, Promise<Pricer>>();
@@ -270,6 +318,8 @@ export class WorkerSet {
       if (err instanceof ApiCallError) this.opts.log.debug(`${job?.data.customId ?? '?'}: attempt ${job?.attemptsMade ?? '?'} failed: ${err.message}`);
     });
     this.workers.set(run, worker);
+    this.parking.forget(run);
+    this.startBatchDriver(run);
     await worker.waitUntilReady();
   }
 
@@ -281,6 +331,7 @@ export class WorkerSet {
    */
   async close(graceMs: number = QUEUE_DEFAULTS.closeGraceMs): Promise<boolean> {
     this.closing = true;
+    await this.stopBatchDrivers();
     const all = [...this.workers.values()];
     this.workers.clear();
     const inTime = await Promise.all(
