@@ -15,7 +15,7 @@ export function registerReport(program: Command): void {
     .command('report')
     .description('totals and breakdowns (cost, tokens, statuses) of results files; streams files of any size')
     .argument('<files...>', 'results files (JSONL) or globs')
-    .option('--by <dimensions>', `breakdowns, comma-separated: model, run, day, status, error or a metadata key (metadata.<key>); a+b groups by both`, DEFAULT_BY)
+    .option('--by <dimensions>', `breakdowns, comma-separated: model, run, day, status, error, tier or a metadata key (metadata.<key>); a+b groups by both`, DEFAULT_BY)
     .addOption(new Option('-f, --format <format>', 'output format').choices([...REPORT_FORMATS]).default('table'))
     .option('-o, --out <file>', 'write the report to this file instead of stdout')
     .option('--prices <file>', 'price file over the bundled prices, for lines that carry no cost (provider batch lines; env RESPOOL_PRICES)')
@@ -36,7 +36,7 @@ export function registerReport(program: Command): void {
       }
       // Provider batch lines carry usage but no cost: they are priced here, as a run prices its lines.
       const pricer = new Pricer(await loadPrices(flags.prices ?? (process.env.RESPOOL_PRICES || undefined)));
-      const agg = new ReportAggregator(by, (model, usage) => pricer.costOf(model, usage));
+      const agg = new ReportAggregator(by, (model, usage, tier) => pricer.costOf(model, usage, tier));
       await readResults(files, agg);
       const ctx = { files: files.map((f) => path.relative(process.cwd(), f) || f) };
       const text =
