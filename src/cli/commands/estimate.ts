@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { formatUsd, nanosToUsd, usdToNanos } from '../../cost/compute.js';
 import { callsPerItem, EstimateAccumulator, rangeFor } from '../../cost/estimate.js';
 import { loadPrices } from '../../cost/load-prices.js';
+import { modeLines, modesJson, modesFor } from '../../cost/mode-report.js';
 import { Pricer } from '../../cost/pricer.js';
 import { describeSource, type ImageRef, type Item } from '../../core/item.js';
 import { readInputs, readOptionsFor } from '../../inputs/index.js';
@@ -87,6 +88,7 @@ export function registerEstimate(program: Command): void {
       }
 
       const rows = [...acc.models.values()].map((m) => ({ m, price: pricer.priceOf(m.model), range: rangeFor(m, pricer.priceOf(m.model)) }));
+      const modes = modesFor([...acc.models.values()], (model) => pricer.priceOf(model), config, Date.now());
       if (flags.json) {
         process.stdout.write(
           JSON.stringify(
@@ -108,6 +110,7 @@ export function registerEstimate(program: Command): void {
                 probe: m.probe && { calls: m.probe.calls, failed: m.probe.failed, tokens: m.probe.tokens },
                 cost_usd: range && { low: nanosToUsd(range.lowNanos), high: nanosToUsd(range.highNanos), basis: range.basis },
               })),
+              modes: modesJson(modes),
               warnings,
             },
             null,
@@ -149,6 +152,7 @@ export function registerEstimate(program: Command): void {
       if (rows.some((r) => r.m.maxCalls > r.m.items)) {
         out.push(`Calls: one per sample (samples: ${config.samples}); the upper end also counts every re-ask of an answer that does not match the schema (invalid_output_retries: ${config.invalid_output_retries}).`);
       }
+      out.push('', ...modeLines(modes));
       if (rejected > 0) {
         out.push('', `Rejected (the run writes a "rejected" line for each, and calls nothing):`);
         for (const r of acc.rejected.slice(0, REJECTED_SHOWN)) out.push(`  ${r.source} (${r.custom_id}): ${r.reason}`);
