@@ -20,6 +20,7 @@ export interface ModesEstimate {
 
 type ModeSettings = Pick<JobConfig, 'mode' | 'deadline' | 'deadline_margin' | 'concurrency' | 'max_in_flight' | 'rpm' | 'tpm' | 'limits'>;
 
+/** `callSeconds`: how long a call takes (the probe's mean); ASSUMED_CALL_SECONDS without a probe. */
 export function modesFor(models: ModelEstimate[], priceOf: (model: string) => ModelPrice | null, config: ModeSettings, nowMs: number, callSeconds = ASSUMED_CALL_SECONDS): ModesEstimate {
   const concurrency = Math.min(config.concurrency, config.max_in_flight ?? Number.POSITIVE_INFINITY);
   const online = onlineTime(models, {
@@ -53,7 +54,7 @@ export function modeLines(e: ModesEstimate): string[] {
   const w0 = Math.max(4, ...rows.map((r) => r[0]!.length));
   const w1 = Math.max(4, ...rows.map((r) => r[1]!.length));
   const out = ['Cost per mode (* the run\'s mode):', ...rows.map((r) => `  ${r[0]!.padEnd(w0)}  ${r[1]!.padStart(w1)}  ${r[2]}`.trimEnd())];
-  const bound = `${formatDuration(e.online.seconds)} online (bound by ${e.online.boundBy}${e.online.boundBy === 'concurrency' ? `, at ${e.callSeconds} s a call` : ''})`;
+  const bound = `${formatDuration(e.online.seconds)} online (bound by ${e.online.boundBy}${e.online.boundBy === 'concurrency' ? `, at ${Number(e.callSeconds.toFixed(1))} s a call` : ''})`;
   if (e.deadline === null) {
     out.push(`Time: ${bound}.`);
     return out;

@@ -67,6 +67,8 @@ export function registerEstimate(program: Command): void {
         if (probes.length < probeSize) probes.push({ model, body });
       }
 
+      // Seconds each answered probe call took: the call time of the online estimate, when there are some.
+      const probeSeconds: number[] = [];
       if (probes.length > 0) {
         const client = new OpenResponsesClient({ baseUrl: config.base_url, apiKey: process.env.OPENRESPONSES_API_KEY, timeoutMs: config.timeout_ms });
         let next = 0;
@@ -74,7 +76,9 @@ export function registerEstimate(program: Command): void {
           for (let i = next++; i < probes.length; i = next++) {
             const { model, body } = probes[i]!;
             try {
+              const started = performance.now();
               const res = await client.createResponse(body);
+              probeSeconds.push((performance.now() - started) / 1000);
               const json = res.json as { usage?: unknown; model?: unknown } | null;
               const cost = pricer.costOf(typeof json?.model === 'string' ? json.model : model, json?.usage ?? null);
               acc.addProbe(model, json?.usage ?? null, cost ? usdToNanos(cost.total) : null);
@@ -88,7 +92,8 @@ export function registerEstimate(program: Command): void {
       }
 
       const rows = [...acc.models.values()].map((m) => ({ m, price: pricer.priceOf(m.model), range: rangeFor(m, pricer.priceOf(m.model)) }));
-      const modes = modesFor([...acc.models.values()], (model) => pricer.priceOf(model), config, Date.now());
+      const callSeconds = probeSeconds.length > 0 ? probeSeconds.reduce((a, b) => a + b, 0) / probeSeconds.length : undefined;
+      const modes = modesFor([...acc.models.values()], (model) => pricer.priceOf(model), config, Date.now(), callSeconds);
       if (flags.json) {
         process.stdout.write(
           JSON.stringify(
