@@ -120,6 +120,8 @@ export function lineTotalNanos(cost: unknown): number | null {
  */
 export function formatUsd(nanos: number | null): string {
   if (nanos === null || !Number.isFinite(nanos)) return 'unknown';
+  // A negative amount (priority's saving against the standard price) is `-$0.15`, not `$-0.15`.
+  if (nanos < 0) return `-${formatUsd(-nanos)}`;
   const usd = nanos / NANOS_PER_USD;
   if (nanos !== 0 && Math.abs(usd) < 0.01) return `$${usd.toLocaleString('en-US', { maximumSignificantDigits: 2 })}`;
   return `$${usd.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;

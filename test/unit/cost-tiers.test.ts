@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { lineCost, usdToNanos } from '../../src/cost/compute.js';
+import { formatUsd, lineCost, usdToNanos } from '../../src/cost/compute.js';
 import { bundledPrices } from '../../src/cost/load-prices.js';
 import { Pricer } from '../../src/cost/pricer.js';
 import { findPrice, parsePriceFile, PRICED_TIERS, tableToJson } from '../../src/cost/prices.js';
@@ -148,5 +148,12 @@ describe('the bundled tier prices', () => {
     assert.ok(tiers >= 12);
     for (const m of ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4.1-mini', 'o4-mini', 'o3', 'gpt-5']) assert.ok(findPrice(bundled, m)?.tiers.batch, `${m} has a batch price`);
     for (const m of ['o3', 'o4-mini', 'gpt-5', 'gpt-5-mini']) assert.ok(findPrice(bundled, m)?.tiers.flex, `${m} has a flex price`);
+  });
+});
+
+describe('negative amounts', () => {
+  it('print the sign before the dollar', () => {
+    assert.equal(formatUsd(-150_000_000), '-$0.15');
+    assert.equal(formatUsd(-4_200_000), '-$0.0042');
   });
 });
