@@ -28,6 +28,16 @@ export interface LineCost {
   currency: 'USD';
   /** `price_table` (computed from usage) or `api` (the API reported it in `usage.cost`). */
   source: 'price_table' | 'api';
+  /**
+   * The tier that served the line and that it was priced at: `standard` (the response said `default`
+   * or nothing), `flex`, `batch`, `priority`, or another tier as the response named it. Lines written
+   * before tiers were priced have none: they are `standard`.
+   */
+  tier?: string;
+  /** The same usage at the standard price, when the tier is not `standard`: what `report` counts as saved. */
+  standard_total?: number;
+  /** Present (true) when the price table had no price for the tier: the line is priced at the standard rates. */
+  no_tier_price?: true;
 }
 
 /** Why an item did not complete. `type` is one of the `ErrorType`s below. */

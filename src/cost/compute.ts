@@ -4,7 +4,8 @@
  * report that adds up line costs (as nano-dollars) gets exactly the sum of what the lines say.
  */
 import type { LineCost } from '../core/output-line.js';
-import type { ModelPrice } from './prices.js';
+import type { ModelPrice, TierRates } from './prices.js';
+import { ratesFor, STANDARD_TIER, tierName } from './tiers.js';
 
 export type { LineCost };
 
@@ -64,8 +65,8 @@ export interface CostNanos {
   total: number;
 }
 
-/** Cost of token counts at a price, in nano-dollars. */
-export function costNanos(tokens: { input: number; cached: number; output: number }, price: ModelPrice): CostNanos {
+/** Cost of token counts at a price (a model's standard rates, or one tier's), in nano-dollars. */
+export function costNanos(tokens: { input: number; cached: number; output: number }, price: TierRates): CostNanos {
   const uncached = Math.max(0, tokens.input - tokens.cached);
   const input = picoToNano(uncached * price.input);
   const cachedInput = picoToNano(tokens.cached * price.cachedInput);
@@ -74,18 +75,35 @@ export function costNanos(tokens: { input: number; cached: number; output: numbe
 }
 
 /**
- * The `cost` of a line with this usage: what the API reported when it did (preferred: it is what
- * was billed), else the price table's. Null when there is no usage, or no price for the model.
+ * The `cost` of a line with this usage, served at `serviceTier` (the response's `service_tier`, or
+ * `batch`; see ./tiers.ts): what the API reported when it did (preferred: it is what was billed),
+ * else the price table's rates for that tier. A line not served at the standard tier also records
+ * what the same usage costs at the standard price (`standard_total`, what reports count as saved),
+ * and `no_tier_price` when the table has no price for its tier (it is then priced at the standard
+ * rates). Null when there is no usage, or no price for the model.
  */
-export function lineCost(usage: unknown, price: ModelPrice | null): LineCost | null {
+export function lineCost(usage: unknown, price: ModelPrice | null, serviceTier?: unknown): LineCost | null {
+  const tier = tierName(serviceTier);
+  const tokens = usageCounts(usage);
+  const standard = tier !== STANDARD_TIER && tokens && price ? { standard_total: nanosToUsd(costNanos(tokens, price).total) } : {};
   const reported = reportedCost(usage);
   if (reported !== null) {
-    return { input: null, cached_input: null, output: null, total: nanosToUsd(usdToNanos(reported)), currency: 'USD', source: 'api' };
+    return { input: null, cached_input: null, output: null, total: nanosToUsd(usdToNanos(reported)), currency: 'USD', source: 'api', tier, ...standard };
   }
-  const tokens = usageCounts(usage);
   if (!tokens || !price) return null;
-  const c = costNanos(tokens, price);
-  return { input: nanosToUsd(c.input), cached_input: nanosToUsd(c.cachedInput), output: nanosToUsd(c.output), total: nanosToUsd(c.total), currency: 'USD', source: 'price_table' };
+  const { rates, tierPriced } = ratesFor(price, tier);
+  const c = costNanos(tokens, rates);
+  return {
+    input: nanosToUsd(c.input),
+    cached_input: nanosToUsd(c.cachedInput),
+    output: nanosToUsd(c.output),
+    total: nanosToUsd(c.total),
+    currency: 'USD',
+    source: 'price_table',
+    tier,
+    ...standard,
+    ...(tierPriced ? {} : { no_tier_price: true as const }),
+  };
 }
 
 /** A line's `cost.total` back in nano-dollars (what reports add up), or null when it has none. */
@@ -102,6 +120,8 @@ export function lineTotalNanos(cost: unknown): number | null {
  */
 export function formatUsd(nanos: number | null): string {
   if (nanos === null || !Number.isFinite(nanos)) return 'unknown';
+  // A negative amount (priority's saving against the standard price) is `-$0.15`, not `$-0.15`.
+  if (nanos < 0) return `-${formatUsd(-nanos)}`;
   const usd = nanos / NANOS_PER_USD;
   if (nanos !== 0 && Math.abs(usd) < 0.01) return `$${usd.toLocaleString('en-US', { maximumSignificantDigits: 2 })}`;
   return `$${usd.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;

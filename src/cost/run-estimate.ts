@@ -15,6 +15,7 @@
  */
 import { costNanos, usageCounts, type UsageCounts } from './compute.js';
 import type { ModelPrice } from './prices.js';
+import { ratesFor, STANDARD_TIER } from './tiers.js';
 
 /** Calls one item makes: one per sample, and at most that many times (1 + re-asks) when every answer is invalid. */
 export interface CallsPerItem {
@@ -114,18 +115,27 @@ function addCounts(to: UsageCounts, u: UsageCounts): void {
 }
 
 /** The cost range of one model's items, or null when the model has no price and no probe cost. */
-export function rangeFor(m: ModelEstimate, price: ModelPrice | null): EstimateRange | null {
+export function rangeFor(m: ModelEstimate, price: ModelPrice | null, tier: string = STANDARD_TIER): EstimateRange | null {
   const costs = m.probe?.costs ?? [];
   if (costs.length > 0) {
     const n = costs.length;
     const mean = costs.reduce((a, b) => a + b, 0) / n;
     const variance = n > 1 ? costs.reduce((a, c) => a + (c - mean) ** 2, 0) / (n - 1) : 0;
     const halfWidth = 2 * Math.sqrt(variance / n);
+    // Probe calls are priced at the standard tier: another tier scales them by its price for the probe's tokens.
+    const scale = price && tier !== STANDARD_TIER ? tierScale(m.probe!.tokens, price, tier) : 1;
     // Probe calls are single calls: the low end counts one per sample, the high end every re-ask.
-    return { lowNanos: Math.max(0, Math.round(m.calls * (mean - halfWidth))), highNanos: Math.round(m.maxCalls * (mean + halfWidth)), basis: 'probe' };
+    return { lowNanos: Math.max(0, Math.round(m.calls * (mean - halfWidth) * scale)), highNanos: Math.round(m.maxCalls * (mean + halfWidth) * scale), basis: 'probe' };
   }
   if (!price) return null;
-  const low = costNanos({ input: Math.floor((m.inputTokens * 3) / 4), cached: 0, output: 0 }, price).total;
-  const high = costNanos({ input: m.maxInputTokens, cached: 0, output: m.maxOutputTokens }, price).total;
+  const rates = ratesFor(price, tier).rates;
+  const low = costNanos({ input: Math.floor((m.inputTokens * 3) / 4), cached: 0, output: 0 }, rates).total;
+  const high = costNanos({ input: m.maxInputTokens, cached: 0, output: m.maxOutputTokens }, rates).total;
   return { lowNanos: low, highNanos: high, basis: 'tokens' };
+}
+
+/** What the probe's tokens cost at `tier` against at the standard price (0.5 for a half-price tier). */
+function tierScale(tokens: UsageCounts, price: ModelPrice, tier: string): number {
+  const standard = costNanos(tokens, price).total;
+  return standard > 0 ? costNanos(tokens, ratesFor(price, tier).rates).total / standard : 1;
 }

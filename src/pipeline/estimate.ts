@@ -2,6 +2,7 @@ import { nanosToUsd, usdToNanos } from '../cost/compute.js';
 import { callsPerItem, EstimateAccumulator, rangeFor, type EstimateRange, type ModelEstimate, type RejectedItem } from '../cost/run-estimate.js';
 import { loadPrices } from '../cost/load-prices.js';
 import { Pricer } from '../cost/pricer.js';
+import { modesFor, modesJson, type ModesEstimate } from '../cost/mode-report.js';
 import type { ModelPrice } from '../cost/prices.js';
 import type { JobConfig } from '../config/schema.js';
 import { describeSource } from '../core/item.js';
@@ -34,6 +35,8 @@ export interface EstimateResult {
   rows: ModelEstimateRow[];
   rejected: RejectedItem[];
   warnings: string[];
+  /** The cost of each execution mode side by side, and whether an `auto` deadline is reachable. */
+  modes: ModesEstimate;
 }
 
 /**
@@ -71,6 +74,8 @@ export async function estimateRun(config: JobConfig, opts: EstimateOptions): Pro
     if (probes.length < probeSize) probes.push({ model, body });
   }
 
+  // Seconds each answered probe call took: the call time of the online estimate, when there are some.
+  const probeSeconds: number[] = [];
   if (probes.length > 0) {
     const client = new OpenResponsesClient({ baseUrl: config.base_url, apiKey: opts.apiKey, timeoutMs: config.timeout_ms });
     let next = 0;
@@ -78,7 +83,9 @@ export async function estimateRun(config: JobConfig, opts: EstimateOptions): Pro
       for (let i = next++; i < probes.length; i = next++) {
         const { model, body } = probes[i]!;
         try {
+          const started = performance.now();
           const res = await client.createResponse(body);
+          probeSeconds.push((performance.now() - started) / 1000);
           const json = res.json as { usage?: unknown; model?: unknown } | null;
           const cost = pricer.costOf(typeof json?.model === 'string' ? json.model : model, json?.usage ?? null);
           acc.addProbe(model, json?.usage ?? null, cost ? usdToNanos(cost.total) : null);
@@ -91,7 +98,9 @@ export async function estimateRun(config: JobConfig, opts: EstimateOptions): Pro
     await Promise.all(Array.from({ length: Math.min(4, probes.length) }, callOne));
   }
   const rows = [...acc.models.values()].map((m) => ({ m, price: pricer.priceOf(m.model), range: rangeFor(m, pricer.priceOf(m.model)) }));
-  return { rows, rejected: acc.rejected, warnings };
+  const callSeconds = probeSeconds.length > 0 ? probeSeconds.reduce((a, b) => a + b, 0) / probeSeconds.length : undefined;
+  const modes = modesFor([...acc.models.values()], (model) => pricer.priceOf(model), config, Date.now(), callSeconds);
+  return { rows, rejected: acc.rejected, warnings, modes };
 }
 
 /** The estimate as `respool estimate --json` prints it (USD, tokens, per model). Pure. */
@@ -114,6 +123,7 @@ export function estimateJson(result: EstimateResult) {
       probe: m.probe && { calls: m.probe.calls, failed: m.probe.failed, tokens: m.probe.tokens },
       cost_usd: range && { low: nanosToUsd(range.lowNanos), high: nanosToUsd(range.highNanos), basis: range.basis },
     })),
+    modes: modesJson(result.modes),
     warnings: result.warnings,
   };
 }

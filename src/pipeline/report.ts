@@ -42,7 +42,7 @@ export async function reportOn(files: string[], opts: ReportOptions): Promise<st
   const paths = await expandResultFiles(files, opts.cwd);
   // Provider batch lines carry usage but no cost: they are priced here, as a run prices its lines.
   const pricer = new Pricer(await loadPrices(opts.prices));
-  const agg = new ReportAggregator(by, (model, usage) => pricer.costOf(model, usage));
+  const agg = new ReportAggregator(by, (model, usage, tier) => pricer.costOf(model, usage, tier));
   await readResults(paths, agg);
   const ctx = { files: paths.map((f) => path.relative(opts.cwd, f) || f) };
   switch (opts.format ?? 'json') {

@@ -4,7 +4,8 @@
  * never with the number of lines. Costs are added as integer nano-dollars read back from each line's
  * `cost.total`, so a report's total is exactly the sum of its lines' costs.
  */
-import { lineTotalNanos, usageCounts, type LineCost, type UsageCounts } from '../cost/compute.js';
+import { lineTotalNanos, usageCounts, usdToNanos, type LineCost, type UsageCounts } from '../cost/compute.js';
+import { STANDARD_TIER, tierName } from '../cost/tiers.js';
 import { isBatchLine, readBatchLine } from '../sinks/export/batch-line.js';
 
 export interface GroupStats {
@@ -20,11 +21,29 @@ export interface GroupStats {
   absurd: number;
   /** Lines that carry a cost (what costNanos adds up). */
   priced: number;
+  /**
+   * What the priced lines would have cost at the standard price (their `cost.standard_total`, else
+   * their cost): `standardNanos - costNanos` is what the tiers saved (negative for priority).
+   */
+  standardNanos: number;
+  /** Lines served at a tier the price table had no price for: priced at the standard price. */
+  noTierPrice: number;
 }
 
 /** A group's cost, or null when it is not known: no line had a cost, and some were billed without one. */
 export function knownGroupCost(g: GroupStats): number | null {
   return g.priced === 0 && g.unpriced + g.absurd > 0 ? null : g.costNanos;
+}
+
+/** What the group's priced lines saved against the standard price, or null when its cost is not known. */
+export function knownGroupSaved(g: GroupStats): number | null {
+  return knownGroupCost(g) === null ? null : g.standardNanos - g.costNanos;
+}
+
+/** The same, as a share of the standard price (0.5 for half price), or null when there is nothing to compare. */
+export function savedShare(g: GroupStats): number | null {
+  const saved = knownGroupSaved(g);
+  return saved === null || g.standardNanos <= 0 ? null : saved / g.standardNanos;
 }
 
 /**
@@ -39,19 +58,23 @@ export const MAX_LINE_COST_USD = 1_000;
 /** Why a line adds nothing to the cost although it was (or may have been) billed. */
 export type LeftOutReason = 'no price' | 'no usage' | 'absurd numbers';
 
-/** Prices a line that carries no `cost` of its own (a provider batch line): model and usage to cost. */
-export type LinePricer = (model: string | null, usage: unknown) => LineCost | null;
+/** Prices a line that carries no `cost` of its own (a provider batch line): model, usage and the tier that served it to cost. */
+export type LinePricer = (model: string | null, usage: unknown, serviceTier?: unknown) => LineCost | null;
 
 /** What the sums take from one line, computed once per line. */
 export interface LineFigures {
   tokens: UsageCounts | null;
   costNanos: number | null;
+  /** The same usage at the standard price (the line's cost when it was served at the standard tier). */
+  standardNanos: number | null;
+  /** Served at a tier without a price of its own: priced at the standard price. */
+  noTierPrice: boolean;
   apiPriced: boolean;
   leftOut: LeftOutReason | null;
 }
 
 /** Built-in dimensions; anything else names a key of the line's `metadata`. */
-export const BUILTIN_DIMENSIONS = ['model', 'run', 'day', 'status', 'error'] as const;
+export const BUILTIN_DIMENSIONS = ['model', 'run', 'day', 'status', 'error', 'tier'] as const;
 export type Dimension = (typeof BUILTIN_DIMENSIONS)[number] | `metadata.${string}`;
 
 /** Statuses in the order reports show them; statuses not listed (newer ones) follow in name order. */
@@ -60,7 +83,7 @@ export const STATUS_ORDER = ['completed', 'incomplete', 'failed', 'rejected', 's
 export const NONE = '(none)';
 
 export function emptyGroup(): GroupStats {
-  return { lines: 0, byStatus: {}, tokens: { input: 0, cached: 0, output: 0, reasoning: 0 }, costNanos: 0, unpriced: 0, apiPriced: 0, absurd: 0, priced: 0 };
+  return { lines: 0, byStatus: {}, tokens: { input: 0, cached: 0, output: 0, reasoning: 0 }, costNanos: 0, unpriced: 0, apiPriced: 0, absurd: 0, priced: 0, standardNanos: 0, noTierPrice: 0 };
 }
 
 /**
@@ -106,12 +129,34 @@ export function dimensionValue(line: Line, d: Dimension): string {
       const e = line['error'];
       return (typeof e === 'object' && e !== null ? str((e as Line)['type']) : null) ?? NONE;
     }
+    case 'tier':
+      return lineTier(line) ?? NONE;
     default: {
       const m = line['metadata'];
       const v = typeof m === 'object' && m !== null ? (m as Line)[d.slice('metadata.'.length)] : undefined;
       return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : NONE;
     }
   }
+}
+
+/**
+ * The tier that served a line: the one its cost was priced at (`cost.tier`), else its
+ * `service_tier`, else `standard` for a line that was billed (a cost or usage) before lines named
+ * their tier. Null for a line nothing was billed for (rejected, skipped, most failed lines).
+ */
+export function lineTier(line: Line): string | null {
+  const cost = line['cost'];
+  const priced = typeof cost === 'object' && cost !== null ? str((cost as Line)['tier']) : null;
+  if (priced) return tierName(priced);
+  if (str(line['service_tier'])) return tierName(line['service_tier']);
+  const billed = (typeof cost === 'object' && cost !== null) || (typeof line['usage'] === 'object' && line['usage'] !== null);
+  return billed ? STANDARD_TIER : null;
+}
+
+/** A line's `cost.standard_total` in nano-dollars, when it is a number a real line can have; else its own cost. */
+function standardNanosOf(cost: unknown, costNanos: number): number {
+  const s = typeof cost === 'object' && cost !== null ? (cost as Line)['standard_total'] : undefined;
+  return typeof s === 'number' && Number.isFinite(s) && s >= 0 && s <= MAX_LINE_COST_USD ? usdToNanos(s) : costNanos;
 }
 
 /** Statuses whose line had an answer, so something was billed even when the line has no usage. */
@@ -137,13 +182,16 @@ function absurdCost(cost: unknown): boolean {
 
 /** The tokens and cost a line adds, or why it adds no cost. */
 export function lineFigures(line: Line): LineFigures {
-  if (hasAbsurdTokens(line['usage']) || absurdCost(line['cost'])) return { tokens: null, costNanos: null, apiPriced: false, leftOut: 'absurd numbers' };
+  if (hasAbsurdTokens(line['usage']) || absurdCost(line['cost'])) return { tokens: null, costNanos: null, standardNanos: null, noTierPrice: false, apiPriced: false, leftOut: 'absurd numbers' };
   // A duplicate's tokens were paid for on the line of the item that called (docs/output-line.md#duplicates).
   const tokens = line['duplicate_of'] === undefined ? usageCounts(line['usage']) : null;
   const costNanos = lineTotalNanos(line['cost']);
-  if (costNanos !== null) return { tokens, costNanos, apiPriced: (line['cost'] as Line)['source'] === 'api', leftOut: null };
+  if (costNanos !== null) {
+    const cost = line['cost'] as Line;
+    return { tokens, costNanos, standardNanos: standardNanosOf(cost, costNanos), noTierPrice: cost['no_tier_price'] === true, apiPriced: cost['source'] === 'api', leftOut: null };
+  }
   const leftOut = tokens ? 'no price' : ANSWERED.has(str(line['status']) ?? '') ? 'no usage' : null;
-  return { tokens, costNanos: null, apiPriced: false, leftOut };
+  return { tokens, costNanos: null, standardNanos: null, noTierPrice: false, apiPriced: false, leftOut };
 }
 
 /** Adds one line to a group. */
@@ -160,8 +208,10 @@ export function addToGroup(g: GroupStats, line: Line, figures = lineFigures(line
   }
   if (figures.costNanos !== null) {
     g.costNanos += figures.costNanos;
+    g.standardNanos += figures.standardNanos ?? figures.costNanos;
     g.priced++;
     if (figures.apiPriced) g.apiPriced++;
+    if (figures.noTierPrice) g.noTierPrice++;
   }
   if (figures.leftOut === 'absurd numbers') g.absurd++;
   else if (figures.leftOut !== null) g.unpriced++;
@@ -175,12 +225,16 @@ export function addToGroup(g: GroupStats, line: Line, figures = lineFigures(line
 export function asReportLine(line: Line, price: LinePricer | undefined): Line {
   if (!isBatchLine(line)) return line;
   const b = readBatchLine(line);
+  // The body says which tier served it; a provider's batch output often says `default`, so such
+  // lines are priced (and grouped) at the standard tier: an upper bound of what batch billed.
+  const serviceTier = b.body?.['service_tier'];
   return {
     custom_id: line['custom_id'],
     status: b.status,
     model: b.model,
     usage: b.usage,
-    cost: b.usage && price ? price(b.model, b.usage) : null,
+    service_tier: typeof serviceTier === 'string' ? serviceTier : undefined,
+    cost: b.usage && price ? price(b.model, b.usage, serviceTier) : null,
     finished_at: b.finishedAt,
     error: b.errorType === null ? null : { type: b.errorType, message: b.errorMessage },
   };
@@ -206,6 +260,9 @@ export class ReportAggregator {
   /** For the charts, whatever `--by` asks for. */
   readonly byDay = new Map<string, GroupStats>();
   readonly byModel = new Map<string, GroupStats>();
+  readonly byTier = new Map<string, GroupStats>();
+  /** Lines priced at the standard price for want of a price for their tier, by tier and model (`<tier>\0<model>`). */
+  readonly noTierPrice = new Map<string, { tier: string; model: string; lines: number }>();
   readonly byError = new Map<string, number>();
   readonly tokenHistogram: number[] = [];
   unreadable = 0;
@@ -245,6 +302,9 @@ export class ReportAggregator {
     }
     addTo(this.byDay, dimensionValue(line, 'day'), line, figures);
     addTo(this.byModel, dimensionValue(line, 'model'), line, figures);
+    const tier = dimensionValue(line, 'tier');
+    addTo(this.byTier, tier, line, figures);
+    if (figures.noTierPrice) this.noteNoTierPrice(tier, dimensionValue(line, 'model'));
     const error = dimensionValue(line, 'error');
     if (error !== NONE) this.byError.set(error, (this.byError.get(error) ?? 0) + 1);
     const u = figures.tokens;
@@ -263,6 +323,23 @@ export class ReportAggregator {
     entry.lines++;
     this.leftOut.set(id, entry);
     if (figures.leftOut === 'absurd numbers' && where !== undefined && this.absurdAt.length < 5) this.absurdAt.push(where);
+  }
+
+  private noteNoTierPrice(tier: string, model: string): void {
+    const id = `${tier}\0${model}`;
+    const entry = this.noTierPrice.get(id) ?? { tier, model, lines: 0 };
+    entry.lines++;
+    this.noTierPrice.set(id, entry);
+  }
+
+  /** Lines priced at the standard price for want of a price for their tier, most first. */
+  noTierPriceList(): Array<{ tier: string; model: string; lines: number }> {
+    return [...this.noTierPrice.values()].sort((a, b) => b.lines - a.lines || a.tier.localeCompare(b.tier) || a.model.localeCompare(b.model));
+  }
+
+  /** True when some line was served at a tier other than standard: reports then show the standard cost and the saving per group. */
+  hasOtherTiers(): boolean {
+    return [...this.byTier.keys()].some((t) => t !== STANDARD_TIER && t !== NONE);
   }
 
   /** The lines left out of the cost, most first. */

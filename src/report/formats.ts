@@ -2,7 +2,7 @@
 import { formatUsd, NANOS_PER_USD, usdString } from '../cost/compute.js';
 import { csvTextCell } from '../sinks/export/csv-cell.js';
 import { csvField } from '../sinks/export/flatten.js';
-import { bucketRange, knownGroupCost, MAX_LINE_COST_USD, MAX_LINE_TOKENS, sortedGroups, type GroupStats, type ReportAggregator } from './aggregate.js';
+import { bucketRange, knownGroupCost, knownGroupSaved, MAX_LINE_COST_USD, MAX_LINE_TOKENS, savedShare, sortedGroups, type GroupStats, type ReportAggregator } from './aggregate.js';
 
 export const REPORT_FORMATS = ['table', 'csv', 'json', 'markdown', 'html'] as const;
 /** A format of `respool report`: table, csv, json, markdown or html. */
@@ -28,6 +28,14 @@ function columns(agg: ReportAggregator, money: (nanos: number | null) => string)
     { name: 'reasoning_tokens', value: (g) => String(g.tokens.reasoning), numeric: true },
     { name: 'cost_usd', value: (g) => money(knownGroupCost(g)), numeric: true },
   );
+  // Lines served at flex, batch or priority: what the same usage costs at the standard price, and the difference.
+  if (agg.hasOtherTiers()) {
+    cols.push(
+      { name: 'standard_cost_usd', value: (g) => money(knownGroupCost(g) === null ? null : g.standardNanos), numeric: true },
+      { name: 'saved_usd', value: (g) => money(knownGroupSaved(g)), numeric: true },
+    );
+  }
+  if (agg.total.noTierPrice > 0) cols.push({ name: 'no_tier_price_lines', value: (g) => String(g.noTierPrice), numeric: true });
   if (agg.total.unpriced > 0) cols.push({ name: 'unpriced_lines', value: (g) => String(g.unpriced), numeric: true });
   if (agg.total.absurd > 0) cols.push({ name: 'absurd_lines', value: (g) => String(g.absurd), numeric: true });
   return cols;
@@ -66,8 +74,24 @@ const LEFT_OUT_WHY = {
   'no usage': 'an answer but no usage',
 } as const;
 
+/** `saved $1.20 (50%) against the standard price of $2.40`: the headline's saving, for people. */
+export function savingText(g: GroupStats): string {
+  const saved = knownGroupSaved(g);
+  if (saved === null) return 'saving unknown';
+  const share = savedShare(g);
+  const pct = share === null ? '' : ` (${Math.abs(Math.round(share * 100))}%)`;
+  // Priority costs more than standard: the difference is then what was paid on top.
+  return saved < 0 ? `paid ${formatUsd(-saved)}${pct} more than the standard price of ${formatUsd(g.standardNanos)}` : `saved ${formatUsd(saved)}${pct} against the standard price of ${formatUsd(g.standardNanos)}`;
+}
+
 function warnings(agg: ReportAggregator): string[] {
   const w: string[] = [];
+  const noTier = agg.noTierPriceList();
+  if (noTier.length > 0) {
+    const n = noTier.reduce((a, e) => a + e.lines, 0);
+    const named = namedModels(noTier.map((e) => ({ model: `${e.model} at ${e.tier}`, lines: e.lines })));
+    w.push(`${n} line${n === 1 ? ' was' : 's were'} served at a tier the price table has no price for (no tier price) and priced at the standard price, so their cost and saving are not the tier's: ${named}`);
+  }
   const left = agg.leftOutList();
   for (const reason of ['no price', 'no usage'] as const) {
     const entries = left.filter((e) => e.reason === reason);
@@ -85,9 +109,13 @@ function warnings(agg: ReportAggregator): string[] {
   return w;
 }
 
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 /** Aligned columns for a terminal: numbers right, names left. */
 export function formatTable(agg: ReportAggregator, ctx: ReportContext): string {
-  const parts: string[] = [`${agg.total.lines} lines in ${ctx.files.length} file${ctx.files.length === 1 ? '' : 's'}, cost ${formatUsd(knownGroupCost(agg.total))}`];
+  const parts: string[] = [`${agg.total.lines} lines in ${ctx.files.length} file${ctx.files.length === 1 ? '' : 's'}, cost ${formatUsd(knownGroupCost(agg.total))}`, capitalize(savingText(agg.total))];
   for (const t of tables(agg, formatUsd)) {
     const widths = t.head.map((h, i) => Math.max(h.length, ...t.rows.map((r) => r[i]!.length)));
     const fmt = (cells: string[]) => cells.map((c, i) => (t.numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
@@ -137,6 +165,12 @@ function groupJson(g: GroupStats) {
     unpriced_lines: g.unpriced,
     api_priced_lines: g.apiPriced,
     absurd_lines: g.absurd,
+    /** The priced lines' usage at the standard price, and what was saved against it (negative: priority cost more). */
+    standard_cost_usd: g.standardNanos / NANOS_PER_USD,
+    standard_cost_nanos: g.standardNanos,
+    saved_usd: (g.standardNanos - g.costNanos) / NANOS_PER_USD,
+    saved_nanos: g.standardNanos - g.costNanos,
+    no_tier_price_lines: g.noTierPrice,
   };
 }
 
@@ -156,6 +190,8 @@ export function reportJson(agg: ReportAggregator, ctx: ReportContext) {
     errors: Object.fromEntries(agg.byError),
     /** Lines that add nothing to the cost: by reason (`no price`, `no usage`, `absurd numbers`) and model. */
     left_out: agg.leftOutList(),
+    /** Lines served at a tier without a price of its own, priced at the standard price: by tier and model. */
+    no_tier_price: agg.noTierPriceList(),
     absurd_at: agg.absurdAt,
     warnings: warnings(agg),
   };
@@ -170,7 +206,7 @@ function mdCell(v: string): string {
 }
 
 export function formatMarkdown(agg: ReportAggregator, ctx: ReportContext): string {
-  const parts = [`# Cost report`, '', `${agg.total.lines} lines in ${ctx.files.length} file${ctx.files.length === 1 ? '' : 's'}, cost **${formatUsd(knownGroupCost(agg.total))}**.`];
+  const parts = [`# Cost report`, '', `${agg.total.lines} lines in ${ctx.files.length} file${ctx.files.length === 1 ? '' : 's'}, cost **${formatUsd(knownGroupCost(agg.total))}**; ${savingText(agg.total)}.`];
   for (const t of tables(agg, formatUsd)) {
     parts.push('', `## ${t.title === 'total' ? 'Total' : `By ${t.title.slice(3)}`}`, '');
     parts.push(`| ${t.head.map(mdCell).join(' | ')} |`, `|${t.numeric.map((n) => (n ? '---:' : '---')).join('|')}|`);

@@ -4,8 +4,8 @@
  * scripts off; the one inline script only marks the page as rendered, for the headless-browser test.
  */
 import { formatUsd } from '../cost/compute.js';
-import { bucketRange, knownGroupCost, NONE, type ReportAggregator } from './aggregate.js';
-import { reportTables, reportWarnings, type ReportContext } from './formats.js';
+import { bucketRange, knownGroupCost, knownGroupSaved, NONE, savedShare, type GroupStats, type ReportAggregator } from './aggregate.js';
+import { reportTables, reportWarnings, savingText, type ReportContext } from './formats.js';
 
 interface Bar {
   label: string;
@@ -80,6 +80,44 @@ function barChart(id: string, title: string, given: Bar[], color: string): strin
   return chartBox(id, title, H, parts.join(''));
 }
 
+/**
+ * Two horizontal bars per category: what was paid, and what the same usage costs at the standard
+ * price, so that a tier's saving (or priority's surcharge) shows as the gap between them.
+ */
+function pairedBarChart(id: string, title: string, rows: Array<{ label: string; paid: number; standard: number; note: string }>, colors: { paid: string; standard: string }): string {
+  const finite = (v: number) => (Number.isFinite(v) && v > 0 ? v : 0);
+  const max = Math.max(0, ...rows.flatMap((r) => [finite(r.paid), finite(r.standard)]));
+  if (rows.length === 0 || max <= 0) return emptyChart(id, title);
+  const rowH = 44;
+  const left = 110;
+  const right = 170;
+  const legendH = 22;
+  const H = legendH + rows.length * rowH + 8;
+  const width = (v: number) => ((W - left - right) * finite(v)) / max;
+  const parts = [
+    `<rect x="${left}" y="4" width="10" height="10" fill="${colors.paid}"/><text x="${left + 14}" y="13" class="tick">paid</text>`,
+    `<rect x="${left + 60}" y="4" width="10" height="10" fill="${colors.standard}"/><text x="${left + 74}" y="13" class="tick">at the standard price</text>`,
+  ];
+  rows.forEach((r, i) => {
+    const y = legendH + i * rowH;
+    parts.push(`<text x="${left - 8}" y="${y + 22}" class="label" text-anchor="end">${esc(shorten(r.label, 14))}</text>`);
+    for (const [k, [value, color, text]] of ([[r.paid, colors.paid, formatUsd(r.paid)], [r.standard, colors.standard, `${formatUsd(r.standard)} ${r.note}`]] as const).entries()) {
+      const w = width(value);
+      const by = y + 4 + k * 17;
+      parts.push(`<rect x="${left}" y="${by}" width="${Math.max(w, 1).toFixed(1)}" height="14" fill="${color}" rx="2"><title>${esc(`${r.label}: ${k === 0 ? 'paid' : 'at the standard price'} ${formatUsd(value)}`)}</title></rect>`);
+      parts.push(`<text x="${(left + w + 6).toFixed(1)}" y="${by + 11}" class="value">${esc(text.trim())}</text>`);
+    }
+  });
+  return chartBox(id, title, H, parts.join(''));
+}
+
+/** `-50%` saved, `+75%` for a tier that costs more than standard; empty when there is nothing to compare. */
+function savedNote(g: GroupStats): string {
+  const share = savedShare(g);
+  if (share === null || Math.round(share * 100) === 0) return '';
+  return `(${share > 0 ? '−' : '+'}${Math.abs(Math.round(share * 100))}% paid)`;
+}
+
 function emptyChart(id: string, title: string): string {
   return chartBox(id, title, 60, `<text x="${W / 2}" y="34" class="label" text-anchor="middle">nothing to show</text>`);
 }
@@ -92,10 +130,19 @@ function compact(n: number): string {
   return n.toLocaleString('en-US', { notation: 'compact', maximumFractionDigits: 1 });
 }
 
+/** `$1.20 (50%)`: the card's saving, always positive (its title says which way). */
+function savedCard(g: GroupStats): string {
+  const saved = knownGroupSaved(g);
+  if (saved === null) return formatUsd(null);
+  const share = savedShare(g);
+  return `${formatUsd(Math.abs(saved))}${share === null ? '' : ` (${Math.abs(Math.round(share * 100))}%)`}`;
+}
+
 export function formatHtml(agg: ReportAggregator, ctx: ReportContext, generatedAt = new Date()): string {
   const t = agg.total;
   const days = [...agg.byDay.entries()].filter(([d]) => d !== NONE).sort(([a], [b]) => a.localeCompare(b));
   const models = [...agg.byModel.entries()].sort(([, a], [, b]) => b.costNanos - a.costNanos || b.lines - a.lines).slice(0, 12);
+  const tiers = [...agg.byTier.entries()].filter(([tier]) => tier !== NONE).sort(([, a], [, b]) => b.standardNanos - a.standardNanos);
   const failed = Object.entries(t.byStatus).filter(([s]) => s !== 'completed').reduce((n, [, c]) => n + c, 0);
   const charts = [
     columnChart('cost-per-day', 'Cost per day (USD)', days.map(([d, g]) => ({ label: d, value: g.costNanos, text: formatUsd(knownGroupCost(g)) })), '#2563eb'),
@@ -109,10 +156,18 @@ export function formatHtml(agg: ReportAggregator, ctx: ReportContext, generatedA
       }).filter((_, b, all) => b >= all.findIndex((x) => x.value > 0)),
       '#0d9488',
     ),
+    pairedBarChart(
+      'cost-per-tier',
+      'Cost per tier: paid, and at the standard price (USD)',
+      tiers.map(([tier, g]) => ({ label: tier, paid: g.costNanos, standard: g.standardNanos, note: savedNote(g) })),
+      { paid: '#16a34a', standard: '#cbd5e1' },
+    ),
     barChart('failures', 'Lines that did not complete, by error type', [...agg.byError.entries()].sort(([, a], [, b]) => b - a).map(([e, n]) => ({ label: e, value: n, text: n.toLocaleString('en-US') })), '#dc2626'),
   ];
   const cards = [
     ['Cost', formatUsd(knownGroupCost(t))],
+    ['At the standard price', formatUsd(knownGroupCost(t) === null ? null : t.standardNanos)],
+    [(knownGroupSaved(t) ?? 0) < 0 ? 'Paid above standard' : 'Saved vs standard', savedCard(t)],
     ['Lines', t.lines.toLocaleString('en-US')],
     ['Input tokens', `${compact(t.tokens.input)} (${compact(t.tokens.cached)} cached)`],
     ['Output tokens', `${compact(t.tokens.output)} (${compact(t.tokens.reasoning)} reasoning)`],
@@ -158,6 +213,7 @@ th{background:#f9fafb}.n{text-align:right;font-variant-numeric:tabular-nums}
 <main>
 <h1>Cost report</h1>
 <p class="sub">${esc(`${ctx.files.length} file${ctx.files.length === 1 ? '' : 's'}: ${ctx.files.map((f) => shorten(f, 80)).join(', ')}`)} · generated ${esc(generatedAt.toISOString().slice(0, 19).replace('T', ' '))} UTC</p>
+<p class="sub">${esc(savingText(t))}</p>
 <div class="cards">${cards.map(([k, v]) => `<div class="card"><span>${esc(k!)}</span><b>${esc(v!)}</b></div>`).join('')}</div>
 ${notes}
 <div class="charts">

@@ -172,7 +172,9 @@ export class WorkerSet {
     if (!settings) return { ...line, cost: null };
     const pricer = await this.pricer(settings);
     // A duplicate's answer was paid for on the line of the item that called (docs/output-line.md#duplicates).
-    const out: OutputLine = { ...line, cost: line.duplicate_of === undefined ? pricer.costOf(line.model, line.usage) : duplicateCost() };
+    // Priced at the tier that served it: the line's `service_tier` (the response's, or `batch`).
+    const tier = (line as { service_tier?: unknown }).service_tier;
+    const out: OutputLine = { ...line, cost: line.duplicate_of === undefined ? pricer.costOf(line.model, line.usage, tier) : duplicateCost() };
     if (settings.request?.metadata) out.metadata = settings.request.metadata;
     return out;
   }
@@ -200,8 +202,8 @@ export class WorkerSet {
     }
     return {
       settle: (json) => {
-        const res = json as { usage?: unknown; model?: unknown } | null;
-        return cap.settle(lease, pricer.actualCallNanos(typeof res?.model === 'string' ? res.model : model, res?.usage));
+        const res = json as { usage?: unknown; model?: unknown; service_tier?: unknown } | null;
+        return cap.settle(lease, pricer.actualCallNanos(typeof res?.model === 'string' ? res.model : model, res?.usage, res?.service_tier));
       },
     };
   }

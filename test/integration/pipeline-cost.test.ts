@@ -95,7 +95,7 @@ describe('cost in a run', () => {
       for (const l of await readLines(out)) {
         const reported = l.usage!['cost'] as number;
         assert.equal(reported, (l.usage!.input_tokens * 7 + l.usage!.output_tokens * 21) / 1e6);
-        assert.deepEqual(l.cost, { input: null, cached_input: null, output: null, total: usdToNanos(reported) / NANOS_PER_USD, currency: 'USD', source: 'api' });
+        assert.deepEqual(l.cost, { input: null, cached_input: null, output: null, total: usdToNanos(reported) / NANOS_PER_USD, currency: 'USD', source: 'api', tier: 'standard' });
       }
     } finally {
       fake.setOptions({ usageCost: undefined });

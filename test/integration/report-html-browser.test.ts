@@ -44,7 +44,7 @@ describe('HTML report in a headless browser', { skip: !haveChromium && !inCi ? `
     // The page's own script counts the chart SVGs that got a size in the layout.
     const dom = await chromium(['--dump-dom', url], path.join(dir, 'profile-dom'));
     assert.equal(dom.code, 0, dom.stderr);
-    assert.match(dom.stdout, /data-charts-rendered="4"/, 'all four charts laid out');
+    assert.match(dom.stdout, /data-charts-rendered="5"/, 'all five charts laid out');
     assert.match(dom.stdout, /Cost per day/);
 
     const png = path.join(dir, 'report.png');

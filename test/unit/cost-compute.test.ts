@@ -92,7 +92,7 @@ describe('cost math', () => {
 
   it('prefers a cost the API reported in usage, for known and unknown models', () => {
     const known = lineCost(usage(1000, 0, 1000, 0, { cost: 0.0123 }), findPrice(table, 'gpt-4o'))!;
-    assert.deepEqual(known, { input: null, cached_input: null, output: null, total: 0.0123, currency: 'USD', source: 'api' });
+    assert.deepEqual(known, { input: null, cached_input: null, output: null, total: 0.0123, currency: 'USD', source: 'api', tier: 'standard' });
     const unknown = new Pricer(table).costOf('mystery', usage(1, 0, 1, 0, { cost: 0.5 }));
     assert.equal(unknown?.total, 0.5);
     assert.equal(unknown?.source, 'api');

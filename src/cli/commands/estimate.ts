@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { formatUsd } from '../../cost/compute.js';
 import { estimateJson, estimateRun } from '../../pipeline/estimate.js';
+import { modeLines } from '../../cost/mode-report.js';
 import { EXIT, ExitError } from '../exit.js';
 import { addJobFlags, configFromFlags } from '../job-flags.js';
 
@@ -28,7 +29,7 @@ export function registerEstimate(program: Command): void {
       const config = await configFromFlags(jobfile, flags);
       const probeSize = flags.probe === undefined ? 0 : positiveInt(String(flags.probe));
       const result = await estimateRun(config, { cwd: process.cwd(), probe: probeSize, apiKey: process.env.OPENRESPONSES_API_KEY });
-      const { rows, warnings } = result;
+      const { rows, warnings, modes } = result;
       if (flags.json) {
         process.stdout.write(JSON.stringify(estimateJson(result), null, 2) + '\n');
         return;
@@ -66,6 +67,7 @@ export function registerEstimate(program: Command): void {
       if (rows.some((r) => r.m.maxCalls > r.m.items)) {
         out.push(`Calls: one per sample (samples: ${config.samples}); the upper end also counts every re-ask of an answer that does not match the schema (invalid_output_retries: ${config.invalid_output_retries}).`);
       }
+      out.push('', ...modeLines(modes));
       if (rejected > 0) {
         out.push('', `Rejected (the run writes a "rejected" line for each, and calls nothing):`);
         for (const r of result.rejected.slice(0, REJECTED_SHOWN)) out.push(`  ${r.source} (${r.custom_id}): ${r.reason}`);

@@ -13,7 +13,7 @@ export function registerReport(program: Command): void {
     .command('report')
     .description('totals and breakdowns (cost, tokens, statuses) of results files; streams files of any size')
     .argument('<files...>', 'results files (JSONL) or globs')
-    .option('--by <dimensions>', `breakdowns, comma-separated: model, run, day, status, error or a metadata key (metadata.<key>); a+b groups by both`, REPORT_DEFAULTS.by)
+    .option('--by <dimensions>', `breakdowns, comma-separated: model, run, day, status, error, tier or a metadata key (metadata.<key>); a+b groups by both`, REPORT_DEFAULTS.by)
     .addOption(new Option('-f, --format <format>', 'output format').choices([...REPORT_FORMATS]).default('table'))
     .option('-o, --out <file>', 'write the report to this file instead of stdout')
     .option('--prices <file>', 'price file over the bundled prices, for lines that carry no cost (provider batch lines; env RESPOOL_PRICES)')
