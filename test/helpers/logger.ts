@@ -1,0 +1,15 @@
+import type { Logger } from '../../src/cli/logger.js';
+
+/**
+ * A logger that keeps every message, at every level, as text: for tests that check what was logged,
+ * or that a secret never was.
+ */
+export function recordingLogger(): { log: Logger; messages: string[] } {
+  const messages: string[] = [];
+  const push = (m: unknown) => {
+    messages.push(String(m));
+    return log;
+  };
+  const log = { error: push, warn: push, info: push, debug: push } as unknown as Logger;
+  return { log, messages };
+}
