@@ -5,9 +5,9 @@ import { before, describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import { createRng } from '../../src/fake-server/faults.js';
 import { jobIdFor } from '../../src/queue/keys.js';
+import { sleep } from '../../src/core/sleep.js';
 import { assertEachIdOnce, lineCount, readLines, runCli, testPrefix, waitFor } from '../helpers/cli.js';
-import type { OwnRedis } from '../helpers/own-redis.js';
-import { withOwnRedis } from '../helpers/own-redis-suite.js';
+import { withOwnRedis, type OwnRedis } from '../helpers/own-redis.js';
 
 /**
  * Workers, a collector and the producer as separate `respool` processes against a redis-server of
@@ -18,8 +18,6 @@ import { withOwnRedis } from '../helpers/own-redis-suite.js';
 // worker on a busy machine loses its locks (its items would then be paid twice without any kill).
 const FAST = { RESPOOL_LOCK_DURATION_MS: '3000', RESPOOL_STALLED_INTERVAL_MS: '1500', OPENRESPONSES_API_KEY: 'sk-chaos-test' };
 const CONCURRENCY = 6;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('chaos: worker kills, collector and Redis restarts', { timeout: 300_000 }, () => {
   let redis: OwnRedis;

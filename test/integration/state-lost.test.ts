@@ -5,8 +5,7 @@ import { before, beforeEach, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import { assertEachIdOnce, lineCount, readLines, testPrefix, waitFor } from '../helpers/cli.js';
-import type { OwnRedis } from '../helpers/own-redis.js';
-import { withOwnRedis } from '../helpers/own-redis-suite.js';
+import { withOwnRedis, type OwnRedis } from '../helpers/own-redis.js';
 import { Proc } from '../helpers/procs.js';
 
 /**

@@ -3,9 +3,9 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, beforeEach, describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
+import { sleep } from '../../src/core/sleep.js';
 import { assertEachIdOnce, lineCount, readLines, runCli, testPrefix, waitFor } from '../helpers/cli.js';
-import type { OwnRedis } from '../helpers/own-redis.js';
-import { withOwnRedis } from '../helpers/own-redis-suite.js';
+import { withOwnRedis, type OwnRedis } from '../helpers/own-redis.js';
 import { deliveredBy } from '../helpers/procs.js';
 
 /**
@@ -14,7 +14,6 @@ import { deliveredBy } from '../helpers/procs.js';
  */
 
 const FAST = { RESPOOL_LOCK_DURATION_MS: '2000', RESPOOL_STALLED_INTERVAL_MS: '1000', OPENRESPONSES_API_KEY: 'sk-survival-test' };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // The suite keeps the outage short; RESPOOL_TEST_OUTAGE_MS=30000 runs the 30 s case by hand.
 const OUTAGE_MS = Number(process.env.RESPOOL_TEST_OUTAGE_MS ?? 6000);
 
