@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
 import type { RunReport } from '../../src/cli/commands/status.js';
+import { sleep } from '../../src/core/sleep.js';
 import { countIds, finished, readLines, runCli, spawnCli, tempDir, testPrefix, waitFor } from '../helpers/cli.js';
 import { deletePrefix, dumpPrefix } from '../helpers/redis-scan.js';
 
@@ -60,7 +61,7 @@ describe('operations: status, retry, cancel', () => {
     assert.equal(enq.code, 0, enq.stderr);
 
     // Nothing works on it yet: everything is queued, and the oldest item ages.
-    await new Promise((r) => setTimeout(r, 1200));
+    await sleep(1200);
     const idle = await status('st');
     assert.equal(idle.queued, 13);
     assert.equal(idle.active, 0);
@@ -233,7 +234,7 @@ describe('operations: status, retry, cancel', () => {
     // Every call made ended as a completed line: none was made for a cancelled item.
     assert.equal(fake.stats().requests, completed.length);
     const after = fake.stats().requests;
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     assert.equal(fake.stats().requests, after, 'no call after the cancel');
     const s = await status('cx');
     assert.equal(s.state, 'cancelled');
