@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
 import type { RunReport } from '../../src/cli/commands/status.js';
 import { sleep } from '../../src/core/sleep.js';
+import { writePrompts } from '../helpers/prompts.js';
 import { countIds, finished, readLines, runCli, spawnCli, tempDir, testPrefix, waitFor } from '../helpers/cli.js';
 import { deletePrefix, dumpPrefix } from '../helpers/redis-scan.js';
 
@@ -42,11 +43,7 @@ describe('operations: status, retry, cancel', () => {
     assert.equal(res.code, 0, res.stderr);
     return (JSON.parse(res.stdout) as RunReport[])[0]!;
   };
-  const writeInput = async (name: string, prompts: Array<[string, string]>) => {
-    const file = path.join(dir, `${name}.jsonl`);
-    await writeFile(file, prompts.map(([id, prompt]) => JSON.stringify({ custom_id: id, prompt })).join('\n') + '\n');
-    return file;
-  };
+  const writeInput = (name: string, prompts: Array<[string, string]>) => writePrompts(path.join(dir, `${name}.jsonl`), prompts);
   const enqueueArgs = (name: string, input: string, extra: string[] = []) => [
     'enqueue', '--name', name, '--input', input, '--model', 'm', '--base-url', fake.url, '--out', path.join(dir, `${name}.out.jsonl`), ...extra,
   ];

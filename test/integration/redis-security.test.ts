@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
+import { writePrompts } from '../helpers/prompts.js';
 import { countIds, readLines, runCli, tempDir, testPrefix } from '../helpers/cli.js';
 import { OwnRedis, type OwnRedisOptions } from '../helpers/own-redis.js';
 
@@ -21,7 +21,7 @@ describe('Redis security: password, TLS, eviction policy', () => {
     fake = await startFakeServer();
     dir = await tempDir();
     input = path.join(dir, 'items.jsonl');
-    await writeFile(input, ['a', 'b', 'c'].map((id) => JSON.stringify({ custom_id: id, prompt: `say ${id}` })).join('\n') + '\n');
+    await writePrompts(input, ['a', 'b', 'c'].map((id) => [id, `say ${id}`]));
   });
   after(async () => {
     await fake.close();
