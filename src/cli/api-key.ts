@@ -1,6 +1,6 @@
 import { ConfigError } from '../config/load.js';
 import { HEADER_VALUE } from '../worker/client.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../core/logger.js';
 
 const API_KEY_VARIABLE = 'OPENRESPONSES_API_KEY';
 

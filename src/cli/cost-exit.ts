@@ -1,4 +1,4 @@
-import { readSpend } from '../cost/cap.js';
+import { readSpend } from '../queue/cost-cap.js';
 import { formatUsd, usdToNanos } from '../cost/compute.js';
 import { EXIT, ExitError } from './exit.js';
 import type { Session } from './session.js';

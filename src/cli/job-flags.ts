@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { DEFAULTS } from '../config/defaults.js';
 import { envLayer, flagLayer, readJobFile, resolveConfig, type ConfigLayer } from '../config/load.js';
 import type { JobConfig } from '../config/schema.js';
 import { INPUT_ENCODINGS } from '../inputs/encoding.js';
@@ -22,8 +23,8 @@ export function addJobFlags(cmd: Command): Command {
     .addOption(new Option('--resize <mode>', 'auto: orient, strip, convert and downscale images to what detail uses; off: send as is').choices(['auto', 'off']))
     .option('--base-url <url>', 'OpenResponses base URL (env OPENRESPONSES_BASE_URL)')
     .option('--id-column <column>', 'CSV column / JSONL field that holds custom_id')
-    .addOption(new Option('--encoding <encoding>', 'how CSV and JSONL files are decoded (default utf-8: a line that is not valid UTF-8 is rejected)').choices([...INPUT_ENCODINGS]))
-    .option('--max-item-bytes <n>', 'reject an item whose request text is larger (default 10485760; images not counted)')
+    .addOption(new Option('--encoding <encoding>', `how CSV and JSONL files are decoded (default ${DEFAULTS.encoding}: a line that is not valid UTF-8 is rejected)`).choices([...INPUT_ENCODINGS]))
+    .option('--max-item-bytes <n>', `reject an item whose request text is larger (default ${DEFAULTS.max_item_bytes}; images not counted)`)
     .option('--image-root <dir>', 'folder that image paths in CSV/JSONL files may point into, besides the file\'s own folder (repeatable)', collect, [])
     .option('--timeout-ms <ms>', 'timeout of one API call')
     .option('--backoff-ms <ms>', 'first retry delay; doubles per attempt (a Retry-After from the API wins)')

@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
-import type { Logger as WinstonLogger } from 'winston';
 import { winston } from '../core/cjs-deps.js';
+import type { Logger } from '../core/logger.js';
 
-export type Logger = Pick<WinstonLogger, 'error' | 'warn' | 'info' | 'debug'>;
+/** Kept for code that still takes the type from here; new code imports it from src/core/logger.ts. */
+export type { Logger } from '../core/logger.js';
 
 export interface LoggerOptions {
   level?: string;

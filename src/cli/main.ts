@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
+import { QUEUE_DEFAULTS } from '../config/defaults.js';
 import { ConfigError } from '../config/load.js';
 import { registerFakeServerCommand } from '../fake-server/cli.js';
 import { registerCancel } from './commands/cancel.js';
@@ -30,7 +31,7 @@ export function buildProgram(): Command {
     .description('Batch pipeline for OpenResponses APIs: CSV, JSONL and image folders in, one JSONL line per item out.')
     .option('--log-level <level>', 'error, warn, info or debug', 'info')
     .option('--log-json', 'log JSON lines')
-    .option('--prefix <prefix>', 'Redis key prefix (separate installations sharing one Redis)', 'respool')
+    .option('--prefix <prefix>', 'Redis key prefix (separate installations sharing one Redis)', QUEUE_DEFAULTS.prefix)
     .showHelpAfterError()
     .addHelpText(
       'after',

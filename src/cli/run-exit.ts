@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { runKeys } from '../queue/keys.js';
 import type { StopKind } from '../queue/run-meta.js';
 import { EXIT, ExitError } from './exit.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../core/logger.js';
 
 /** Line statuses that mean the item's call did not work out; `respool retry` queues them again. */
 const UNSUCCESSFUL = ['failed', 'incomplete', 'invalid_output'] as const;

@@ -1,19 +1,42 @@
-/** Every default in one place. The job-file reference (docs/job-file.md) lists the same values. */
+/**
+ * Every default of respool in one place; nothing else in src/ keeps a copy of these values. The
+ * job-file reference (docs/job-file.md) lists the same values, and each option that uses one says so
+ * with `@default`. This module imports nothing, so any layer may import it.
+ */
+
+/** Defaults of the job settings (the fields of a job file, docs/job-file.md). */
 export const DEFAULTS = {
+  /** The OpenResponses API the requests go to. */
   base_url: 'https://llm.onerouter.pro/v1',
+  /**
+   * The prompt template of CSV rows and JSONL prompt lines when the job sets no `prompt`: the
+   * record's own `prompt` column or field.
+   */
+  prompt: '{{prompt}}',
+  /** The prompt sent with each image of an image folder or glob. */
   image_prompt: 'Describe this image.',
+  /** The `detail` of every `input_image` part. */
   detail: 'auto' as const,
+  /** Calls in flight per process and run. */
   concurrency: 16,
+  /** Tries per item, the first call included. */
   attempts: 6,
+  /** One call's time limit. */
   timeout_ms: 120_000,
+  /** First wait before a retry; it doubles with each retry up to `max_backoff_ms`. */
   backoff_ms: 1_000,
   max_backoff_ms: 60_000,
-  // A base64 data URL grows by 4/3 and the API takes at most 20,971,520 characters.
+  /** Largest image file sent. A base64 data URL grows by 4/3 and the API takes at most 20,971,520 characters. */
   max_image_bytes: 15 * 1024 * 1024,
+  /** The folder of a job's results file when it names no `out`: `<out_dir>/<name>.jsonl`. */
   out_dir: 'out',
-  // Structured labeling (docs/labeling.md).
+  /** Structured labeling (docs/labeling.md): calls per item put to a vote; 1 means no vote. */
   samples: 1,
+  /** Further calls after an invalid structured answer, per sample. */
   invalid_output_retries: 2,
+  /** The `name` of the `text.format` sent, by where its schema came from: `labels` or `schema`. */
+  schema_name: { labels: 'labels', schema: 'answer' } as const,
+  /** The results file's line format: respool's own lines, or the provider's batch output lines. */
   output_format: 'respool' as const,
   /** Images are sent as they are unless a job asks for processing (docs/nightly.md). */
   resize: 'off' as const,
@@ -23,8 +46,17 @@ export const DEFAULTS = {
   circuit_breaker: 20,
   /** How CSV and JSONL files are decoded (docs/job-file.md#encoding). */
   encoding: 'utf-8' as const,
-  // The spec's maxLength of a text input (10,485,760 characters): a bigger item could not be sent anyway.
+  /** Largest request text of one item: the spec's maxLength of a text input (10,485,760 characters); a bigger item could not be sent anyway. */
   max_item_bytes: 10_485_760,
+  /**
+   * Output tokens reserved, in the rate limits and the cost cap, for a request without
+   * `max_output_tokens`. Reserving the model's whole output limit (often 16k-100k tokens) would let
+   * only a handful of calls per minute through a TPM budget, while most batch answers
+   * (classifications, extractions, short texts) are well under 1k tokens. An answer that runs longer
+   * only overdraws the budget until its real usage is settled a moment later, and a run that expects
+   * long answers sets `expected_output_tokens` or `max_output_tokens`.
+   */
+  expected_output_tokens: 1024,
   /** How items are sent (docs/modes.md): `online` at the standard tier, `flex`, `batch` or `auto`. */
   mode: 'online' as const,
   /** Flex calls queue at the provider's side and can take minutes: their own, longer timeout. */
@@ -55,20 +87,49 @@ export const NIGHTLY_DEFAULTS = {
 
 /** Redis and BullMQ settings that are not part of a job. */
 export const QUEUE_DEFAULTS = {
+  /** The first part of every Redis key; installations sharing one Redis use different prefixes. */
   prefix: 'respool',
+  /** Jobs added to BullMQ in one `addBulk` by `enqueue`. */
   addBulkChunk: 500,
-  // When the workers share the producer's process (`respool run`): one addBulk of 500 jobs keeps the
-  // event loop for 20-60 ms, while the answers of the calls in flight wait; 100 keeps that short.
+  /**
+   * The same when the workers share the producer's process (`respool run`): one addBulk of 500 jobs
+   * keeps the event loop for 20-60 ms, while the answers of the calls in flight wait; 100 keeps that short.
+   */
   sharedAddBulkChunk: 100,
-  // LLM calls can take minutes; the lock is renewed every lockDuration/2, so this bounds only how
-  // long a dead worker's jobs wait before another worker takes them.
+  /**
+   * BullMQ's job lock. LLM calls can take minutes; the lock is renewed every lockDuration/2, so this
+   * bounds only how long a dead worker's jobs wait before another worker takes them.
+   */
   lockDurationMs: 60_000,
+  /** How often BullMQ looks for jobs whose worker died. */
   stalledIntervalMs: 30_000,
+  /** Times a job may lose its worker before it fails. */
   maxStalledCount: 3,
+  /** How long closing the workers waits for the jobs in flight before it abandons them to the stalled check. */
+  closeGraceMs: 30_000,
+  /** Results-stream entries the collector reads at once. */
   collectBatch: 500,
-  // How stale a worker's view of a run's state (cancelled, stopped) may be when a job gets its call
-  // slot: one read per run and process in this time, instead of one per call.
+  /** The collector's longest wait between two looks at an idle results stream (it starts shorter and doubles). */
+  collectIdleMs: 250,
+  /**
+   * How stale a worker's view of a run's state (cancelled, stopped) may be when a job gets its call
+   * slot: one read per run and process in this time, instead of one per call.
+   */
   runStateTtlMs: 250,
+};
+
+/** The HTTP side of the API calls and webhooks. */
+export const HTTP_DEFAULTS = {
+  /** The `User-Agent` header of API calls and `on_complete` webhooks. */
+  userAgent: 'respool',
+};
+
+/** `respool report` and `respool dashboard`. */
+export const REPORT_DEFAULTS = {
+  /** The report's breakdowns (`--by`), in order. */
+  by: 'model,run,day,status',
+  /** How often the dashboard's run list is read again. */
+  dashboardRefreshMs: 2_000,
 };
 
 /**

@@ -2,11 +2,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
-import { MAX_DATED_NAME } from '../schedule/dates.js';
 import { DEFAULTS } from './defaults.js';
 import { fieldLines } from './field-lines.js';
 import { outAliasProblem } from './out-path.js';
-import { jobConfigSchema, missingModelIssues, RUN_NAME_PATTERN, type JobConfig } from './schema.js';
+import { jobConfigSchema, MAX_DATED_NAME, missingModelIssues, RUN_NAME_PATTERN, type JobConfig } from './schema.js';
 import { checkStructured } from './structured.js';
 
 export class ConfigError extends Error {

@@ -10,6 +10,10 @@ export type ExecutionMode = (typeof EXECUTION_MODES)[number];
 
 /** Run names become part of Redis keys, queue names and job ids: no `:`, no spaces, no path tricks. */
 export const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** `-YYYY-MM-DD`, appended to a job's name for its dated (scheduled or incremental) runs. */
+export const DATE_SUFFIX_LENGTH = 11;
+/** Longest job name that still leaves room for the date within a run name's 64 characters. */
+export const MAX_DATED_NAME = 64 - DATE_SUFFIX_LENGTH;
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
 

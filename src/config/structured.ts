@@ -4,7 +4,7 @@
  * docs/labeling.md documents each one.
  */
 import { z } from 'zod';
-import { compileAnswerSchema } from '../worker/structured/validate.js';
+import { compileAnswerSchema } from './answer-schema.js';
 import { DEFAULTS } from './defaults.js';
 
 /** A field name of the answer object: also a column name after `respool export`. */

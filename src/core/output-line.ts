@@ -99,6 +99,11 @@ export interface OutputLine {
    * costs nothing (docs/output-line.md#duplicates). Absent on lines that made their own call.
    */
   duplicate_of?: string;
+  /**
+   * The tier that served the answer, as the response's `service_tier` said (`default`, `flex`,
+   * `priority`, ...), or `batch` for a line from a provider batch. Absent when the API said none.
+   */
+  service_tier?: string;
 }
 
 /** docs/labeling.md#samples. */

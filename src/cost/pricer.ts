@@ -1,4 +1,4 @@
-import { estimateRequestTokens } from '../worker/limits/estimate.js';
+import { estimateRequestTokens } from './token-estimate.js';
 import { costNanos, lineCost, reportedCost, usdToNanos, type LineCost } from './compute.js';
 import { findPrice, type ModelPrice, type PriceTable } from './prices.js';
 

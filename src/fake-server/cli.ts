@@ -13,6 +13,7 @@ interface FakeServerFlags {
   rateReset?: number;
   rateTruncate?: number;
   rateInvalid?: number;
+  flexUnavailable?: number;
   retryAfter?: number;
   retryAfterMs?: number;
   exhausted429?: boolean;
@@ -99,6 +100,7 @@ export function registerFakeServerCommand(program: Command): void {
     .option('--rate-reset <p>', 'probability of dropping the connection per call', probability)
     .option('--rate-truncate <p>', 'probability of cutting the response body short per call', probability)
     .option('--rate-invalid <p>', 'probability that a json_schema answer breaks the schema', probability)
+    .option('--flex-unavailable <p>', 'probability that a flex request is answered 429 "resource unavailable"', probability)
     .option('--retry-after <s>', 'send "Retry-After: <s>" with 429 and 503 answers', nonNegativeInt)
     .option('--retry-after-ms <ms>', 'send "retry-after-ms: <ms>" with 429 and 503 answers', nonNegativeInt)
     .option('--exhausted-429', 'injected 429 answers say no requests are left (x-ratelimit-remaining-requests: 0)')
@@ -119,6 +121,7 @@ export function registerFakeServerCommand(program: Command): void {
         rateReset: flags.rateReset,
         rateTruncate: flags.rateTruncate,
         rateInvalid: flags.rateInvalid,
+        flexUnavailable: flags.flexUnavailable,
         retryAfterS: flags.retryAfter,
         retryAfterMs: flags.retryAfterMs,
         exhausted429: flags.exhausted429,

@@ -8,6 +8,9 @@ export function errorBody(message: string, type: string, param: string | null = 
   return { error: { message, type, param, code } };
 }
 
+/** Flex's answer when it has no capacity (429): not a rate limit, and not billed. */
+export const FLEX_UNAVAILABLE = errorBody('Resource Unavailable: flex processing has no capacity right now; retry later or use the default tier.', 'too_many_requests', null, 'resource_unavailable');
+
 /** A plausible error body for an HTTP status the fake was told to answer. */
 export function errorForStatus(status: number): ErrorBody {
   switch (status) {

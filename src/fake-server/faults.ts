@@ -44,6 +44,12 @@ export function decideFault(callIndex: number, faults: FaultOptions | undefined,
   return null;
 }
 
+/** Whether flex refuses this call for lack of capacity; the PRNG is drawn only for flex requests while the switch is on. */
+export function flexRefuses(request: Record<string, unknown>, faults: FaultOptions | undefined, rng: () => number): boolean {
+  const rate = faults?.flexUnavailable ?? 0;
+  return rate > 0 && request['service_tier'] === 'flex' && rng() < rate;
+}
+
 /** Retry hints sent with 429 and 503 answers, as configured, and "nothing left" on 429s when asked. */
 export function retryHeaders(status: number, faults: FaultOptions | undefined): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -56,7 +62,7 @@ export function retryHeaders(status: number, faults: FaultOptions | undefined): 
 
 /** Throws a RangeError naming the first bad field; used for the API, `/_options` and the CLI alike. */
 export function checkFaultOptions(faults: FaultOptions): void {
-  for (const key of ['rate429', 'rate500', 'rateReset', 'rateTruncate', 'rateInvalid'] as const) {
+  for (const key of ['rate429', 'rate500', 'rateReset', 'rateTruncate', 'rateInvalid', 'flexUnavailable'] as const) {
     const v = faults[key];
     if (v !== undefined && !(typeof v === 'number' && v >= 0 && v <= 1)) {
       throw new RangeError(`faults.${key} must be a number between 0 and 1`);

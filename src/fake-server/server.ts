@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { errorBody, errorForStatus, type ErrorBody } from './errors.js';
-import { checkFaultOptions, createRng, decideFault, retryHeaders } from './faults.js';
+import { errorBody, errorForStatus, FLEX_UNAVAILABLE, type ErrorBody } from './errors.js';
+import { checkFaultOptions, createRng, decideFault, flexRefuses, retryHeaders } from './faults.js';
 import { checkLimitOptions, RateLimiter } from './limits.js';
 import { countsCalls, findMagic, mayHaveMagic, NO_MAGIC, type Magic } from './magic.js';
 import { buildResponse, jsonSchemaFormat, planResponse, type ResponsePlan } from './respond.js';
@@ -235,6 +235,11 @@ export async function startFakeServer(opts: FakeServerOptions = {}): Promise<Fak
       const delay = settings.latencyMs + magic.latencyMs;
       // A client that hung up while its body was read would never release a concurrency slot.
       if (closed) return;
+      // Before the limits, as a provider's flex queue turns the call away before it is admitted.
+      if (flexRefuses(request, settings.faults, rng)) {
+        sendCounted(res, 429, FLEX_UNAVAILABLE, retryHeaders(429, settings.faults));
+        return;
+      }
 
       // The reply's usage is settled now, so that the token cost the limiter charges is exactly the
       // `total_tokens` the reply reports. Forced error statuses report no usage and cost nothing.

@@ -29,6 +29,12 @@ export interface FaultOptions {
   failFirst?: number;
   /** Default ['429', '500']. */
   failKinds?: FaultKind[];
+  /**
+   * Probability that a request asking for `service_tier: "flex"` is answered 429 "resource
+   * unavailable" (code `resource_unavailable`), as flex answers when it has no capacity. Not billed,
+   * not counted by the rate limits.
+   */
+  flexUnavailable?: number;
 }
 
 /**

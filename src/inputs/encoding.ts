@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { DEFAULTS } from '../config/defaults.js';
 
 /**
  * Text files are read as bytes and cut into physical lines before decoding, so a line whose bytes are
@@ -10,7 +11,6 @@ import { isUtf8 } from 'node:buffer';
 /** The `encoding` setting's values: UTF-8 (default) and single-byte Western encodings. */
 export const INPUT_ENCODINGS = ['utf-8', 'latin1', 'iso-8859-1', 'windows-1252', 'iso-8859-15'] as const;
 export type InputEncoding = (typeof INPUT_ENCODINGS)[number];
-export const DEFAULT_ENCODING: InputEncoding = 'utf-8';
 
 export interface DecodedLine {
   /** The line's text without its line break; a UTF-8 BOM at the start of the file is removed. */
@@ -34,12 +34,12 @@ const UTF8_BOM = [0xef, 0xbb, 0xbf];
  * `latin1` and `iso-8859-1` decode as windows-1252, as the WHATWG encoding standard (and every browser)
  * does: files labelled Latin-1 are in practice windows-1252 (€ and curly quotes at 0x80-0x9F).
  */
-export async function* decodeLines(chunks: AsyncIterable<Buffer | string>, encoding: InputEncoding = DEFAULT_ENCODING): AsyncGenerator<DecodedLine> {
+export async function* decodeLines(chunks: AsyncIterable<Buffer | string>, encoding: InputEncoding = DEFAULTS.encoding): AsyncGenerator<DecodedLine> {
   for await (const lines of decodeLineBatches(chunks, encoding)) yield* lines;
 }
 
 /** `decodeLines` a chunk's worth of lines at a time: one await per chunk instead of one per line. */
-export async function* decodeLineBatches(chunks: AsyncIterable<Buffer | string>, encoding: InputEncoding = DEFAULT_ENCODING): AsyncGenerator<DecodedLine[]> {
+export async function* decodeLineBatches(chunks: AsyncIterable<Buffer | string>, encoding: InputEncoding = DEFAULTS.encoding): AsyncGenerator<DecodedLine[]> {
   const decoder = blockDecoder(encoding);
   let pending: Buffer = Buffer.alloc(0);
   let line = 0;

@@ -5,7 +5,7 @@ import { DEFAULTS } from '../config/defaults.js';
 import type { JobConfig } from '../config/schema.js';
 import { errorCode, errorText, inputFile, rejected, type ReaderContext } from './context.js';
 import { readCsv } from './csv.js';
-import { DEFAULT_ENCODING, type InputEncoding } from './encoding.js';
+import type { InputEncoding } from './encoding.js';
 import { globFiles, isPattern, patternBase, walkFolder } from './files.js';
 import { isSkippableNonImage } from './image-filter.js';
 import { ImageRoots } from './image-roots.js';
@@ -22,13 +22,13 @@ export { describeRunModel } from './item-checks.js';
 export interface ReadOptions {
   /** Relative paths and patterns resolve against it. */
   cwd: string;
-  /** Prompt template with `{{column}}` placeholders for CSV rows and JSONL prompt lines; default `{{prompt}}`. */
+  /** Prompt template with `{{column}}` placeholders for CSV rows and JSONL prompt lines. @default DEFAULTS.prompt (`{{prompt}}`) */
   template?: string;
-  /** Prompt for image-folder items; placeholders `{{path}}` (relative path, the custom_id) and `{{name}}` (file name). */
+  /** Prompt for image-folder items; placeholders `{{path}}` (relative path, the custom_id) and `{{name}}` (file name). @default DEFAULTS.image_prompt */
   imagePrompt?: string;
   /** CSV column / JSONL field used as custom_id. */
   idColumn?: string;
-  /** Largest image file accepted, in bytes; default 15 MiB. */
+  /** Largest image file accepted, in bytes. @default DEFAULTS.max_image_bytes (15 MiB) */
   maxImageBytes?: number;
   /** Folders (besides each data file's own) that image paths in CSV/JSONL files may point into. */
   imageRoots?: string[];
@@ -36,14 +36,14 @@ export interface ReadOptions {
   convertImages?: boolean;
   /** Splits a CSV `image` cell into several images, e.g. `|`. */
   imageSeparator?: string;
-  /** How CSV and JSONL files are decoded; default UTF-8, where a line that is not valid UTF-8 is rejected. */
+  /** How CSV and JSONL files are decoded; in UTF-8 a line that is not valid UTF-8 is rejected. @default DEFAULTS.encoding */
   encoding?: InputEncoding;
   /**
    * The run's model, or null when it has none: then only batch request lines naming their own model
    * give items. Undefined: models are not checked (nor counted in `tally`).
    */
   runModel?: string | null;
-  /** Largest request text of one item, in bytes (see item-checks.ts); default 10 MiB. */
+  /** Largest request text of one item, in bytes (see item-checks.ts). @default DEFAULTS.max_item_bytes (10 MiB) */
   maxItemBytes?: number;
   /** Counts skipped files, empty files and models while reading. */
   tally?: InputTally;
@@ -66,11 +66,6 @@ export function readOptionsFor(config: JobConfig, cwd: string): ReadOptions {
   };
 }
 
-export const DEFAULT_TEMPLATE = '{{prompt}}';
-export const DEFAULT_IMAGE_PROMPT = 'Describe this image.';
-export const DEFAULT_MAX_IMAGE_BYTES = 15 * 1024 * 1024;
-export const DEFAULT_MAX_ITEM_BYTES = DEFAULTS.max_item_bytes;
-
 /**
  * Reads every input in order and yields one outcome per item or per piece of bad input. Each input is a file,
  * a folder (every file below it, as images) or a fast-glob pattern. Files are dispatched by extension:
@@ -80,17 +75,17 @@ export const DEFAULT_MAX_ITEM_BYTES = DEFAULTS.max_item_bytes;
 export async function* readInputs(inputs: string[], opts: ReadOptions): AsyncGenerator<ReadOutcome> {
   const ctx: ReaderContext = {
     cwd: path.resolve(opts.cwd),
-    template: opts.template ?? DEFAULT_TEMPLATE,
-    imagePrompt: opts.imagePrompt ?? DEFAULT_IMAGE_PROMPT,
+    template: opts.template ?? DEFAULTS.prompt,
+    imagePrompt: opts.imagePrompt ?? DEFAULTS.image_prompt,
     idColumn: opts.idColumn,
-    maxImageBytes: opts.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
+    maxImageBytes: opts.maxImageBytes ?? DEFAULTS.max_image_bytes,
     imageRoots: new ImageRoots(opts.imageRoots ?? [], opts.cwd),
     convertImages: opts.convertImages ?? false,
     imageSeparator: opts.imageSeparator,
-    encoding: opts.encoding ?? DEFAULT_ENCODING,
+    encoding: opts.encoding ?? DEFAULTS.encoding,
   };
   const tally = opts.tally ?? new InputTally();
-  const maxItemBytes = opts.maxItemBytes ?? DEFAULT_MAX_ITEM_BYTES;
+  const maxItemBytes = opts.maxItemBytes ?? DEFAULTS.max_item_bytes;
   for (const input of inputs) {
     for await (const outcome of readInput(input, ctx, tally)) yield checkItem(outcome, opts.runModel, maxItemBytes, tally);
   }

@@ -2,7 +2,8 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type { ImageRef, ReadOutcome, SourceRef } from '../core/item.js';
 import { errorText, rejected, type InputFile, type ReaderContext } from './context.js';
-import { decodeLineBatches, DEFAULT_ENCODING, INVALID_UTF8_REASON, type InputEncoding } from './encoding.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { decodeLineBatches, INVALID_UTF8_REASON, type InputEncoding } from './encoding.js';
 import { resolveImageValue } from './images.js';
 import { batchLineToResponses } from './openai-batch.js';
 import { isObject, jsonType, type JsonObject } from './json-values.js';
@@ -52,7 +53,7 @@ export async function* readJsonl(file: InputFile, ctx: ReaderContext): AsyncGene
  * removed from the first; `valid` is false for a line whose bytes are not valid in `encoding`. The
  * reader and `respool export` both number lines with it.
  */
-export async function* jsonlLines(abs: string, encoding: InputEncoding = DEFAULT_ENCODING): AsyncGenerator<{ text: string; line: number; valid: boolean }> {
+export async function* jsonlLines(abs: string, encoding: InputEncoding = DEFAULTS.encoding): AsyncGenerator<{ text: string; line: number; valid: boolean }> {
   const stream = createReadStream(abs);
   try {
     for await (const lines of decodeLineBatches(stream, encoding)) {

@@ -1,17 +1,12 @@
 import type { RedisOptions } from 'ioredis';
 import { Redis } from '../core/cjs-deps.js';
-import type { Logger } from '../cli/logger.js';
+import type { Logger } from '../core/logger.js';
 import { ConfigError } from '../config/load.js';
 import { useEmbeddedRedis } from './embedded-redis.js';
 import { redactRedisUrl, tlsOptionsFor } from './redis-security.js';
+import type { RedisTarget } from './redis-target.js';
 
-export interface RedisTarget {
-  url: string;
-  /** Where the URL came from, for the start-up log line. */
-  origin: 'REDIS_URL' | 'local' | 'embedded';
-  /** Stops an embedded server; a no-op otherwise. */
-  stop(): Promise<void>;
-}
+export type { RedisTarget } from './redis-target.js';
 
 const LOCAL_URL = 'redis://127.0.0.1:6379';
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { bullPrefix, type RunKeys } from './keys.js';
+import type { RunKeys } from './keys.js';
 import { luaCommands } from './lua-commands.js';
 
 /**
@@ -23,44 +23,6 @@ export type DedupeClaim =
   /** Answered: the line of the item that called. */
   | { action: 'copy'; line: string };
 
-// KEYS: the dedupe hash, the run's BullMQ job key prefix ("<prefix>:q:<run>:"). ARGV: (request key,
-// job id) pairs. A claim by the job that holds the key is its own job running again: it calls.
-const CLAIM_LUA = `
-local out = {}
-for i = 1, #ARGV, 2 do
-  local key, id = ARGV[i], ARGV[i + 1]
-  local v = redis.call('HGET', KEYS[1], key)
-  if v and string.sub(v, 1, 1) == '=' then
-    out[#out + 1] = v
-  elseif v and string.sub(v, 2) ~= id and redis.call('EXISTS', KEYS[2] .. string.sub(v, 2)) == 1 then
-    out[#out + 1] = v
-  else
-    redis.call('HSET', KEYS[1], key, '@' .. id)
-    out[#out + 1] = ''
-  end
-end
-return out
-`;
-
-// KEYS: the dedupe hash, the retryable index. ARGV: (request key, job id, retryable status or "",
-// line or "") quadruples. A line is kept unless one was kept already (the first usable answer wins);
-// no line releases the key, if this job still holds it.
-const SETTLE_LUA = `
-for i = 1, #ARGV, 4 do
-  local key, id, status, line = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local v = redis.call('HGET', KEYS[1], key)
-  if line ~= '' then
-    if not v or string.sub(v, 1, 1) == '@' then
-      redis.call('HSET', KEYS[1], key, '=' .. line)
-      if status ~= '' then redis.call('HSET', KEYS[2], key, status) end
-    end
-  elseif v == '@' .. id then
-    redis.call('HDEL', KEYS[1], key)
-  end
-end
-return 1
-`;
-
 interface DedupeCommands {
   respoolDedupeClaim(hash: string, jobPrefix: string, ...args: string[]): Promise<string[]>;
   respoolDedupeSettle(hash: string, retryable: string, ...args: string[]): Promise<number>;
@@ -68,15 +30,12 @@ interface DedupeCommands {
 
 function commands(redis: Redis): DedupeCommands {
   return luaCommands<DedupeCommands>(redis, {
-    respoolDedupeClaim: { keys: 2, lua: CLAIM_LUA },
-    respoolDedupeSettle: { keys: 2, lua: SETTLE_LUA },
+    respoolDedupeClaim: { file: 'dedupeClaim' },
+    respoolDedupeSettle: { file: 'dedupeSettle' },
   });
 }
 
-/** The prefix of the run's BullMQ job hashes: `<prefix>:q:<run>:<job id>`. */
-export function jobKeyPrefix(run: string, prefix?: string): string {
-  return `${bullPrefix(prefix)}:${run}:`;
-}
+export { jobKeyPrefix } from './keys.js';
 
 export async function claimRequests(redis: Redis, keys: RunKeys, jobPrefix: string, claims: Array<{ key: string; id: string }>): Promise<DedupeClaim[]> {
   if (claims.length === 0) return [];

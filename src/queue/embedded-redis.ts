@@ -2,8 +2,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { Logger } from '../cli/logger.js';
-import type { RedisTarget } from './connection.js';
+import type { Logger } from '../core/logger.js';
+import type { RedisTarget } from './redis-target.js';
 
 /**
  * A redis-server (or valkey-server) from PATH, for machines without a Redis: data and AOF in

@@ -10,7 +10,7 @@
 import type { Redis } from 'ioredis';
 import type { ReadOutcome } from '../core/item.js';
 import type { OutputLine } from '../core/output-line.js';
-import { contentKey, fileSha256, imageKey, imageRefsOf, recordsContent } from '../schedule/content-key.js';
+import { contentKey, fileSha256, imageKey, imageRefsOf, recordsContent } from './content-key.js';
 import { incrementalKey, runKeys } from './keys.js';
 
 export class IncrementalState {

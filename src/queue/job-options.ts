@@ -1,6 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 
-/** Name of the backoff strategy the worker registers (see WorkerSet in worker/run-worker.ts). */
+/** Name of the backoff strategy the worker registers (see WorkerSet in worker/worker-set.ts). */
 export const BACKOFF_TYPE = 'respool';
 
 export function jobOptions(jobId: string, attempts: number): JobsOptions {

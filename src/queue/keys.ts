@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { QUEUE_DEFAULTS } from '../config/defaults.js';
 
 /**
- * Redis layout. BullMQ keeps its keys under `<prefix>:q:<run>:*`; respool's own per-run keys live under
+ * Redis layout: every key name respool uses comes from this module (docs/architecture.md#redis-keys). BullMQ keeps its keys under `<prefix>:q:<run>:*`; respool's own per-run keys live under
  * `<prefix>:run:<run>:*`, so the two can never collide. Run names are validated (no `:`), and nothing
  * from input data ever becomes part of a key: custom_ids are hashed into job ids.
  */
@@ -23,6 +23,9 @@ export interface RunKeys {
   content: string; // hash: custom_id -> content key, for incremental runs (docs/nightly.md)
   dedupe: string; // hash: request key (SHA-256) -> "@<job id>" calling, or "=<line>" the shared answer
   dedupeRetryable: string; // hash: request key -> status, for shared answers `retry` can ask again
+  calls: string; // hash: job id -> "<owner> <expiry ms>", the call claims (see queue/ledger.ts)
+  spend: string; // hash: the max_cost account in nano-dollars (see queue/cost-cap.ts)
+  spendLeases: string; // zset: lease -> expiry, the reservations of calls in flight
 }
 
 export function bullPrefix(prefix = QUEUE_DEFAULTS.prefix): string {
@@ -48,7 +51,37 @@ export function runKeys(run: string, prefix = QUEUE_DEFAULTS.prefix): RunKeys {
     content: `${base}:content`,
     dedupe: `${base}:dedupe`,
     dedupeRetryable: `${base}:dedupe:retryable`,
+    calls: `${base}:ledger:calls`,
+    spend: `${base}:spend`,
+    spendLeases: `${base}:spend:leases`,
   };
+}
+
+/**
+ * The ledger's written set is 65,536 small hashes `<ledger>:w:<hhhh>`, named by the first
+ * WRITTEN_BUCKET_HEX hex digits of the job id (the Lua in `commands/includes/written.lua` builds the
+ * names), plus `<ledger>:w:_` for ids that are not respool job ids. This pattern matches them all.
+ */
+export function writtenBucketPattern(keys: RunKeys): string {
+  return `${keys.ledger}:w:*`;
+}
+
+/** Number of hex digits of the job id that name a written-set bucket. */
+export const WRITTEN_BUCKET_HEX = 4;
+
+/** The prefix of the run's BullMQ job hashes: `<prefix>:q:<run>:<job id>`. */
+export function jobKeyPrefix(run: string, prefix?: string): string {
+  return `${bullPrefix(prefix)}:${run}:`;
+}
+
+/** One rate-limit budget (src/worker/limits/budget.ts), shared by every run on the same base URL, key and model. */
+export function budgetKeys(prefix: string, id: string): { hash: string; inFlight: string } {
+  return { hash: `${prefix}:budget:${id}`, inFlight: `${prefix}:budget:${id}:inflight` };
+}
+
+/** Held while a run of the schedule works (src/schedule/schedule-lock.ts). */
+export function scheduleLockKey(schedule: string, prefix = QUEUE_DEFAULTS.prefix): string {
+  return `${prefix}:schedule:${schedule}:active`;
 }
 
 /** The set of known runs, so `respool worker` can find queues without being told. */

@@ -12,24 +12,6 @@ export interface ProgressSample {
   written: number;
 }
 
-/**
- * What the collector records after each batch for `respool status`: lines per status, and now and
- * then a (time, lines written) sample for the rate. Display figures: they are updated after the batch
- * is marked written, so a collector killed in between leaves a count short by that batch.
- */
-// KEYS: lineCounts, progress, written. ARGV: now (or "" for no sample), then status, count pairs.
-// The sample reads the written counter in the same step, so it matches the ledger exactly.
-const RECORD_LUA = `
-for i = 2, #ARGV, 2 do
-  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
-end
-if ARGV[1] ~= '' then
-  redis.call('LPUSH', KEYS[2], ARGV[1] .. ':' .. (redis.call('GET', KEYS[3]) or '0'))
-  redis.call('LTRIM', KEYS[2], 0, ${MAX_SAMPLES - 1})
-end
-return 1
-`;
-
 interface StatsCommands {
   respoolRecordLines(lineCounts: string, progress: string, written: string, now: string, ...statusCounts: string[]): Promise<number>;
 }
@@ -54,7 +36,7 @@ export class LineStats {
     const now = Date.now();
     const sample = now - this.lastSample >= SAMPLE_EVERY_MS;
     if (sample) this.lastSample = now;
-    const cmd = luaCommands<StatsCommands>(this.redis, { respoolRecordLines: { keys: 3, lua: RECORD_LUA } });
+    const cmd = luaCommands<StatsCommands>(this.redis, { respoolRecordLines: { file: 'recordLines', constants: { MAX_SAMPLES } } });
     await cmd.respoolRecordLines(this.keys.lineCounts, this.keys.progress, this.keys.written, sample ? String(now) : '', ...[...byStatus].flatMap(([k, n]) => [k, String(n)]));
   }
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { describeSource, type JobData, type ReadOutcome, type Rejection, type SourceRef } from '../core/item.js';
 import { QUEUE_DEFAULTS } from '../config/defaults.js';
-import { claim } from './ledger.js';
+import { RunLedger } from './ledger.js';
 import { jobOptions } from './job-options.js';
 import { jobIdFor, runKeys } from './keys.js';
 
@@ -131,14 +131,12 @@ function rejectedJob(r: Rejection, run: string): JobData {
 }
 
 async function flush(chunk: JobData[], opts: EnqueueOptions, stats: EnqueueStats): Promise<void> {
-  const keys = runKeys(opts.run, opts.prefix);
+  const ledger = new RunLedger(opts.redis, runKeys(opts.run, opts.prefix));
   let pending = chunk;
   // A duplicate custom_id becomes a rejected line under an id made from its own source; that new id is
   // claimed in the next round (and, in the unlikely case it collides too, made unique by a suffix).
   for (let round = 0; pending.length > 0; round++) {
-    const claims = await claim(
-      opts.redis,
-      keys,
+    const claims = await ledger.claimItems(
       pending.map((d) => ({ id: jobIdFor(opts.run, d.customId), source: ledgerSource(d.source, opts.cwd ?? process.cwd()) })),
     );
     const toAdd: JobData[] = [];

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis, RedisOptions } from 'ioredis';
 import { ConfigError } from '../config/load.js';
-import type { Logger } from '../cli/logger.js';
+import type { Logger } from '../core/logger.js';
 
 /**
  * TLS settings for a `rediss://` URL. Node's default CA list is used unless RESPOOL_REDIS_CA names a

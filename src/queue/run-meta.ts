@@ -2,8 +2,7 @@ import type { Redis } from 'ioredis';
 import type { ExecutionMode, JobConfig } from '../config/schema.js';
 import { parseDeadline } from '../config/deadline.js';
 import { runKeys, runsKey } from './keys.js';
-import { luaCommands } from './lua-commands.js';
-import { structuredSettings, type StructuredPlan } from '../worker/structured/plan.js';
+import { structuredSettings, type StructuredPlan } from '../config/structured-plan.js';
 
 /**
  * What every worker needs to know about a run, stored once per run in Redis (not in every job).
@@ -114,20 +113,10 @@ export function limitsFor(settings: RunSettings, model: string): { rpm?: number;
   return { ...(settings.limits ?? {}), ...(settings.modelLimits?.[model] ?? {}) };
 }
 
-/** The meta fields of a run that runs (again): no stop, and the circuit's count of failures in a row at 0. */
-const RUNNING_AGAIN = { state: 'running', stop_reason: '', stop_kind: '', api_failures: '0' };
-
-/** Registers (or updates) a run. Enqueueing again re-opens it: a stopped run is running again. */
-export async function saveRun(redis: Redis, settings: RunSettings, prefix?: string): Promise<void> {
-  const keys = runKeys(settings.run, prefix);
-  await redis
-    .multi()
-    .hset(keys.meta, { settings: JSON.stringify(settings), ...RUNNING_AGAIN, enqueue_done: '0' })
-    .hsetnx(keys.meta, 'created_at', new Date().toISOString())
-    .sadd(runsKey(prefix), settings.run)
-    .exec();
-}
-
+/**
+ * The run's settings and state as its meta hash holds them (written only by `RunStore`, run-store.ts),
+ * or null when Redis does not know the run.
+ */
 export async function loadRun(redis: Redis, run: string, prefix?: string): Promise<RunStatus | null> {
   const meta = await redis.hgetall(runKeys(run, prefix).meta);
   if (!meta.settings) return null;
@@ -148,68 +137,8 @@ export async function loadRunState(redis: Redis, run: string, prefix?: string): 
 }
 
 /** Anything but a stop or a cancel (runs saved before there were states have none) is running. */
-function toRunState(raw: string | undefined): RunState {
+export function toRunState(raw: string | undefined): RunState {
   return raw === 'stopped' || raw === 'cancelled' ? raw : 'running';
-}
-
-export async function markEnqueueDone(redis: Redis, run: string, prefix?: string): Promise<void> {
-  await redis.hset(runKeys(run, prefix).meta, 'enqueue_done', '1');
-}
-
-export async function markStopped(redis: Redis, run: string, reason: string, prefix?: string, kind: StopKind = 'key_refused'): Promise<void> {
-  await redis.hset(runKeys(run, prefix).meta, { state: 'stopped', stop_reason: reason, stop_kind: kind });
-}
-
-/** A stopped or cancelled run runs again (`retry`): its stop and the circuit's count are cleared. */
-export async function markRunning(redis: Redis, run: string, prefix?: string): Promise<void> {
-  await redis.hset(runKeys(run, prefix).meta, RUNNING_AGAIN);
-}
-
-// KEYS: meta. Counts one more failure in a row (noting when the streak began, by the Redis clock)
-// and returns {count, state, ms since the streak began}; a cleaned run ({0, '', 0}) is not brought back.
-const FAILURE_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, '', 0} end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local n = redis.call('HINCRBY', KEYS[1], 'api_failures', 1)
-if n == 1 then redis.call('HSET', KEYS[1], 'api_failing_since', now) end
-local since = tonumber(redis.call('HGET', KEYS[1], 'api_failing_since')) or now
-return {n, redis.call('HGET', KEYS[1], 'state') or '', now - since}
-`;
-
-// KEYS: meta. Writes only when the count is not 0 already (the usual case), and never creates the
-// hash of a run that was cleaned meanwhile.
-const RESET_FAILURES_LUA = `
-local v = redis.call('HGET', KEYS[1], 'api_failures')
-if v and v ~= '0' then redis.call('HSET', KEYS[1], 'api_failures', '0') end
-return 1
-`;
-
-interface MetaCommands {
-  respoolApiFailure(meta: string): Promise<[number, string, number]>;
-  respoolResetApiFailures(meta: string): Promise<number>;
-}
-
-function metaCommands(redis: Redis) {
-  return luaCommands<MetaCommands>(redis, {
-    respoolApiFailure: { keys: 1, lua: FAILURE_LUA },
-    respoolResetApiFailures: { keys: 1, lua: RESET_FAILURES_LUA },
-  });
-}
-
-/**
- * One more API call of the run failed for want of an answer (src/worker/circuit.ts): the count of
- * such failures in a row over every worker, how long ago the first of them was, and the run's state,
- * read in the same step.
- */
-export async function recordApiFailure(redis: Redis, run: string, prefix?: string): Promise<{ failures: number; spanMs: number; state: RunState }> {
-  const [failures, state, spanMs] = await metaCommands(redis).respoolApiFailure(runKeys(run, prefix).meta);
-  return { failures: Number(failures), spanMs: Number(spanMs), state: toRunState(state) };
-}
-
-/** A call of the run got an answer: the count of failures in a row starts again. */
-export async function resetApiFailures(redis: Redis, run: string, prefix?: string): Promise<void> {
-  await metaCommands(redis).respoolResetApiFailures(runKeys(run, prefix).meta);
 }
 
 export async function listRuns(redis: Redis, prefix?: string): Promise<string[]> {

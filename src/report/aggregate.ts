@@ -84,8 +84,6 @@ export function parseBy(spec: string): Dimension[][] {
     );
 }
 
-export const DEFAULT_BY = 'model,run,day,status';
-
 type Line = Record<string, unknown>;
 
 function str(v: unknown): string | null {

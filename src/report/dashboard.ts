@@ -3,9 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
+import { REPORT_DEFAULTS } from '../config/defaults.js';
 import { Queue } from '../core/cjs-deps.js';
 import type { Redis } from 'ioredis';
-import type { Logger } from '../cli/logger.js';
+import type { Logger } from '../core/logger.js';
 import type { JobData } from '../core/item.js';
 import { bullPrefix } from '../queue/keys.js';
 import { listRuns } from '../queue/run-meta.js';
@@ -16,7 +17,7 @@ export interface DashboardOptions {
   prefix?: string;
   port: number;
   log: Logger;
-  /** How often the list of runs is read again, so runs enqueued later show up. */
+  /** How often the list of runs is read again, so runs enqueued later show up. @default REPORT_DEFAULTS.dashboardRefreshMs */
   refreshMs?: number;
   /** Host names answered besides 127.0.0.1, localhost and [::1] (a name that reaches it through a tunnel). */
   allowedHosts?: string[];
@@ -66,7 +67,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     sync()
       .catch((err: unknown) => opts.log.warn(`dashboard: cannot list runs: ${(err as Error).message}`))
       .finally(() => (syncing = false));
-  }, opts.refreshMs ?? 2000);
+  }, opts.refreshMs ?? REPORT_DEFAULTS.dashboardRefreshMs);
 
   const router = adapter.getRouter() as (req: IncomingMessage, res: ServerResponse) => void;
   const server: Server = createServer((req, res) => {

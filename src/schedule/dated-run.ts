@@ -10,8 +10,10 @@
  */
 import type { JobConfig } from '../config/schema.js';
 import { IncrementalState } from '../queue/incremental.js';
-import { buildSummary, formatSummary, type RunSummary } from '../report/run-summary.js';
+import { buildSummary, formatSummary, type RunSummary } from '../report/dated-run-summary.js';
+// eslint-disable-next-line no-restricted-imports -- moved by the pipeline work (src/pipeline); import-cycle-allowed until then
 import { runPipeline, type PipelineOptions } from '../cli/commands/run.js';
+// eslint-disable-next-line no-restricted-imports -- moved by the pipeline work (src/pipeline)
 import type { Session } from '../cli/session.js';
 import { datedOut, datedRunName } from './dates.js';
 import { postSummary } from './webhook.js';

@@ -4,13 +4,9 @@
  * zone: a run due at 02:00 Europe/Berlin on 1 December is `captions-2026-12-01` even though it is
  * still 30 November in UTC. Pure.
  */
-import { RUN_NAME_PATTERN } from '../config/schema.js';
+import { MAX_DATED_NAME, RUN_NAME_PATTERN } from '../config/schema.js';
 
 export const DATE_PLACEHOLDER = '{date}';
-/** `-YYYY-MM-DD`, appended to the job's name. */
-const DATE_SUFFIX_LENGTH = 11;
-/** Longest job name that still leaves room for the date within a run name's 64 characters. */
-export const MAX_DATED_NAME = 64 - DATE_SUFFIX_LENGTH;
 
 /** `YYYY-MM-DD` of the instant `ms` in time zone `tz`. Throws a RangeError for an unknown zone. */
 export function dateIn(ms: number, tz: string): string {

@@ -7,7 +7,8 @@
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { QUEUE_DEFAULTS } from '../config/defaults.js';
+import { scheduleLockKey } from '../queue/keys.js';
+import { releaseLock, renewLock, tryLock } from '../queue/token-lock.js';
 
 const TTL_MS = 30_000;
 
@@ -15,25 +16,19 @@ export interface ScheduleLock {
   release(): Promise<void>;
 }
 
-export function scheduleLockKey(schedule: string, prefix = QUEUE_DEFAULTS.prefix): string {
-  return `${prefix}:schedule:${schedule}:active`;
-}
-
 /** The lock, or null when another run of the schedule holds it. */
 export async function acquireScheduleLock(redis: Redis, schedule: string, prefix?: string): Promise<ScheduleLock | null> {
   const key = scheduleLockKey(schedule, prefix);
   const token = `${os.hostname()}:${process.pid}:${randomUUID()}`;
-  if ((await redis.set(key, token, 'PX', TTL_MS, 'NX')) !== 'OK') return null;
+  if (!(await tryLock(redis, key, token, TTL_MS))) return null;
   const timer = setInterval(() => {
-    redis
-      .eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0", 1, key, token, String(TTL_MS))
-      .catch(() => {});
+    renewLock(redis, key, token, TTL_MS).catch(() => {});
   }, TTL_MS / 3);
   timer.unref();
   return {
     async release() {
       clearInterval(timer);
-      await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, key, token);
+      await releaseLock(redis, key, token);
     },
   };
 }

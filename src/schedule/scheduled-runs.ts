@@ -1,7 +1,8 @@
 /** The part of `respool worker` that starts scheduled runs (see ./scheduler.ts). */
 import type { Worker } from 'bullmq';
+// eslint-disable-next-line no-restricted-imports -- moved by the pipeline work (src/pipeline)
 import type { Session } from '../cli/session.js';
-import type { WorkerSet } from '../worker/run-worker.js';
+import type { WorkerSet } from '../worker/worker-set.js';
 import { runDated } from './dated-run.js';
 import { acquireScheduleLock } from './schedule-lock.js';
 import { configOf, runDateOf, scheduleWorker, type ScheduleData } from './scheduler.js';

@@ -1,7 +1,7 @@
 /** The `on_complete` webhook: one JSON POST of the run's summary, retried a little, never fatal. */
-import { NIGHTLY_DEFAULTS } from '../config/defaults.js';
+import { HTTP_DEFAULTS, NIGHTLY_DEFAULTS } from '../config/defaults.js';
 import { sleep } from '../core/sleep.js';
-import type { Logger } from '../cli/logger.js';
+import type { Logger } from '../core/logger.js';
 
 const ATTEMPTS = 3;
 
@@ -15,7 +15,7 @@ export async function postSummary(url: string, summary: unknown, log: Logger, ti
     try {
       const res = await fetch(target.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'respool', ...target.headers },
+        headers: { 'content-type': 'application/json', 'user-agent': HTTP_DEFAULTS.userAgent, ...target.headers },
         body: JSON.stringify(summary),
         // A redirect would send the summary (and the credentials) to an address nobody configured.
         redirect: 'manual',

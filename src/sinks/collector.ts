@@ -3,19 +3,16 @@ import nodePath from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUE_DEFAULTS } from '../config/defaults.js';
+import { DEFAULTS, QUEUE_DEFAULTS } from '../config/defaults.js';
 import type { JobData } from '../core/item.js';
 import type { OutputLine } from '../core/output-line.js';
-import type { Logger } from '../cli/logger.js';
-import { areWritten, ledgerCounts, markWritten } from '../queue/ledger.js';
-import { runKeys, type RunKeys } from '../queue/keys.js';
-import { loadRun } from '../queue/run-meta.js';
+import type { Logger } from '../core/logger.js';
 import { LineStats } from '../queue/line-stats.js';
-import { noteLineStatuses, saveRetryData } from '../queue/retry.js';
-import { cancelWaitingJobs } from '../worker/cancel.js';
-import { compactResults, removeStaleCopy, supersededDue, supersededDone } from './compact.js';
+import { RunStore } from '../queue/run-store.js';
+import { endWaitingJobs } from '../queue/cancel.js';
+import { compactResults, removeStaleCopy } from './compact.js';
 import { ResultsFile } from './results-file.js';
-import { markResultsRead, moveAside, readResultsIntoLedger, resultsState } from './results-seed.js';
+import { moveAside, readResultsIntoLedger } from './results-seed.js';
 import { lineForJob } from './line-for-job.js';
 import { formatLine } from './formats/openai-batch.js';
 import { sleep } from '../core/sleep.js';
@@ -72,20 +69,20 @@ const LOCK_WAIT_MS = LOCK_TTL_MS + 1000;
  * jobs, which are still in Redis.
  */
 export class Collector {
-  private readonly keys: RunKeys;
+  private readonly store: RunStore;
   private readonly token = `${os.hostname()}:${process.pid}:${randomUUID()}`;
   private file: ResultsFile | null = null;
   private lockTimer: NodeJS.Timeout | null = null;
   private readonly batchSize: number;
   /** The run's `output_format`, read when the collector starts. */
-  private format: 'respool' | 'openai-batch' = 'respool';
+  private format: 'respool' | 'openai-batch' = DEFAULTS.output_format;
   private readonly stats: LineStats;
   private lastCancelSweep = 0;
 
   constructor(private readonly opts: CollectorOptions) {
-    this.keys = runKeys(opts.run, opts.prefix);
+    this.store = new RunStore(opts.redis, opts.run, opts.prefix);
     this.batchSize = opts.batchSize ?? QUEUE_DEFAULTS.collectBatch;
-    this.stats = new LineStats(opts.redis, this.keys);
+    this.stats = new LineStats(opts.redis, this.store.keys);
   }
 
   /** Absolute path of the results file. */
@@ -105,22 +102,22 @@ export class Collector {
     await this.lock();
     const out = nodePath.resolve(this.opts.out);
     await removeStaleCopy(out);
-    const results = await resultsState(this.opts.redis, this.keys);
+    const results = await this.store.resultsState();
     if (results === 'fresh') {
       const moved = await moveAside(out);
       if (moved) this.opts.log.info(`run ${this.opts.run}: starting over (--fresh); the earlier results file is now ${moved}`);
     }
     this.file = await ResultsFile.open(out);
-    this.format = (await loadRun(this.opts.redis, this.opts.run, this.opts.prefix))?.settings.outputFormat ?? 'respool';
+    this.format = (await this.store.load())?.settings.outputFormat ?? DEFAULTS.output_format;
     await this.recover();
     if (results === 'unread') await this.readBack();
-    if (results !== 'read') await markResultsRead(this.opts.redis, this.keys);
+    if (results !== 'read') await this.store.markResultsRead();
   }
 
   /** Items found in the file that the ledger did not know (see results-seed.ts) are done: not paid again. */
   private async readBack(): Promise<void> {
     const t0 = Date.now();
-    const r = await readResultsIntoLedger(this.opts.redis, this.keys, this.opts.run, this.path);
+    const r = await readResultsIntoLedger(this.store.ledger, this.opts.run, this.path);
     if (r.lines === 0) return;
     const secs = (Date.now() - t0) / 1000;
     this.opts.log.info(
@@ -138,32 +135,29 @@ export class Collector {
     const failed = entries.length === 0 ? await this.failedJobs() : [];
     const batch = [...entries, ...failed];
     if (batch.length === 0) return 0;
-    const written = await areWritten(this.opts.redis, this.keys, batch.map((e) => e.id));
+    const ledger = this.store.ledger;
+    const written = await ledger.areWritten(batch.map((e) => e.id));
     const seen = new Set<string>();
     const fresh = batch.filter((e, i) => !written[i] && !seen.has(e.id) && seen.add(e.id));
     if (fresh.length > 0) {
       const lines = fresh.map((e) => e.line);
-      for (const e of fresh) if (e.data?.type === 'item') await saveRetryData(this.opts.redis, this.keys, e.id, e.data);
-      await noteLineStatuses(this.opts.redis, this.keys, fresh.map((e) => ({ id: e.id, status: e.line.status })));
-      await this.opts.redis.set(this.keys.writing, JSON.stringify({ offset: file.bytes, path: file.path }));
+      for (const e of fresh) if (e.data?.type === 'item') await ledger.saveRetryData(e.id, e.data);
+      await ledger.noteLineStatuses(fresh.map((e) => ({ id: e.id, status: e.line.status })));
+      await this.store.saveWriting({ offset: file.bytes, path: file.path });
       await file.append(fresh.map((e) => formatLine(this.format, e.line, e.id, e.text)));
-      await markWritten(this.opts.redis, this.keys, fresh.map((e) => e.id));
+      await ledger.markWritten(fresh.map((e) => e.id));
       await this.stats.record(lines.map((l) => l.status));
       this.opts.onWritten?.(lines);
     }
     // Only now that the lines are recorded as written may their sources go.
-    if (entries.length > 0) await this.opts.redis.xdel(this.keys.results, ...entries.map((e) => e.streamId!));
+    await this.store.dropDelivered(entries.map((e) => e.streamId!));
     await Promise.all(failed.map((e) => this.opts.queue.remove(e.id)));
     return batch.length;
   }
 
   private async readResults(): Promise<Delivered[]> {
-    const raw = (await this.opts.redis.xrange(this.keys.results, '-', '+', 'COUNT', this.batchSize)) as Array<[string, string[]]>;
-    return raw.map(([streamId, fields]) => {
-      const id = fields[fields.indexOf('id') + 1]!;
-      const text = fields[fields.indexOf('line') + 1]!;
-      return { id, streamId, text, line: JSON.parse(text) as OutputLine };
-    });
+    const raw = await this.store.readDelivered(this.batchSize);
+    return raw.map(({ streamId, id, text }) => ({ id, streamId, text, line: JSON.parse(text) as OutputLine }));
   }
 
   private async failedJobs(): Promise<Delivered[]> {
@@ -172,9 +166,9 @@ export class Collector {
   }
 
   async isComplete(): Promise<boolean> {
-    const status = await loadRun(this.opts.redis, this.opts.run, this.opts.prefix);
+    const status = await this.store.load();
     if (!status?.enqueueDone) return false;
-    const [{ items, written }, superseded] = await Promise.all([ledgerCounts(this.opts.redis, this.keys), this.opts.redis.hlen(this.keys.superseded)]);
+    const [{ items, written }, superseded] = await Promise.all([this.store.ledger.counts(), this.store.ledger.supersededCount()]);
     // Retried items' old lines must be out of the file before the run counts as complete.
     return written >= items && superseded === 0;
   }
@@ -188,10 +182,9 @@ export class Collector {
     let busy = false;
     if (Date.now() - this.lastCancelSweep >= 1000) {
       this.lastCancelSweep = Date.now();
-      const status = await loadRun(this.opts.redis, this.opts.run, this.opts.prefix);
-      if (status?.state === 'cancelled') busy = (await cancelWaitingJobs(this.opts.redis, this.opts.queue, this.opts.run, this.opts.prefix)) > 0;
+      if ((await this.store.loadState()) === 'cancelled') busy = (await endWaitingJobs(this.store, this.opts.queue)) > 0;
     }
-    const due = await supersededDue(this.opts.redis, this.keys);
+    const due = await this.store.ledger.supersededDue();
     if (due.length > 0) {
       const file = this.requireFile();
       const abs = file.path;
@@ -203,14 +196,17 @@ export class Collector {
       } finally {
         this.file = await ResultsFile.open(abs);
       }
-      await supersededDone(this.opts.redis, this.keys, due);
+      await this.store.ledger.supersededDone(due);
       this.opts.log.info(`run ${this.opts.run}: ${due.length} retried item(s) have their new line; rewrote ${abs} without ${dropped} old line(s)`);
       busy = true;
     }
     return busy;
   }
 
-  /** Drains until the run is complete, `shouldStop` says so, or the signal aborts. */
+  /**
+   * Drains until the run is complete, `shouldStop` says so, or the signal aborts. `idleMs` is the longest
+   * wait between two looks at an idle stream (@default QUEUE_DEFAULTS.collectIdleMs).
+   */
   async runUntilComplete(opts: { signal?: AbortSignal; shouldStop?: () => Promise<boolean> | boolean; idleMs?: number } = {}): Promise<'complete' | 'stopped'> {
     let idle = 10;
     for (;;) {
@@ -224,7 +220,7 @@ export class Collector {
       if (await this.isComplete()) return 'complete';
       if (opts.shouldStop && (await opts.shouldStop())) return 'stopped';
       await sleep(idle, opts.signal);
-      idle = Math.min(idle * 2, opts.idleMs ?? 250);
+      idle = Math.min(idle * 2, opts.idleMs ?? QUEUE_DEFAULTS.collectIdleMs);
     }
   }
 
@@ -234,7 +230,7 @@ export class Collector {
    * waiting forever; the next run reads the results file back (see results-seed.ts) and goes on.
    */
   private async checkStateKept(): Promise<void> {
-    if (!(await this.opts.redis.hexists(this.keys.meta, 'settings'))) throw new RunStateLostError(this.opts.run);
+    if (!(await this.store.isKept())) throw new RunStateLostError(this.opts.run);
   }
 
   async close(): Promise<void> {
@@ -243,19 +239,14 @@ export class Collector {
     await this.file?.close();
     this.file = null;
     // Release only our own lock.
-    await this.opts.redis.eval(
-      "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-      1,
-      this.keys.collectorLock,
-      this.token,
-    );
+    await this.store.releaseCollectorLock(this.token);
   }
 
   private async recover(): Promise<void> {
     const file = this.requireFile();
-    const pending = await this.opts.redis.get(this.keys.writing);
+    const pending = await this.store.unfinishedWriting();
     if (pending) {
-      const { offset, path } = JSON.parse(pending) as { offset: number; path: string };
+      const { offset, path } = pending;
       if (path !== file.path) {
         this.opts.log.warn(`run ${this.opts.run}: an unfinished batch was being written to ${path}, not ${file.path}; leaving that file alone`);
       } else if (file.bytes >= offset) {
@@ -263,7 +254,7 @@ export class Collector {
         await file.truncate(offset);
         if (cut > 0) this.opts.log.warn(`run ${this.opts.run}: removed ${cut} bytes of a batch that was not recorded as written; it will be written again`);
       }
-      await this.opts.redis.del(this.keys.writing);
+      await this.store.clearWriting();
     }
     const dropped = await file.dropTornTail();
     if (dropped > 0) this.opts.log.warn(`run ${this.opts.run}: dropped a torn last line (${dropped} bytes) from ${file.path}`);
@@ -277,11 +268,10 @@ export class Collector {
     const deadline = Date.now() + LOCK_WAIT_MS;
     let said = false;
     for (;;) {
-      const ok = await this.opts.redis.set(this.keys.collectorLock, this.token, 'PX', LOCK_TTL_MS, 'NX');
-      if (ok === 'OK') break;
-      const holder = await this.opts.redis.get(this.keys.collectorLock);
+      if (await this.store.tryLockCollector(this.token, LOCK_TTL_MS)) break;
+      const holder = await this.store.collectorLockHolder();
       if (holder && isDeadLocalProcess(holder)) {
-        await this.opts.redis.del(this.keys.collectorLock);
+        await this.store.breakCollectorLock();
         continue;
       }
       if (!said && holder) {
@@ -294,15 +284,7 @@ export class Collector {
       await sleep(500);
     }
     this.lockTimer = setInterval(() => {
-      this.opts.redis
-        .eval(
-          "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
-          1,
-          this.keys.collectorLock,
-          this.token,
-          String(LOCK_TTL_MS),
-        )
-        .catch(() => {});
+      this.store.renewCollectorLock(this.token, LOCK_TTL_MS).catch(() => {});
     }, LOCK_TTL_MS / 3);
     this.lockTimer.unref();
   }

@@ -2,10 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Redis } from 'ioredis';
-import { jobIdFor, type RunKeys } from '../queue/keys.js';
-import { WRITTEN_HELPERS } from '../queue/ledger.js';
-import { luaCommands } from '../queue/lua-commands.js';
+import { jobIdFor } from '../queue/keys.js';
 
 /**
  * After `respool retry`, an item has an old line in the results file and, once written, a new one.
@@ -13,64 +10,8 @@ import { luaCommands } from '../queue/lua-commands.js';
  * and renames it over the file, so a reader or a crash sees either the old file or the new one, never
  * a mix. Only items whose new line is written are dropped; the superseded marks are removed after the
  * rename, so a crash in between only makes the next collector do the same (harmless) rewrite again.
+ * Which items are due, and their marks, are the ledger's (`RunLedger.supersededDue`, `supersededDone`).
  */
-
-// KEYS: ledger, superseded. Returns id, generation pairs of superseded items whose new line is
-// written, or nothing while any of them still waits for its new line: one rewrite per retry, not one
-// per batch of new lines (the file may be large).
-const DUE_LUA = `${WRITTEN_HELPERS}
-local out = {}
-local all = redis.call('HGETALL', KEYS[2])
-for i = 1, #all, 2 do
-  if not redis.call('HGET', KEYS[1], all[i]) and writtenfp(all[i]) then
-    out[#out + 1] = all[i]
-    out[#out + 1] = all[i + 1]
-  else
-    return {}
-  end
-end
-return out
-`;
-
-// Removes a mark only if no retry happened since it was read (a new retry raised its generation).
-const DONE_LUA = `
-local n = 0
-for i = 1, #ARGV, 2 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
-    redis.call('HDEL', KEYS[1], ARGV[i])
-    n = n + 1
-  end
-end
-return n
-`;
-
-interface CompactCommands {
-  respoolSupersededDue(ledger: string, superseded: string): Promise<string[]>;
-  respoolSupersededDone(superseded: string, ...idGen: string[]): Promise<number>;
-}
-
-function commands(redis: Redis): CompactCommands {
-  return luaCommands<CompactCommands>(redis, {
-    respoolSupersededDue: { keys: 2, lua: DUE_LUA },
-    respoolSupersededDone: { keys: 1, lua: DONE_LUA },
-  });
-}
-
-export interface DueItem {
-  id: string;
-  generation: string;
-}
-
-export async function supersededDue(redis: Redis, keys: RunKeys): Promise<DueItem[]> {
-  const flat = await commands(redis).respoolSupersededDue(keys.ledger, keys.superseded);
-  const out: DueItem[] = [];
-  for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i]!, generation: flat[i + 1]! });
-  return out;
-}
-
-export async function supersededDone(redis: Redis, keys: RunKeys, due: DueItem[]): Promise<void> {
-  if (due.length > 0) await commands(redis).respoolSupersededDone(keys.superseded, ...due.flatMap((d) => [d.id, d.generation]));
-}
 
 export function compactTempPath(file: string): string {
   return `${file}.respool-rewrite`;

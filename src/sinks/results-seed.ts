@@ -1,9 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { rename, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import type { Redis } from 'ioredis';
-import { jobIdFor, type RunKeys } from '../queue/keys.js';
-import { seedWritten, type FileItem } from '../queue/ledger.js';
+import { jobIdFor } from '../queue/keys.js';
+import type { FileItem, RunLedger } from '../queue/ledger.js';
 
 /**
  * The results file is the record of what a run has done. Redis keeps a ledger of it for speed; when
@@ -11,25 +10,10 @@ import { seedWritten, type FileItem } from '../queue/ledger.js';
  * another machine), the file is read back into it before any item is queued or called, so that no
  * item with a line is paid or written again.
  *
- * Whether the file was read is the run meta's `results_read` field: "1" once read, "fresh" when the
- * run was started over (`--fresh`: the collector moves the old file aside instead), absent otherwise
- * (a new run, a cleaned one, or a Redis that lost its data: the meta is gone with the rest).
+ * Whether the file was read is the run's `RunStore.resultsState()`: read, `fresh` (the run was started
+ * over: the collector moves the old file aside instead), or unread (a new run, a cleaned one, or a
+ * Redis that lost its data: the meta is gone with the rest).
  */
-export type ResultsState = 'read' | 'fresh' | 'unread';
-
-export async function resultsState(redis: Redis, keys: RunKeys): Promise<ResultsState> {
-  const v = await redis.hget(keys.meta, 'results_read');
-  return v === '1' ? 'read' : v === 'fresh' ? 'fresh' : 'unread';
-}
-
-export async function markResultsRead(redis: Redis, keys: RunKeys): Promise<void> {
-  await redis.hset(keys.meta, 'results_read', '1');
-}
-
-/** Set before the run is registered again, so that its collector moves the old file aside instead of reading it. */
-export async function markFresh(redis: Redis, keys: RunKeys): Promise<void> {
-  await redis.hset(keys.meta, 'results_read', 'fresh');
-}
 
 export interface ReadBack {
   /** Lines in the file. */
@@ -46,7 +30,7 @@ const BATCH = 1000;
 const BATCHES_IN_FLIGHT = 3;
 
 /** Reads `file` (if it exists) into the run's ledger; streamed, one Lua call per 1,000 lines of the run. */
-export async function readResultsIntoLedger(redis: Redis, keys: RunKeys, run: string, file: string): Promise<ReadBack> {
+export async function readResultsIntoLedger(ledger: RunLedger, run: string, file: string): Promise<ReadBack> {
   const out: ReadBack = { lines: 0, ofRun: 0, found: 0, repeated: 0 };
   // Only a regular file holds lines to read back: a device or a FIFO at `out` (/dev/full, a pipe) would never end.
   if (!(await isRegularFile(file))) return out;
@@ -80,7 +64,7 @@ export async function readResultsIntoLedger(redis: Redis, keys: RunKeys, run: st
   // A few batches on their way while the next lines are read: reading and Redis overlap.
   async function send(items: FileItem[]): Promise<void> {
     while (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight);
-    const p: Promise<void> = seedWritten(redis, keys, items).then((n) => {
+    const p: Promise<void> = ledger.seedWritten(items).then((n) => {
       out.found += n;
       inFlight.delete(p);
     });

@@ -6,6 +6,7 @@ import {
   ApiCallError,
   type ApiErrorDetails,
   AuthenticationError,
+  CapacityUnavailableError,
   InvalidRequestError,
   NetworkError,
   RateLimitedError,
@@ -89,6 +90,7 @@ export function errorFromResponse(status: number, headers: ResponseHeaders, body
   if (status === 401 || status === 403) {
     return new AuthenticationError({ ...init, message: `the API key was refused, so the run stops (${described})` });
   }
+  if (status === 429 && saysResourceUnavailable(details)) return new CapacityUnavailableError({ ...init, message: `no capacity for this tier now (${described})` });
   if (status === 429) return Object.assign(new RateLimitedError({ ...init, message: `rate limited (${described})` }), { nothingLeft: saysNothingLeft(headers) });
   if (status === 408 || status === 409 || status >= 500) return new ServerError({ ...init, message: described });
   if (status >= 300 && status < 400) {
@@ -98,6 +100,15 @@ export function errorFromResponse(status: number, headers: ResponseHeaders, body
     return new InvalidRequestError({ ...init, message: `${described}; redirected${where}, check the base URL` });
   }
   return new InvalidRequestError({ ...init, message: described });
+}
+
+/**
+ * A 429 that says the resource is unavailable (OpenAI's flex tier when it has no capacity: code
+ * `resource_unavailable`, "Resource Unavailable") rather than that the key is over its limits.
+ */
+export function saysResourceUnavailable(details: ApiErrorDetails | null): boolean {
+  if (!details) return false;
+  return [details.code, details.type, details.message].some((t) => t !== null && /resource[ _-]?unavailable/i.test(t));
 }
 
 /** Error codes (on the error or anywhere in its `cause` chain) and their messages. */

@@ -16,6 +16,7 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { Agent, Dispatcher } from 'undici';
+import { HTTP_DEFAULTS } from '../config/defaults.js';
 import { errorFromException, errorFromResponse } from './classify.js';
 import { ApiCallError } from './errors.js';
 import { HeaderLookup, type ResponseHeaders } from './response-headers.js';
@@ -27,6 +28,7 @@ export interface OpenResponsesClientOptions {
   apiKey: string | undefined;
   /** Whole-call limit: connecting, sending, waiting and reading the body. */
   timeoutMs: number;
+  /** @default HTTP_DEFAULTS.userAgent */
   userAgent?: string;
 }
 
@@ -44,8 +46,6 @@ export interface CreateResponseResult {
   /** From sending the request to having read the whole body. */
   latencyMs: number;
 }
-
-const DEFAULT_USER_AGENT = 'respool';
 
 type Send = (opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
 const require = createRequire(import.meta.url);
@@ -114,7 +114,7 @@ export class OpenResponsesClient {
     this.path = `${target.pathname}${target.search}`;
     // setTimeout fires at once for delays above 2^31-1 ms, so larger values mean "about 24 days".
     this.timeoutMs = Math.min(opts.timeoutMs, MAX_TIMER_MS);
-    this.userAgent = opts.userAgent ?? DEFAULT_USER_AGENT;
+    this.userAgent = opts.userAgent ?? HTTP_DEFAULTS.userAgent;
     this.#apiKey = key ? key : undefined;
   }
 

@@ -1,11 +1,8 @@
 /**
  * The budget cap (`max_cost`) around one call, kept out of the processor's main path: reserve what
- * the call may cost before it, settle what it did cost after it, and the line of an item that was
- * not sent because the cap was reached.
+ * the call may cost before it, settle what it did cost after it. An item not sent because the cap
+ * was reached gets a `skipped` line (../core/results-line.ts).
  */
-import type { JobData } from '../core/item.js';
-import type { OutputLine } from '../core/output-line.js';
-import { baseLine } from './line-builders.js';
 
 export interface CostReservation {
   /** Replaces the reservation by the call's real cost (from the response's usage; none costs 0). */
@@ -28,8 +25,4 @@ export async function withinCost<T extends { json: unknown }>(reservation: CostD
   }
   await reservation.settle(res.json);
   return res;
-}
-
-export function skippedLine(data: JobData, model: string, message: string): OutputLine {
-  return { ...baseLine(data, model), status: 'skipped', error: { type: 'max_cost', message, status: null } };
 }

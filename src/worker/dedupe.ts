@@ -9,10 +9,11 @@ import type { Redis } from 'ioredis';
 import { DelayedError } from '../core/cjs-deps.js';
 import type { JobData } from '../core/item.js';
 import type { LineCost, OutputLine } from '../core/output-line.js';
+import { resultsLine } from '../core/results-line.js';
 import { claimRequests, jobKeyPrefix, settleRequests, type DedupeClaim, type DedupeSettle } from '../queue/dedupe.js';
 import { runKeys } from '../queue/keys.js';
 import { MicroBatcher } from '../queue/micro-batcher.js';
-import { isRetryable } from '../queue/retry.js';
+import { isRetryable } from '../queue/requeue.js';
 
 type ItemJob = Extract<JobData, { type: 'item' }>;
 
@@ -36,19 +37,7 @@ export function isShareable(line: OutputLine): boolean {
  * of the item itself (its job ran again after the answer was kept) is its own line, unchanged.
  */
 export function duplicateLine(answer: OutputLine, data: ItemJob, now: Date = new Date()): OutputLine {
-  if (answer.custom_id === data.customId) return answer;
-  // rate_limited counts the caller's own 429s; http, cost and metadata are the caller's or added later.
-  const { rate_limited: _r, cost: _c, metadata: _m, duplicate_of: _d, ...outcome } = answer;
-  return {
-    ...outcome,
-    custom_id: data.customId,
-    source: data.source,
-    run: data.run,
-    finished_at: now.toISOString(),
-    attempts: 0,
-    latency_ms: null,
-    duplicate_of: answer.custom_id,
-  };
+  return resultsLine({ item: data, model: answer.model, attempts: 0, latencyMs: null, rateLimited: 0, finishedAt: now }, { kind: 'duplicate', answer });
 }
 
 /** A duplicate was paid for on its caller's line: its own cost is zero (docs/output-line.md#duplicates). */

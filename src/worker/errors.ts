@@ -73,6 +73,14 @@ export class RateLimitedError extends ApiCallError {
   nothingLeft = false;
 }
 
+/**
+ * A 429 saying the provider has no capacity for the request's tier right now ("resource
+ * unavailable"), as flex answers when it is busy. It is not about the key's limits: a flex call
+ * waits and asks again, then falls back to the default tier (./budgeted-call.ts). These calls are
+ * not billed. A call at another tier that gets it is treated like any other 429.
+ */
+export class CapacityUnavailableError extends RateLimitedError {}
+
 /** 5xx, and 408/409 which openai-node also retries (server-side timeout, lock conflict). */
 export class ServerError extends ApiCallError {
   readonly type = 'server_error' as const;

@@ -22,6 +22,8 @@ export interface ParsedResponse {
   error: { code: string; message: string } | null;
   /** JSON.parse(outputText), when JSON output was requested and the response completed. */
   parsed?: unknown;
+  /** The tier that served the call, as the response's `service_tier` says; null when it says none. */
+  serviceTier: string | null;
   /** Why `parsed` is absent although JSON output was requested and the response completed. */
   parseError?: string;
 }
@@ -96,6 +98,7 @@ export function parseResponse(json: unknown, wantsJson: boolean): ParsedResponse
       usage: null,
       incompleteReason: null,
       error: null,
+      serviceTier: null,
     };
   }
 
@@ -116,6 +119,7 @@ export function parseResponse(json: unknown, wantsJson: boolean): ParsedResponse
     usage: isObj(usage) ? (usage as Usage) : null,
     incompleteReason: isObj(incomplete) ? strOrNull(incomplete['reason']) : null,
     error: readError(json, status),
+    serviceTier: strOrNull(json['service_tier']),
   };
 
   if (wantsJson && status === 'completed') {

@@ -1,59 +1,50 @@
+/**
+ * The BullMQ processor: one job in, its item's results line delivered. The work is in three pieces,
+ * each readable on its own:
+ * - ./prepare-call.ts: images, request body, model and token estimate (no job needed);
+ * - ./budgeted-call.ts: a call within the key's budget, the item's call claim and the 429 loop;
+ * - ../core/results-line.ts: the pure function from what happened to the item to its line.
+ * This file decides what happened: answered, failed for good, retried, put back, skipped, cancelled.
+ */
 import type { Job } from 'bullmq';
 import { randomUUID } from 'node:crypto';
+import { DEFAULTS } from '../config/defaults.js';
 import { DelayedError, WaitingError } from '../core/cjs-deps.js';
-import type { ImageRef, JobData } from '../core/item.js';
+import type { JobData } from '../core/item.js';
 import type { HttpRecord, OutputLine } from '../core/output-line.js';
-import type { CallClaim } from '../queue/ledger.js';
+import { rejectedJobLine, resultsLine, type AnsweredResponse, type LineContext, type LineOutcome } from '../core/results-line.js';
 import type { RunSettings } from '../queue/run-meta.js';
+import { BudgetedCall, type CallPath } from './budgeted-call.js';
 import { busyRetryAt, CallNotMadeError } from './call-claim.js';
-import { buildRequestBody, wantsJsonOutput } from './build-request.js';
-import { imageDataUri } from './images/prepare.js';
 import { decide, errorFromFailedResponse } from './classify.js';
-import type { OpenResponsesClient } from './client.js';
-import { ApiCallError, RateLimitedError } from './errors.js';
+import type { CreateResponseResult, OpenResponsesClient } from './client.js';
+import { withinCost, type CostDecision } from './cost-hooks.js';
+import type { DedupeHook } from './dedupe.js';
+import { ApiCallError } from './errors.js';
 import type { Budget } from './limits/budget.js';
-import { estimateRequestTokens } from './limits/estimate.js';
-import type { RateLimiter } from './limits/rate-limiter.js';
-import { baseLine, cancelledLine, failedLine, rejectedLine } from './line-builders.js';
 import { parseResponse, type ParsedResponse } from './parse-response.js';
-import type { RequestSettings } from './request-settings.js';
-import type { RunCache } from './run-cache.js';
+import { asksForFlex, ImageUnreadableError, prepareCall, type PreparedCall } from './prepare-call.js';
+import type { FlexFallback } from './flex.js';
+import { requestKey } from './request-key.js';
 import { askStructured, type Answer } from './structured/ask.js';
 import { httpRecord, httpRecordOfError } from './structured/http-record.js';
-import { saveProgress, savedSamples } from './structured/progress.js';
-import { skippedLine, withinCost, type CostDecision } from './cost-hooks.js';
-import type { DedupeHook } from './dedupe.js';
-import { requestKey } from './request-key.js';
+import { progressOf, saveProgress, savedSamples } from './structured/progress.js';
 
 type ItemJob = Extract<JobData, { type: 'item' }>;
 
-export interface ProcessorContext {
-  runs: RunCache;
+/** What the worker set lends the processor: the call path, run settings and state, the ledger's ends. */
+export interface ProcessorContext extends CallPath {
+  runs: { get(run: string): Promise<RunSettings | null> };
   clientFor(settings: RunSettings): OpenResponsesClient;
-  /**
-   * Waits `ms` out of the call slots after a sporadic 429 (only this call waits). The run's worker
-   * may take one more job meanwhile, so that the waiting job does not keep a call slot idle.
-   */
-  waitAfter429(run: string, ms: number, signal?: AbortSignal): Promise<void>;
-  /** Runs one call (budget, request, settle) in one of the run's `concurrency` call slots. */
-  inCallSlot<T>(run: string, call: () => Promise<T>): Promise<T>;
   /** Stops the run for every worker (the key was refused); idempotent. */
   stopRun(run: string, reason: string): Promise<void>;
   isStopped(run: string): boolean;
-  /**
-   * The ledger's call claim, taken right before each API call: `go` or why not (the item's line is
-   * delivered or written, another job's claim is live, the run's state is gone).
-   */
-  claimCall(run: string, jobId: string, owner: string): Promise<CallClaim>;
   /** Ends this owner's claim when its attempt failed, so the next attempt need not wait for it. */
   releaseCall(run: string, jobId: string, owner: string): Promise<void>;
   /** Hands the item's final line to the run's collector (through Redis). */
   deliver(run: string, jobId: string, line: OutputLine, data: JobData): Promise<void>;
-  limiter: RateLimiter;
   /** The shared budget of the API key this worker uses, for `model`. */
   budgetFor(settings: RunSettings, model: string): Budget;
-  /** A call got an answer (2xx, 429): the run's count of API failures in a row starts again (./circuit.ts). */
-  apiAnswered?(run: string): void;
   /**
    * A call failed (any answer but a 429 comes here too). True when the run is stopped because its API
    * is unavailable (this failure opened the circuit, or another one did): the item then goes back to
@@ -65,9 +56,6 @@ export interface ProcessorContext {
   /** One call per identical request of a run (src/worker/dedupe.ts); absent: every item calls. */
   dedupe?: DedupeHook;
 }
-
-/** 429s answered for one attempt before it counts as a failed attempt after all. */
-const MAX_RATE_LIMITED_PER_ATTEMPT = 100;
 
 /** Thrown when an item is put back in the queue without using an attempt (the run was stopped). */
 export class PutBackError extends WaitingError {}
@@ -95,7 +83,6 @@ export class RunCancelledError extends Error {
  * backoff strategy.
  */
 export function createProcessor(ctx: ProcessorContext) {
-  const lineFor = lineMaker(ctx);
   return async function process(job: Job<JobData>, token?: string, signal?: AbortSignal): Promise<void> {
     const data = job.data;
     const jobId = job.id!;
@@ -105,7 +92,7 @@ export function createProcessor(ctx: ProcessorContext) {
     const owner = token ?? randomUUID();
     let line: OutputLine;
     try {
-      line = await lineFor(job, token, signal, owner);
+      line = await lineOf(ctx, job, token, signal, owner);
     } catch (err) {
       if (err instanceof CallNotMadeError) return endWithoutCall(job, token, err);
       await ctx.releaseCall(data.run, jobId, owner).catch(() => {});
@@ -123,193 +110,174 @@ async function endWithoutCall(job: Job<JobData>, token: string | undefined, err:
   throw new DelayedError();
 }
 
-function lineMaker(ctx: ProcessorContext) {
-  return async function lineFor(job: Job<JobData>, token: string | undefined, signal: AbortSignal | undefined, owner: string): Promise<OutputLine> {
-    const data = job.data;
-    if (data.type === 'rejected') return rejectedLine(data);
-    const settings = await ctx.runs.get(data.run);
-    if (!settings) {
-      return failedLine(data, '', { type: 'internal', message: `no settings found in Redis for run ${data.run}`, status: null }, 0, null);
-    }
-    if (ctx.isStopped(data.run)) return putBack(job, token);
+/** The item's line; throws to retry the job (BullMQ) or after putting it back in the queue. */
+async function lineOf(ctx: ProcessorContext, job: Job<JobData>, token: string | undefined, signal: AbortSignal | undefined, owner: string): Promise<OutputLine> {
+  const data = job.data;
+  if (data.type === 'rejected') return rejectedJobLine(data, new Date());
+  const settings = await ctx.runs.get(data.run);
+  if (!settings) return resultsLine(notCalled(data, ''), { kind: 'internal', message: `no settings found in Redis for run ${data.run}` });
+  if (ctx.isStopped(data.run)) return putBack(job, token);
 
-    let images: string[];
-    try {
-      images = await Promise.all(imageRefs(data).map((ref) => resolveImage(ref, settings)));
-    } catch (err) {
-      // The file was fine when it was enqueued; it changed or vanished since. That is bad input too.
-      return { ...baseLine(data, settings.model), status: 'rejected', error: { type: 'rejected_input', message: (err as Error).message, status: null } };
-    }
+  let call: PreparedCall;
+  try {
+    call = await prepareCall(data.request, settings);
+  } catch (err) {
+    // The file was fine when it was enqueued; it changed or vanished since. That is bad input too.
+    if (err instanceof ImageUnreadableError) return resultsLine(notCalled(data, settings.model), { kind: 'rejected', message: err.message });
+    throw err;
+  }
+  // Batch-style lines are sent as they are: the run's schema checks and samples are not theirs.
+  const plan = data.request.kind === 'body' ? undefined : settings.structured;
+  // An identical request of the run already answered, or being answered: no call of its own.
+  if (ctx.dedupe && settings.dedupe !== false) {
+    const shared = await ctx.dedupe.before(job, token, requestKey({ body: call.body, plan, outputFormat: settings.outputFormat }));
+    if (shared) return shared;
+  }
+  // The budget cap reserves every sample of the item at once, and settles their summed usage.
+  const spend = await ctx.reserveCost?.(settings, call.model, call.body, job.id!, plan?.samples ?? 1, signal);
+  if (spend && 'skip' in spend) return resultsLine(notCalled(data, call.model), { kind: 'skipped', message: spend.skip });
 
-    const requestSettings = toRequestSettings(settings);
-    const body = buildRequestBody(requestSettings, data.request, images);
-    const attempt = job.attemptsMade + 1;
-    let latencyMs: number | null = null;
-    // A 200 whose status is "failed" still has an id and may have usage: a failed line keeps them.
-    let failedResponse = null as ParsedResponse | null;
-    const model = typeof body.model === 'string' ? body.model : settings.model;
-    const budget = ctx.budgetFor(settings, model);
-    const estimate = estimateRequestTokens(body, settings.expectedOutputTokens === undefined ? {} : { expectedOutputTokens: settings.expectedOutputTokens }).total;
+  const attempt = new ItemAttempt(ctx, job, settings, call, owner, signal);
+  const outcome = await attempt.run(spend);
+  if (outcome === 'put-back') return putBack(job, token);
+  return resultsLine(attempt.lineContext(outcome), outcome);
+}
+
+/** The line context of an item that made no call. */
+function notCalled(data: ItemJob, model: string): LineContext {
+  return { item: data, model, attempts: 0, latencyMs: null, rateLimited: 0, finishedAt: new Date() };
+}
+
+/**
+ * One attempt of one item: its calls (one, or one per sample and re-ask) and what they came to. Holds
+ * what the line reports of them: the last call's latency and HTTP answer, the 429s, a failed response.
+ */
+class ItemAttempt {
+  private readonly data: ItemJob;
+  private readonly attempt: number;
+  private readonly calls: BudgetedCall;
+  private readonly keepHttp: boolean;
+  private latencyMs: number | null = null;
+  private lastRes: CreateResponseResult | null = null;
+  /** A 200 whose status is "failed" still has an id and may have usage: a failed line keeps them. */
+  private failedResponse: ParsedResponse | null = null;
+  /** The error the item failed with for good: its call's duration is the line's. */
+  private finalError: ApiCallError | null = null;
+
+  constructor(
+    private readonly ctx: ProcessorContext,
+    private readonly job: Job<JobData>,
+    private readonly settings: RunSettings,
+    private readonly call: PreparedCall,
+    owner: string,
+    signal: AbortSignal | undefined,
+  ) {
+    this.data = job.data as ItemJob;
+    this.attempt = job.attemptsMade + 1;
+    this.keepHttp = settings.outputFormat === 'openai-batch';
+    const spec = {
+      run: this.data.run,
+      jobId: job.id!,
+      owner,
+      client: ctx.clientFor(settings),
+      budget: ctx.budgetFor(settings, call.model),
+      estimatedTokens: call.tokens.total,
+      body: call.body,
+      signal,
+      flex: asksForFlex(call.body) ? this.flexFallback() : undefined,
+    };
     // 429s of earlier attempts travel in the job's progress, so the line counts them all.
-    let rateLimited = rateLimitedSoFar(job);
-    const runSettings: RunSettings = settings;
+    this.calls = new BudgetedCall(ctx, spec, rateLimitedSoFar(job));
+  }
 
-    // Waits for the shared budget, calls, and settles the budget with what the call really cost. A 429
-    // pauses every worker of this key when the key is out of budget, else only this call waits (out
-    // of its call slot, so other items go on); then the call is made again without using an attempt.
-    async function callWithinBudget(idempotencyKey: string) {
-      let rateLimitedThisAttempt = 0;
-      for (;;) {
-        let waitMs = 0;
-        const res = await ctx.inCallSlot(data.run, async () => {
-          signal?.throwIfAborted();
-          const lease = await ctx.limiter.acquire(budget, estimate, job.id!, signal);
-          const claim = await ctx.claimCall(data.run, job.id!, owner);
-          if (claim.state !== 'go') {
-            await ctx.limiter.settle(budget, lease, estimate, 0, null);
-            throw new CallNotMadeError(claim);
-          }
-          try {
-            const res = await ctx.clientFor(runSettings).createResponse(body, { signal, idempotencyKey });
-            ctx.apiAnswered?.(data.run);
-            const usage = (res.json as { usage?: { total_tokens?: unknown } } | null)?.usage;
-            const actual = typeof usage?.total_tokens === 'number' ? usage.total_tokens : null;
-            await ctx.limiter.settle(budget, lease, estimate, actual, res.headers);
-            return res;
-          } catch (err) {
-            if (err instanceof RateLimitedError) {
-              ctx.apiAnswered?.(data.run);
-              rateLimited++;
-              rateLimitedThisAttempt++;
-              ({ waitMs } = await ctx.limiter.onRateLimited(budget, lease, estimate, err));
-              // Past the cap (a quota that never comes back answers 429 too), the 429 uses an attempt.
-              if (rateLimitedThisAttempt < MAX_RATE_LIMITED_PER_ATTEMPT) return null;
-              throw err;
-            }
-            // A refused call costs no tokens; an unanswered one may have (the estimate stays charged).
-            await ctx.limiter.settle(budget, lease, estimate, err instanceof ApiCallError && err.status !== null ? 0 : null, null);
-            throw err;
-          }
-        });
-        if (res) return res;
-        if (waitMs > 0) await ctx.waitAfter429(data.run, waitMs, signal);
-      }
-    }
-    // One call, read; a response that failed is thrown like any other API error.
-    let lastRes = null as Awaited<ReturnType<typeof callWithinBudget>> | null;
-    const wantsJson = wantsJsonOutput(requestSettings, data.request);
-    const keepHttp = settings.outputFormat === 'openai-batch';
-    async function askOnce(key: string): Promise<Answer<HttpRecord | null>> {
-      const res = await callWithinBudget(key);
-      lastRes = res;
-      latencyMs = res.latencyMs;
-      const parsed = parseResponse(res.json, wantsJson);
-      if (parsed.status === 'failed' || parsed.status === 'other') {
-        failedResponse = parsed;
-        const err = errorFromFailedResponse(parsed.error ?? { code: parsed.rawStatus, message: `response status "${parsed.rawStatus}"` });
-        err.latencyMs = latencyMs;
-        throw err;
-      }
-      return { response: parsed, raw: keepHttp ? httpRecord(res.status, res.headers, res.json) : null };
-    }
-    // Batch-style lines are sent as they are: the run's schema checks and samples are not theirs.
-    const plan = data.request.kind === 'body' ? undefined : settings.structured;
-    // An identical request of the run already answered, or being answered: no call of its own.
-    if (ctx.dedupe && settings.dedupe !== false) {
-      const shared = await ctx.dedupe.before(job, token, requestKey({ body, plan, outputFormat: settings.outputFormat }));
-      if (shared) return shared;
-    }
-    // The budget cap reserves every sample of the item at once, and settles their summed usage.
-    const spend = await ctx.reserveCost?.(settings, model, body, job.id!, plan?.samples ?? 1, signal);
-    if (spend && 'skip' in spend) return skippedLine(data, model, spend.skip);
+  /** A flex item's fallback to the default tier, timed from its first refusal (kept in the job's progress). */
+  private flexFallback(): FlexFallback {
+    const since = progressOf(this.job).flex_refused_at;
+    return {
+      fallbackMs: this.settings.flexFallbackMs ?? DEFAULTS.flex_fallback_ms,
+      refusedSince: typeof since === 'number' ? since : null,
+      noteFirstRefusal: (at) => saveProgress(this.job, { flex_refused_at: at }),
+      backoff: { baseMs: this.settings.backoffMs, maxMs: this.settings.maxBackoffMs },
+    };
+  }
+
+  /** What the attempt came to, or `put-back` (the item goes back to the queue without a line). Throws to retry. */
+  async run(spend: CostDecision | undefined): Promise<LineOutcome | 'put-back'> {
+    const plan = this.data.request.kind === 'body' ? undefined : this.settings.structured;
     try {
       const { structured, answer } = await withinCost(spend, async () => {
         const structured = plan
-          ? await askStructured(plan, job.id!, askOnce, { done: savedSamples(job), onSample: (done) => saveProgress(job, { rate_limited: rateLimited, samples: [...done] }) })
+          ? await askStructured(plan, this.job.id!, (key) => this.askOnce(key), {
+              done: savedSamples(this.job),
+              onSample: (done) => saveProgress(this.job, { rate_limited: this.calls.rateLimited, samples: [...done] }),
+            })
           : null;
-        const answer = structured?.answer ?? (await askOnce(job.id!));
+        const answer = structured?.answer ?? (await this.askOnce(this.job.id!));
         return { structured, answer, json: { model: answer.response.model, usage: structured?.fields.usage ?? answer.response.usage } };
       });
-      const parsed = answer.response;
-      const line: OutputLine = {
-        ...baseLine(data, parsed.model ?? model),
-        // askOnce threw for every other status.
-        status: parsed.status as 'completed' | 'incomplete',
-        output_text: parsed.outputText,
-        usage: parsed.usage,
-        response_id: parsed.responseId,
-        attempts: attempt,
-        latency_ms: latencyMs,
-      };
-      if (rateLimited > 0) line.rate_limited = rateLimited;
-      if (parsed.refusal !== null) line.refusal = parsed.refusal;
-      if ('parsed' in parsed) line.parsed = parsed.parsed ?? null;
-      else if (wantsJsonOutput(requestSettings, data.request)) line.parsed = null;
-      if (parsed.status === 'incomplete') {
-        line.error = { type: 'incomplete', message: parsed.incompleteReason ?? 'response incomplete', status: null };
-      }
-      if (structured) Object.assign(line, structured.fields, { model: structured.fields.model ?? model });
-      if (answer.raw) line.http = answer.raw;
-      return line;
+      // askOnce threw for every other status: this is a completed or incomplete response.
+      const response = answer.response as ParsedResponse & AnsweredResponse;
+      return { kind: 'answer', response, wantsJson: this.call.wantsJson, structured: structured?.fields ?? null, http: answer.raw };
     } catch (err) {
-      if (err instanceof PutBackBeforeCallError) return putBack(job, token);
-      if (err instanceof RunCancelledError) {
-        const line = cancelledLine(data, model, job.attemptsMade);
-        if (rateLimited > 0) line.rate_limited = rateLimited;
-        return line;
-      }
-      if (!(err instanceof ApiCallError)) throw err; // a caller abort or a bug: BullMQ retries it
-      if (await ctx.apiFailed?.(settings, err)) return putBack(job, token);
-      switch (decide(err, attempt, settings.attempts)) {
-        case 'stop-run':
-          await ctx.stopRun(data.run, err.message);
-          return putBack(job, token);
-        case 'retry':
-          if (rateLimited > rateLimitedSoFar(job)) await saveProgress(job, { rate_limited: rateLimited });
-          throw err;
-        case 'give-up': {
-          const line = failedLine(data as ItemJob, failedResponse?.model ?? model, err.toLineError(), attempt, err.latencyMs ?? latencyMs);
-          if (rateLimited > 0) line.rate_limited = rateLimited;
-          if (failedResponse) {
-            line.response_id = failedResponse.responseId;
-            line.usage = failedResponse.usage;
-          }
-          if (keepHttp) {
-            const http = failedResponse && lastRes ? httpRecord(lastRes.status, lastRes.headers, lastRes.json) : httpRecordOfError(err);
-            if (http) line.http = http;
-          }
-          return line;
-        }
-      }
+      return this.afterError(err);
     }
-  };
+  }
+
+  /** The facts of the attempt's calls that its line reports. */
+  lineContext(outcome: LineOutcome): LineContext {
+    const base = { item: this.data, model: this.call.model, rateLimited: this.calls.rateLimited, finishedAt: new Date() };
+    if (outcome.kind === 'cancelled') return { ...base, attempts: this.job.attemptsMade, latencyMs: null };
+    if (outcome.kind === 'failed') return { ...base, attempts: this.attempt, latencyMs: this.finalError?.latencyMs ?? this.latencyMs };
+    return { ...base, attempts: this.attempt, latencyMs: this.latencyMs };
+  }
+
+  /** One call, read; a response that failed is thrown like any other API error. */
+  private async askOnce(key: string): Promise<Answer<HttpRecord | null>> {
+    const res = await this.calls.send(key);
+    this.lastRes = res;
+    this.latencyMs = res.latencyMs;
+    const parsed = parseResponse(res.json, this.call.wantsJson);
+    if (parsed.status === 'failed' || parsed.status === 'other') {
+      this.failedResponse = parsed;
+      const err = errorFromFailedResponse(parsed.error ?? { code: parsed.rawStatus, message: `response status "${parsed.rawStatus}"` });
+      err.latencyMs = this.latencyMs;
+      throw err;
+    }
+    return { response: parsed, raw: this.keepHttp ? httpRecord(res.status, res.headers, res.json) : null };
+  }
+
+  /** An error of the attempt: a final line, a put-back, or thrown again for BullMQ to retry. */
+  private async afterError(err: unknown): Promise<LineOutcome | 'put-back'> {
+    if (err instanceof PutBackBeforeCallError) return 'put-back';
+    if (err instanceof RunCancelledError) return { kind: 'cancelled' };
+    if (!(err instanceof ApiCallError)) throw err; // a caller abort or a bug: BullMQ retries it
+    if (await this.ctx.apiFailed?.(this.settings, err)) return 'put-back';
+    switch (decide(err, this.attempt, this.settings.attempts)) {
+      case 'stop-run':
+        await this.ctx.stopRun(this.data.run, err.message);
+        return 'put-back';
+      case 'retry':
+        if (this.calls.rateLimited > rateLimitedSoFar(this.job)) await saveProgress(this.job, { rate_limited: this.calls.rateLimited });
+        throw err;
+      case 'give-up':
+        this.finalError = err;
+        return { kind: 'failed', error: err.toLineError(), response: this.failedResponse, http: this.keepHttp ? this.httpOfFailure(err) : null };
+    }
+  }
+
+  /** The HTTP answer a failed line of an `openai-batch` run reports: the failed response, or the error's. */
+  private httpOfFailure(err: ApiCallError): HttpRecord | null {
+    const res = this.lastRes;
+    return this.failedResponse && res ? httpRecord(res.status, res.headers, res.json) : httpRecordOfError(err);
+  }
 }
 
 function rateLimitedSoFar(job: Job<JobData>): number {
-  const p = job.progress as { rate_limited?: unknown } | number | undefined;
-  return typeof p === 'object' && p !== null && typeof p.rate_limited === 'number' ? p.rate_limited : 0;
+  const n = progressOf(job).rate_limited;
+  return typeof n === 'number' ? n : 0;
 }
 
 async function putBack(job: Job<JobData>, token: string | undefined): Promise<never> {
   await job.moveToWait(token);
   throw new PutBackError();
-}
-
-function imageRefs(data: ItemJob): ImageRef[] {
-  return data.request.kind === 'body' ? [] : data.request.images;
-}
-
-/** What an image of the item is sent as: its URL, or its file prepared as `resize` and `detail` say. */
-export function resolveImage(ref: ImageRef, s: RunSettings): Promise<string> {
-  if (ref.kind === 'url') return Promise.resolve(ref.url);
-  return imageDataUri(ref, { detail: s.detail, resize: s.resize ?? 'off', maxBytes: s.maxImageBytes });
-}
-
-export function toRequestSettings(s: RunSettings): RequestSettings {
-  return {
-    model: s.model,
-    ...(s.instructions === undefined ? {} : { instructions: s.instructions }),
-    ...s.request,
-    detail: s.detail,
-  } as RequestSettings;
 }

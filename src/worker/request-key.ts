@@ -9,17 +9,19 @@
  * Only the hash leaves the process: no prompt text or image bytes go into a Redis key.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { DEFAULTS } from '../config/defaults.js';
 
 export interface RequestKeyParts {
   body: Record<string, unknown>;
   /** Samples, re-asks and the schema the answers are checked against; absent without one. */
   plan?: unknown;
+  /** @default DEFAULTS.output_format */
   outputFormat?: string | undefined;
 }
 
 export function requestKey(parts: RequestKeyParts): string {
   const hash = createHash('sha256');
-  feedCanonical(hash, { body: parts.body, plan: parts.plan ?? null, output_format: parts.outputFormat ?? 'respool' });
+  feedCanonical(hash, { body: parts.body, plan: parts.plan ?? null, output_format: parts.outputFormat ?? DEFAULTS.output_format });
   return hash.digest('hex');
 }
 

@@ -1,4 +1,4 @@
-import type { Logger } from '../../src/cli/logger.js';
+import type { Logger } from '../../src/core/logger.js';
 
 /**
  * A logger that keeps every message, at every level, as text: for tests that check what was logged,
@@ -6,10 +6,6 @@ import type { Logger } from '../../src/cli/logger.js';
  */
 export function recordingLogger(): { log: Logger; messages: string[] } {
   const messages: string[] = [];
-  const push = (m: unknown) => {
-    messages.push(String(m));
-    return log;
-  };
-  const log = { error: push, warn: push, info: push, debug: push } as unknown as Logger;
-  return { log, messages };
+  const push = (m: string) => void messages.push(m);
+  return { log: { error: push, warn: push, info: push, debug: push }, messages };
 }

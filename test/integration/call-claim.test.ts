@@ -8,9 +8,10 @@ import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js
 import { createRedis } from '../../src/queue/connection.js';
 import { jobOptions } from '../../src/queue/job-options.js';
 import { bullPrefix, jobIdFor, runKeys } from '../../src/queue/keys.js';
-import { callsKey, claim, claimCalls, deliver, releaseCalls } from '../../src/queue/ledger.js';
-import { saveRun, type RunSettings } from '../../src/queue/run-meta.js';
-import { WorkerSet } from '../../src/worker/run-worker.js';
+import { claim, claimCalls, deliver, releaseCalls } from '../../src/queue/ledger.js';
+import type { RunSettings } from '../../src/queue/run-meta.js';
+import { RunStore } from '../../src/queue/run-store.js';
+import { WorkerSet } from '../../src/worker/worker-set.js';
 import { REDIS_URL, testPrefix, waitFor } from '../helpers/cli.js';
 import { deletePrefix } from '../helpers/redis-scan.js';
 
@@ -52,7 +53,7 @@ describe('the call claim (real Redis, worker and fake server)', { timeout: 60_00
   });
 
   async function setUp(run: string): Promise<Queue<JobData>> {
-    await saveRun(redis, settings(run, fake.url), prefix);
+    await new RunStore(redis, run, prefix).saveSettings(settings(run, fake.url));
     const queue = new Queue<JobData>(run, { connection: redis, prefix: bullPrefix(prefix) });
     await workers.add(run);
     return queue;
@@ -75,7 +76,7 @@ describe('the call claim (real Redis, worker and fake server)', { timeout: 60_00
     await waitFor(async () => (await queue.getJob(id)) === undefined, 20_000, 'the second job to end');
     assert.equal(fake.stats().byKey[id], 1, 'the second job called the API');
     assert.equal(await redis.xlen(keys.results), 1, 'one line');
-    assert.equal(await redis.hlen(callsKey(keys)), 0, 'no claim is left behind');
+    assert.equal(await redis.hlen(keys.calls), 0, 'no claim is left behind');
     await queue.close();
   });
 
@@ -100,7 +101,7 @@ describe('the call claim (real Redis, worker and fake server)', { timeout: 60_00
 
   it('claims: the owner renews its own, another owner is told to wait; refused once the line is delivered, and when the meta is gone', async () => {
     const run = 'states';
-    await saveRun(redis, settings(run, fake.url), prefix);
+    await new RunStore(redis, run, prefix).saveSettings(settings(run, fake.url));
     const keys = runKeys(run, prefix);
     const id = jobIdFor(run, 's1');
     await claim(redis, keys, [{ id, source: '/in/x.jsonl:1' }]);
@@ -113,7 +114,7 @@ describe('the call claim (real Redis, worker and fake server)', { timeout: 60_00
     await releaseCalls(redis, keys, [{ id, owner: 'a' }]);
     assert.deepEqual(await claimCalls(redis, keys, 60_000, [{ id, owner: 'b' }]), [{ state: 'go' }], 'released by its owner');
     assert.deepEqual(await deliver(redis, keys, [{ id, line: '{}' }]), [true]);
-    assert.equal(await redis.hexists(callsKey(keys), id), 0, 'the delivery ends the claim');
+    assert.equal(await redis.hexists(keys.calls, id), 0, 'the delivery ends the claim');
     assert.deepEqual(await claimCalls(redis, keys, 60_000, [{ id, owner: 'c' }]), [{ state: 'done' }]);
     await redis.del(keys.meta);
     assert.deepEqual(await claimCalls(redis, keys, 60_000, [{ id: jobIdFor(run, 'other'), owner: 'a' }]), [{ state: 'lost' }]);

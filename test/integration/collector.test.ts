@@ -13,7 +13,8 @@ import type { OutputLine } from '../../src/core/output-line.js';
 import { createRedis } from '../../src/queue/connection.js';
 import { bullPrefix, jobIdFor, runKeys, type RunKeys } from '../../src/queue/keys.js';
 import { claim, deliver, ledgerCounts, markWritten } from '../../src/queue/ledger.js';
-import { loadRun, markEnqueueDone, saveRun, type RunSettings } from '../../src/queue/run-meta.js';
+import { loadRun, type RunSettings } from '../../src/queue/run-meta.js';
+import { RunStore } from '../../src/queue/run-store.js';
 import { Collector, CollectorBusyError } from '../../src/sinks/collector.js';
 import { sleep } from '../../src/core/sleep.js';
 import { REDIS_URL, testPrefix } from '../helpers/cli.js';
@@ -80,7 +81,7 @@ describe('Collector (real Redis + BullMQ)', () => {
 
   /** Registers the run, claims the custom_ids and returns their job ids. */
   async function setUpRun(customIds: string[]): Promise<string[]> {
-    await saveRun(redis, settingsFor(run, out), prefix);
+    await new RunStore(redis, run, prefix).saveSettings(settingsFor(run, out));
     const ids = customIds.map((c) => jobIdFor(run, c));
     const claims = await claim(redis, keys, customIds.map((c, i) => ({ id: ids[i]!, source: `in.csv:${i + 2}` })));
     assert.ok(claims.every((c) => c.state === 'new'));
@@ -142,7 +143,7 @@ describe('Collector (real Redis + BullMQ)', () => {
     assert.equal(await redis.xlen(keys.results), 3);
 
     assert.equal(await c.isComplete(), false, 'not complete before enqueueing is done');
-    await markEnqueueDone(redis, run, prefix);
+    await new RunStore(redis, run, prefix).markEnqueueDone();
     assert.equal(await c.isComplete(), false, 'not complete while lines wait in the stream');
     assert.equal(await c.runUntilComplete(), 'complete');
     assert.equal(await c.isComplete(), true);
@@ -161,7 +162,7 @@ describe('Collector (real Redis + BullMQ)', () => {
     const customIds = ['a', 'b', 'c'];
     await setUpRun(customIds);
     await deliverLines(['a', 'b']);
-    await markEnqueueDone(redis, run, prefix);
+    await new RunStore(redis, run, prefix).markEnqueueDone();
     const c = collector();
     await c.start();
     let polls = 0;
@@ -193,7 +194,7 @@ describe('Collector (real Redis + BullMQ)', () => {
     await first.close();
 
     await deliverLines(['b'], 1);
-    await markEnqueueDone(redis, run, prefix);
+    await new RunStore(redis, run, prefix).markEnqueueDone();
     const second = collector();
     await second.start();
     assert.equal(await second.runUntilComplete(), 'complete');
@@ -224,7 +225,7 @@ describe('Collector (real Redis + BullMQ)', () => {
       assert.equal((await stat(out)).size, goodBytes, 'cut back to the saved offset on start');
       assert.equal(await redis.exists(keys.writing), 0, 'the record of the unfinished batch is cleared');
 
-      await markEnqueueDone(redis, run, prefix);
+      await new RunStore(redis, run, prefix).markEnqueueDone();
       assert.equal(await after.runUntilComplete(), 'complete');
       assertOncePerId(await fileLines(out), customIds);
       assert.equal(await redis.xlen(keys.results), 0);
@@ -242,7 +243,7 @@ describe('Collector (real Redis + BullMQ)', () => {
 
       const c = collector();
       await c.start();
-      await markEnqueueDone(redis, run, prefix);
+      await new RunStore(redis, run, prefix).markEnqueueDone();
       assert.equal(await c.runUntilComplete(), 'complete');
       assertOncePerId(await fileLines(out), customIds);
       assert.equal(await redis.xlen(keys.results), 0);
@@ -256,7 +257,7 @@ describe('Collector (real Redis + BullMQ)', () => {
       const c = collector();
       await c.start();
       assert.equal((await stat(out)).size, 0);
-      await markEnqueueDone(redis, run, prefix);
+      await new RunStore(redis, run, prefix).markEnqueueDone();
       assert.equal(await c.runUntilComplete(), 'complete');
       assertOncePerId(await fileLines(out), ['t1', 't2']);
     });
@@ -306,7 +307,7 @@ describe('Collector (real Redis + BullMQ)', () => {
 
       const c = collector();
       await c.start();
-      await markEnqueueDone(redis, run, prefix);
+      await new RunStore(redis, run, prefix).markEnqueueDone();
       assert.equal(await c.runUntilComplete(), 'complete');
 
       const lines = await fileLines(out);

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { jobIdFor, runKeys } from '../../src/queue/keys.js';
-import { markWritten } from '../../src/queue/ledger.js';
-import { compactResults, compactTempPath, removeStaleCopy, supersededDone, supersededDue } from '../../src/sinks/compact.js';
+import { markWritten, RunLedger } from '../../src/queue/ledger.js';
+import { compactResults, compactTempPath, removeStaleCopy } from '../../src/sinks/compact.js';
 import { REDIS_URL, tempDir, testPrefix } from '../helpers/cli.js';
 import { deletePrefix } from '../helpers/redis-scan.js';
 
@@ -51,16 +51,16 @@ describe('results file rewrite after retry', () => {
       await markWritten(redis, keys, ['i1']);
       await redis.hset(keys.superseded, 'i1', '1', 'i2', '1');
       // i2's new line is not written yet: nothing is due, so that the file is rewritten once for both.
-      assert.deepEqual(await supersededDue(redis, keys), []);
+      assert.deepEqual(await new RunLedger(redis, keys).supersededDue(), []);
       await markWritten(redis, keys, ['i2']);
-      const due = await supersededDue(redis, keys);
+      const due = await new RunLedger(redis, keys).supersededDue();
       assert.deepEqual(due.sort((a, b) => a.id.localeCompare(b.id)), [{ id: 'i1', generation: '1' }, { id: 'i2', generation: '1' }]);
       // i1 is retried again before the rewrite finishes: its mark must survive.
       await redis.hincrby(keys.superseded, 'i1', 1);
-      await supersededDone(redis, keys, due);
+      await new RunLedger(redis, keys).supersededDone(due);
       assert.equal(await redis.hget(keys.superseded, 'i1'), '2');
       assert.equal(await redis.hget(keys.superseded, 'i2'), null);
-      await supersededDone(redis, keys, [{ id: 'i1', generation: '2' }]);
+      await new RunLedger(redis, keys).supersededDone([{ id: 'i1', generation: '2' }]);
       assert.equal(await redis.hget(keys.superseded, 'i1'), null);
     } finally {
       redis.disconnect();

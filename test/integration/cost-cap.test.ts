@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { CostCap, readSpend } from '../../src/cost/cap.js';
+import { CostCap, readSpend } from '../../src/queue/cost-cap.js';
 import { cleanRun } from '../../src/queue/clean.js';
 import { sleep } from '../../src/core/sleep.js';
 import { REDIS_URL, testPrefix } from '../helpers/cli.js';

@@ -8,7 +8,7 @@ import { enqueue } from '../../src/queue/producer.js';
 import { createRedis } from '../../src/queue/connection.js';
 import { runKeys, type RunKeys } from '../../src/queue/keys.js';
 import { bullPrefix, jobIdFor } from '../../src/queue/keys.js';
-import { areDone, areWritten, claim, deleteLedger, deliver, ledgerCounts, markWritten, unmarkWritten } from '../../src/queue/ledger.js';
+import { areDone, areWritten, claim, deleteLedger, deliver, ledgerCounts, markWritten, RunLedger } from '../../src/queue/ledger.js';
 import { REDIS_URL, testPrefix } from '../helpers/cli.js';
 import { deletePrefix, keysUnder } from '../helpers/redis-scan.js';
 
@@ -240,19 +240,38 @@ describe('ledger (real Redis)', () => {
     });
   });
 
-  it('unmarkWritten puts written items back in flight (for a retry); others are left alone', async () => {
+  it('requeueWritten puts written items with a wanted status back in flight (for a retry); others are left alone', async () => {
+    const ledger = new RunLedger(redis, keys);
     const a = { id: jobIdFor('r', 'a'), source: '/in/x.csv:2' };
     const b = { id: jobIdFor('r', 'b'), source: '/in/x.csv:3' };
-    await claim(redis, keys, [a, b]);
-    await deliver(redis, keys, [{ id: a.id, line: 'A' }, { id: b.id, line: 'B' }]);
-    await markWritten(redis, keys, [a.id]);
-    assert.equal(await unmarkWritten(redis, keys, [a, b]), 1, 'only the written one');
-    assert.deepEqual(await ledgerCounts(redis, keys), { items: 2, written: 0 });
-    assert.equal(await redis.hget(keys.ledger, a.id), `-${a.source}`);
+    const c = { id: jobIdFor('r', 'c'), source: '/in/x.csv:4' };
+    await claim(redis, keys, [a, b, c]);
+    await deliver(redis, keys, [{ id: a.id, line: 'A' }, { id: b.id, line: 'B' }, { id: c.id, line: 'C' }]);
+    await ledger.saveRetryData(a.id, { type: 'item', run: 'r', customId: 'a' } as unknown as JobData);
+    await ledger.noteLineStatuses([{ id: a.id, status: 'failed' }, { id: b.id, status: 'completed' }, { id: c.id, status: 'failed' }]);
+    await markWritten(redis, keys, [a.id, b.id]);
+    // c is failed but not written yet; b is written but completed.
+    assert.deepEqual(await ledger.requeueWritten(['failed'], [a.id, b.id, c.id]), { requeued: 1, missing: 0 }, 'only the written failed one');
+    assert.deepEqual(await ledgerCounts(redis, keys), { items: 3, written: 1 });
+    assert.equal(await redis.hget(keys.ledger, a.id), `-${a.source}`, 'claimed again under its old source');
+    assert.equal(await redis.hget(keys.superseded, a.id), '1', 'its old line is to leave the file');
+    assert.ok(await redis.hget(keys.retrying, a.id), 'its data waits in retrying until its job is queued');
+    assert.equal(await redis.hget(keys.retryData, a.id), null);
     assert.deepEqual(await areWritten(redis, keys, [a.id]), [false]);
     assert.deepEqual(await deliver(redis, keys, [{ id: a.id, line: 'A2' }]), [true], 'its new line can be delivered');
     assert.equal(await markWritten(redis, keys, [a.id]), 1);
-    assert.deepEqual(await ledgerCounts(redis, keys), { items: 2, written: 1 });
+    assert.deepEqual(await ledgerCounts(redis, keys), { items: 3, written: 2 });
+  });
+
+  it('requeueWritten counts a written line with a wanted status whose data was not kept as missing', async () => {
+    const ledger = new RunLedger(redis, keys);
+    const a = { id: jobIdFor('r', 'a'), source: '/in/x.csv:2' };
+    await claim(redis, keys, [a]);
+    await deliver(redis, keys, [{ id: a.id, line: 'A' }]);
+    await ledger.noteLineStatuses([{ id: a.id, status: 'incomplete' }]);
+    await markWritten(redis, keys, [a.id]);
+    assert.deepEqual(await ledger.requeueWritten(['failed', 'incomplete'], [a.id]), { requeued: 0, missing: 1 });
+    assert.deepEqual(await areWritten(redis, keys, [a.id]), [true], 'it stays written');
   });
 
   it('runs stay apart: the same job id in two runs has two ledger entries', async () => {

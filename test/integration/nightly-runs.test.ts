@@ -3,7 +3,7 @@ import { access, mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
-import type { RunSummary } from '../../src/report/run-summary.js';
+import type { RunSummary } from '../../src/report/dated-run-summary.js';
 import { dateIn } from '../../src/schedule/dates.js';
 import { finished, readLines, runCli, spawnCli, tempDir, testPrefix, waitFor } from '../helpers/cli.js';
 import { writePhoto } from '../helpers/photos.js';

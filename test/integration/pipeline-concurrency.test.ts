@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
-import { jobHeadroom } from '../../src/worker/run-worker.js';
+import { jobHeadroom } from '../../src/worker/worker-set.js';
 import { numberedIds, writePrompts } from '../helpers/prompts.js';
 import { countIds, readLines, runCli, testPrefix } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';

@@ -7,7 +7,7 @@ import { bundledPrices } from '../../src/cost/load-prices.js';
 import { findPrice } from '../../src/cost/prices.js';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import { buildRequestBody } from '../../src/worker/build-request.js';
-import { estimateRequestTokens } from '../../src/worker/limits/estimate.js';
+import { estimateRequestTokens } from '../../src/cost/token-estimate.js';
 import { numberedIds } from '../helpers/prompts.js';
 import { assertEachIdOnce, finished, readLines, ROOT, runCli, spawnCli, testPrefix } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';

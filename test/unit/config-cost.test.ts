@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, envLayer, flagLayer, readJobFile, resolveConfig } from '../../src/config/load.js';
-import { settingsWithPrices } from '../../src/cost/run-prices.js';
+import { settingsWithPrices } from '../../src/queue/run-prices.js';
 
 const base = { origin: 'job.yaml', values: { inputs: ['in.csv'], model: 'gpt-4o', name: 'r' } };
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { costNanos } from '../../src/cost/compute.js';
-import { callsPerItem, EstimateAccumulator, rangeFor } from '../../src/cost/estimate.js';
+import { callsPerItem, EstimateAccumulator, rangeFor } from '../../src/cost/run-estimate.js';
 import { parsePriceFile } from '../../src/cost/prices.js';
 
 describe('estimate: samples and re-asks', () => {

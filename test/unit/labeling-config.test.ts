@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, flagLayer, resolveConfig, type ConfigLayer } from '../../src/config/load.js';
 import { settingsFromConfig } from '../../src/queue/run-meta.js';
-import { labelSchema } from '../../src/worker/structured/label-schema.js';
+import { labelSchema } from '../../src/config/label-schema.js';
 
 const base = { name: 'lab', inputs: ['data.csv'], model: 'm', out: 'out.jsonl' };
 const layer = (values: Record<string, unknown>): ConfigLayer => ({ origin: 'job.yaml', values: { ...base, ...values } });

@@ -7,7 +7,7 @@ import { answerText } from '../../src/fake-server/respond.js';
 import { cellText, csvRow, flattenParsed } from '../../src/sinks/export/flatten.js';
 import { exportFormatFor, resultColumns } from '../../src/sinks/export/join.js';
 import { formatLine, toBatchLine } from '../../src/sinks/formats/openai-batch.js';
-import { labelSchema } from '../../src/worker/structured/label-schema.js';
+import { labelSchema } from '../../src/config/label-schema.js';
 
 const line = (over: Partial<OutputLine>): OutputLine => ({
   custom_id: 'c1',

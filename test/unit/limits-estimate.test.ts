@@ -2,14 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import {
-  DEFAULT_EXPECTED_OUTPUT_TOKENS,
-  estimateRequestTokens,
-  estimateTextTokens,
-  utf8ByteLength,
-} from '../../src/worker/limits/estimate.js';
+import { DEFAULTS } from '../../src/config/defaults.js';
+import { estimateRequestTokens, estimateTextTokens, utf8ByteLength } from '../../src/cost/token-estimate.js';
+import { imageTiles, imageTokens, MAX_IMAGE_TOKENS } from '../../src/cost/image-tokens.js';
 import { pngHeaderUri } from '../helpers/png.js';
-import { imageTiles, imageTokens, MAX_IMAGE_TOKENS } from '../../src/worker/limits/image-tokens.js';
 // The fake server is imported by this test only, as the reference the estimate must never fall below.
 import { createRng } from '../../src/fake-server/faults.js';
 import { digestInput } from '../../src/fake-server/input.js';
@@ -187,7 +183,7 @@ test('a data-URI image is counted by its pixel size, not by its base64 text', ()
 });
 
 test('request and message overheads', () => {
-  assert.deepEqual(estimateRequestTokens({}), { input: 3, output: DEFAULT_EXPECTED_OUTPUT_TOKENS, total: 3 + DEFAULT_EXPECTED_OUTPUT_TOKENS });
+  assert.deepEqual(estimateRequestTokens({}), { input: 3, output: DEFAULTS.expected_output_tokens, total: 3 + DEFAULTS.expected_output_tokens });
   assert.equal(estimateRequestTokens({ input: 'abcdef' }).input, 3 + 4 + 2);
   assert.equal(estimateRequestTokens({ input: [{ type: 'message', role: 'user', content: 'abcdef' }] }).input, 3 + 4 + 2);
   // The short form without `type` is a message too.
@@ -243,10 +239,10 @@ test('files are counted from their inline size, or a fixed amount by URL', () =>
 test('output is max_output_tokens when set, else the expected output', () => {
   assert.equal(estimateRequestTokens({ input: 'hi', max_output_tokens: 300 }).output, 300);
   assert.equal(estimateRequestTokens({ input: 'hi', max_output_tokens: 300 }, { expectedOutputTokens: 50 }).output, 300);
-  assert.equal(estimateRequestTokens({ input: 'hi' }).output, DEFAULT_EXPECTED_OUTPUT_TOKENS);
+  assert.equal(estimateRequestTokens({ input: 'hi' }).output, DEFAULTS.expected_output_tokens);
   assert.equal(estimateRequestTokens({ input: 'hi' }, { expectedOutputTokens: 200 }).output, 200);
   for (const bad of [0, -5, null, '300', Number.NaN, Number.POSITIVE_INFINITY]) {
-    assert.equal(estimateRequestTokens({ input: 'hi', max_output_tokens: bad }).output, DEFAULT_EXPECTED_OUTPUT_TOKENS, String(bad));
+    assert.equal(estimateRequestTokens({ input: 'hi', max_output_tokens: bad }).output, DEFAULTS.expected_output_tokens, String(bad));
   }
   const e = estimateRequestTokens({ instructions: 'abc', input: 'hello', max_output_tokens: 77 });
   assert.equal(e.total, e.input + e.output);

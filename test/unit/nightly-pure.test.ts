@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { contentKey, imageKey, recordsContent } from '../../src/schedule/content-key.js';
+import { contentKey, imageKey, recordsContent } from '../../src/queue/content-key.js';
 import { dateIn, datedOut, datedRunName, isDate, isTimeZone } from '../../src/schedule/dates.js';
 import { datedConfig } from '../../src/schedule/dated-run.js';
 import { resolveConfig } from '../../src/config/load.js';
-import { buildSummary } from '../../src/report/run-summary.js';
-import { addLine, emptyTotals } from '../../src/report/summary.js';
+import { buildSummary } from '../../src/report/dated-run-summary.js';
+import { addLine, emptyTotals } from '../../src/report/line-totals.js';
 import { orientedSize, targetSize, needsDownscale } from '../../src/worker/images/target-size.js';
-import { imageTiles } from '../../src/worker/limits/image-tokens.js';
+import { imageTiles } from '../../src/cost/image-tokens.js';
 import type { OutputLine } from '../../src/core/output-line.js';
 
 describe('target size per detail', () => {

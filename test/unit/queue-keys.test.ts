@@ -84,6 +84,9 @@ describe('runKeys and bullPrefix', () => {
       content: `${prefix}:run:r1:content`,
       dedupe: `${prefix}:run:r1:dedupe`,
       dedupeRetryable: `${prefix}:run:r1:dedupe:retryable`,
+      calls: `${prefix}:run:r1:ledger:calls`,
+      spend: `${prefix}:run:r1:spend`,
+      spendLeases: `${prefix}:run:r1:spend:leases`,
     });
     assert.equal(runKeys('r1').meta, `${QUEUE_DEFAULTS.prefix}:run:r1:meta`);
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { costNanos } from '../../src/cost/compute.js';
-import { EstimateAccumulator, rangeFor } from '../../src/cost/estimate.js';
+import { EstimateAccumulator, rangeFor } from '../../src/cost/run-estimate.js';
 import { parsePriceFile } from '../../src/cost/prices.js';
 import { bucketRange, dimensionValue, parseBy, ReportAggregator, sortedGroups, tokenBucket } from '../../src/report/aggregate.js';
 import { formatCsv, formatMarkdown, formatTable } from '../../src/report/formats.js';

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LineStatus, OutputLine, Usage } from '../../src/core/output-line.js';
 import { addToGroup, emptyGroup } from '../../src/report/aggregate.js';
-import { buildSummary, formatSummary } from '../../src/report/run-summary.js';
-import { addLine, emptyTotals, formatTotals, type RunTotals } from '../../src/report/summary.js';
+import { buildSummary, formatSummary } from '../../src/report/dated-run-summary.js';
+import { addLine, emptyTotals, formatTotals, type RunTotals } from '../../src/report/line-totals.js';
 
 let n = 0;
 function line(status: LineStatus, usage: Usage | null, attempts = 1): OutputLine {

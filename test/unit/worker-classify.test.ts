@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decide, errorFromException, errorFromFailedResponse, errorFromResponse, readErrorDetails } from '../../src/worker/classify.js';
+import { decide, errorFromException, errorFromFailedResponse, errorFromResponse, readErrorDetails, saysResourceUnavailable } from '../../src/worker/classify.js';
 import {
   ApiCallError,
   AuthenticationError,
+  CapacityUnavailableError,
   InvalidRequestError,
   NetworkError,
   RateLimitedError,
@@ -213,5 +214,27 @@ describe('decide', () => {
 
   it('names the error class', () => {
     assert.equal(errorFromResponse(429, none, '').name, 'RateLimitedError');
+  });
+});
+
+describe('flex "resource unavailable"', () => {
+  const unavailable = JSON.stringify({ error: { message: 'Resource Unavailable: flex has no capacity', type: 'too_many_requests', param: null, code: 'resource_unavailable' } });
+
+  it('a 429 that says the resource is unavailable is a CapacityUnavailableError: retryable, no "nothing left"', () => {
+    const err = errorFromResponse(429, new Headers({ 'x-ratelimit-remaining-requests': '5' }), unavailable);
+    assert.ok(err instanceof CapacityUnavailableError);
+    assert.ok(err instanceof RateLimitedError, 'at a tier other than flex it is an ordinary 429');
+    assert.equal(err.nothingLeft, false);
+    assert.match(err.message, /no capacity for this tier/);
+    assert.equal(decide(err, 1, 3), 'retry');
+  });
+
+  it('is told by code, type or message; an ordinary 429 or another status is not it', () => {
+    assert.ok(saysResourceUnavailable({ message: null, type: null, param: null, code: 'resource_unavailable' }));
+    assert.ok(saysResourceUnavailable({ message: 'Resource Unavailable', type: null, param: null, code: null }));
+    assert.ok(!saysResourceUnavailable({ message: 'Rate limit reached', type: 'too_many_requests', param: null, code: 'rate_limit_exceeded' }));
+    assert.ok(!saysResourceUnavailable(null));
+    assert.ok(!(errorFromResponse(429, none, apiBody('Rate limit reached', { code: 'rate_limit_exceeded' })) instanceof CapacityUnavailableError));
+    assert.ok(!(errorFromResponse(503, none, unavailable) instanceof CapacityUnavailableError));
   });
 });

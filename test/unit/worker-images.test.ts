@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { decodeBmp } from '../../src/worker/images/bmp.js';
 import { processBytes } from '../../src/worker/images/prepare.js';
-import { estimateRequestTokens } from '../../src/worker/limits/estimate.js';
-import { imageTokens } from '../../src/worker/limits/image-tokens.js';
+import { estimateRequestTokens } from '../../src/cost/token-estimate.js';
+import { imageTokens } from '../../src/cost/image-tokens.js';
 import { bmpBytes, photoBytes, photoPixels } from '../helpers/photos.js';
 
 describe('image processing (in memory)', () => {

@@ -131,7 +131,13 @@ describe('parseResponse', () => {
       usage: null,
       incompleteReason: null,
       error: null,
+      serviceTier: null,
     });
+  });
+
+  it("reads the tier that served the call from the response's service_tier", () => {
+    assert.equal(parseResponse({ status: 'completed', service_tier: 'flex' }, false).serviceTier, 'flex');
+    assert.equal(parseResponse({ status: 'completed', service_tier: 7 }, false).serviceTier, null);
   });
 
   it("returns 'other' for a body that is not an object", () => {

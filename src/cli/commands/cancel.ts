@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../config/load.js';
 import { loadRun } from '../../queue/run-meta.js';
-import { cancelWaitingJobs, markCancelled } from '../../worker/cancel.js';
+import { cancelWaitingJobs, markCancelled } from '../../queue/cancel.js';
 import { parsePositiveInt, parseRunName } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
 

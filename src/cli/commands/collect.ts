@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addLine, emptyTotals, formatTotals } from '../../report/summary.js';
+import { addLine, emptyTotals, formatTotals } from '../../report/line-totals.js';
 import { loadRun } from '../../queue/run-meta.js';
 import { Collector, RunStateLostError } from '../../sinks/collector.js';
 import { EXIT, ExitError } from '../exit.js';

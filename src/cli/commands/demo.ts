@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { cleanRun } from '../../queue/clean.js';
 import { exportJoined } from '../../sinks/export/join.js';
-import { formatTotals } from '../../report/summary.js';
+import { formatTotals } from '../../report/line-totals.js';
 import { configFromFlags } from '../job-flags.js';
 import { Session, type GlobalFlags } from '../session.js';
 import { runPipeline } from './run.js';

@@ -1,15 +1,13 @@
 import { Option, type Command } from 'commander';
 import { formatUsd, nanosToUsd, usdToNanos } from '../../cost/compute.js';
-import { callsPerItem, EstimateAccumulator, rangeFor } from '../../cost/estimate.js';
+import { callsPerItem, EstimateAccumulator, rangeFor } from '../../cost/run-estimate.js';
 import { loadPrices } from '../../cost/load-prices.js';
 import { Pricer } from '../../cost/pricer.js';
-import { describeSource, type ImageRef, type Item } from '../../core/item.js';
+import { describeSource } from '../../core/item.js';
 import { readInputs, readOptionsFor } from '../../inputs/index.js';
-import { settingsFromConfig, type RunSettings } from '../../queue/run-meta.js';
-import { buildRequestBody } from '../../worker/build-request.js';
+import { settingsFromConfig } from '../../queue/run-meta.js';
 import { OpenResponsesClient } from '../../worker/client.js';
-import { estimateRequestTokens } from '../../worker/limits/estimate.js';
-import { resolveImage, toRequestSettings } from '../../worker/processor.js';
+import { prepareCall, type PreparedCall } from '../../worker/prepare-call.js';
 import { EXIT, ExitError } from '../exit.js';
 import { addJobFlags, configFromFlags } from '../job-flags.js';
 
@@ -39,7 +37,6 @@ export function registerEstimate(program: Command): void {
       const warnings: string[] = [];
       const pricer = new Pricer(await loadPrices(config.prices), (m) => warnings.push(m));
       const settings = settingsFromConfig(config);
-      const requestSettings = toRequestSettings(settings);
       const acc = new EstimateAccumulator();
       const probes: Array<{ model: string; body: Record<string, unknown> }> = [];
       // Read and prepared as a run would (image roots, separator, conversion, downscaling), so that the
@@ -50,19 +47,18 @@ export function registerEstimate(program: Command): void {
           acc.addRejected({ custom_id: o.rejection.customId, source: describeSource(o.rejection.source), reason: o.rejection.reason });
           continue;
         }
-        let body: Record<string, unknown>;
+        // The call the worker would make: the same body, model and token estimate.
+        let call: PreparedCall;
         try {
-          body = buildRequestBody(requestSettings, o.item.request, await resolveImages(o.item, settings));
+          call = await prepareCall(o.item.request, settings);
         } catch (err) {
           acc.addRejected({ custom_id: o.item.customId, source: describeSource(o.item.source), reason: (err as Error).message });
           continue;
         }
-        const model = typeof body.model === 'string' ? body.model : settings.model;
-        // The same estimate the rate limiter reserves for the call.
-        const est = estimateRequestTokens(body, config.expected_output_tokens === undefined ? {} : { expectedOutputTokens: config.expected_output_tokens });
+        const { body, model } = call;
         // Batch-style lines are sent as they are, without the run's samples and re-asks (as the worker does).
         const plan = o.item.request.kind === 'body' ? undefined : settings.structured;
-        acc.addItem(model, est, typeof body.max_output_tokens === 'number', callsPerItem(plan));
+        acc.addItem(model, call.tokens, typeof body.max_output_tokens === 'number', callsPerItem(plan));
         if (probes.length < probeSize) probes.push({ model, body });
       }
 
@@ -167,11 +163,6 @@ function callsText(m: { items: number; calls: number; maxCalls: number }): strin
 
 function formatUsdRange(range: { lowNanos: number; highNanos: number } | null): string {
   return range ? `${formatUsd(range.lowNanos)} – ${formatUsd(range.highNanos)}` : formatUsd(null);
-}
-
-function resolveImages(item: Item, settings: RunSettings): Promise<string[]> {
-  const refs: ImageRef[] = item.request.kind === 'body' ? [] : item.request.images;
-  return Promise.all(refs.map((r) => resolveImage(r, settings)));
 }
 
 /** A price in pico-dollars per token as USD per 1M tokens: `$0.075`, `$10.00`. */

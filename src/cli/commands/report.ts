@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { DEFAULT_BY, parseBy, ReportAggregator } from '../../report/aggregate.js';
+import { REPORT_DEFAULTS } from '../../config/defaults.js';
+import { parseBy, ReportAggregator } from '../../report/aggregate.js';
 import { formatCsv, formatJson, formatMarkdown, formatTable, REPORT_FORMATS, type ReportFormat } from '../../report/formats.js';
 import { formatHtml } from '../../report/html.js';
 import { expandResultFiles, readResults, ReportInputError } from '../../report/read-results.js';
@@ -15,7 +16,7 @@ export function registerReport(program: Command): void {
     .command('report')
     .description('totals and breakdowns (cost, tokens, statuses) of results files; streams files of any size')
     .argument('<files...>', 'results files (JSONL) or globs')
-    .option('--by <dimensions>', `breakdowns, comma-separated: model, run, day, status, error or a metadata key (metadata.<key>); a+b groups by both`, DEFAULT_BY)
+    .option('--by <dimensions>', `breakdowns, comma-separated: model, run, day, status, error or a metadata key (metadata.<key>); a+b groups by both`, REPORT_DEFAULTS.by)
     .addOption(new Option('-f, --format <format>', 'output format').choices([...REPORT_FORMATS]).default('table'))
     .option('-o, --out <file>', 'write the report to this file instead of stdout')
     .option('--prices <file>', 'price file over the bundled prices, for lines that carry no cost (provider batch lines; env RESPOOL_PRICES)')

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../config/load.js';
-import { runKeys } from '../../queue/keys.js';
-import { RETRYABLE_STATUSES, retryItems } from '../../queue/retry.js';
-import { loadRun, markRunning } from '../../queue/run-meta.js';
+import { RETRYABLE_STATUSES } from '../../queue/requeue.js';
+import { loadRun } from '../../queue/run-meta.js';
+import { RunStore } from '../../queue/run-store.js';
 import { parseRunName } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
 
@@ -22,9 +22,10 @@ export function registerRetry(program: Command, globals: () => GlobalFlags): voi
         if (!run) throw new ConfigError(`no run named ${flags.name}`);
         const queue = session.queue(flags.name);
         // A cancelled or stopped run runs again: its queue is resumed for the re-queued items.
-        await markRunning(session.redis, flags.name, session.prefix);
+        const store = new RunStore(session.redis, flags.name, session.prefix);
+        await store.markRunning();
         await queue.resume();
-        const result = await retryItems(session.redis, queue, runKeys(flags.name, session.prefix), statuses, run.settings.attempts);
+        const result = await store.requeue(queue, statuses, run.settings.attempts);
         session.log.info(`run ${flags.name}: ${result.requeued} item(s) with a ${statuses.join(' or ')} line queued again`);
         if (result.missing > 0) session.log.warn(`${result.missing} ${statuses.join('/')} line(s) cannot be retried: their items were not kept in Redis`);
         if (result.requeued > 0) session.log.info(`start workers and the collector to write their new lines (respool worker; respool collect --name ${flags.name}), or run the job again`);

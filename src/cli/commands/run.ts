@@ -2,21 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
-import type { JobConfig } from '../../config/schema.js';
+import { MAX_DATED_NAME, type JobConfig } from '../../config/schema.js';
 import type { OutputLine } from '../../core/output-line.js';
 import type { IncrementalState } from '../../queue/incremental.js';
 import { describeRunModel, InputTally, readInputs, readOptionsFor } from '../../inputs/index.js';
 import { enqueue, type EnqueueStats } from '../../queue/producer.js';
 import { ledgerCounts } from '../../queue/ledger.js';
 import { runKeys } from '../../queue/keys.js';
-import { loadRun, markEnqueueDone, saveRun, type StopKind } from '../../queue/run-meta.js';
-import { settingsWithPrices } from '../../cost/run-prices.js';
-import { addLine, emptyTotals, formatTotals, type RunTotals } from '../../report/summary.js';
+import { loadRun, type StopKind } from '../../queue/run-meta.js';
+import { RunStore } from '../../queue/run-store.js';
+import { settingsWithPrices } from '../../queue/run-prices.js';
+import { addLine, emptyTotals, formatTotals, type RunTotals } from '../../report/line-totals.js';
 import { Collector, RunStateLostError } from '../../sinks/collector.js';
-import { markFresh, markResultsRead, readResultsIntoLedger, resultsState } from '../../sinks/results-seed.js';
-import { cleanRun } from '../../queue/clean.js';
-import { WorkerSet } from '../../worker/run-worker.js';
-import { whenCancelled } from '../../worker/cancel.js';
+import { readResultsIntoLedger } from '../../sinks/results-seed.js';
+import { WorkerSet } from '../../worker/worker-set.js';
+import { whenCancelled } from '../../queue/cancel.js';
 import { addJobFlags, configFromFlags } from '../job-flags.js';
 import { Progress } from '../progress.js';
 import { followRunProgress } from '../run-progress.js';
@@ -30,7 +30,7 @@ import { checkInputs } from '../input-check.js';
 import { checkApiKey, warnIfNoApiKey } from '../api-key.js';
 import { NIGHTLY_DEFAULTS, QUEUE_DEFAULTS } from '../../config/defaults.js';
 import { ConfigError } from '../../config/load.js';
-import { dateIn, isDate, MAX_DATED_NAME } from '../../schedule/dates.js';
+import { dateIn, isDate } from '../../schedule/dates.js';
 import { runDated } from '../../schedule/dated-run.js';
 
 export interface PipelineResult {
@@ -62,9 +62,10 @@ export async function enqueueRun(
 ): Promise<EnqueueStats> {
   const { incremental, readResults: _readResults, fresh: _fresh, ...enqueueOpts } = opts;
   const queue = session.queue(config.name);
+  const store = new RunStore(session.redis, config.name, session.prefix);
   if (opts.fresh) await startOverFromEnqueue(session, config);
   else if (opts.readResults) await readResultsHere(session, config);
-  await saveRun(session.redis, await settingsWithPrices(config), session.prefix);
+  await store.saveSettings(await settingsWithPrices(config));
   // A run stopped earlier (key refused) is paused; enqueueing it again means "go on".
   await queue.resume();
   const tally = new InputTally((message) => session.log.warn(message));
@@ -76,9 +77,9 @@ export async function enqueueRun(
     const stats = await enqueue(outcomes, { redis: session.redis, queue, run: config.name, attempts: config.attempts, prefix: session.prefix, ...enqueueOpts, signal: watch.signal });
     // The reading may have been stopped for the cancel before the watch saw it (in `run`, the
     // collector finishing the cancelled run stops it), so a stop asks Redis once more.
-    const cancelled = watch.cancelled() || (watch.signal.aborted && (await loadRun(session.redis, config.name, session.prefix))?.state === 'cancelled');
+    const cancelled = watch.cancelled() || (watch.signal.aborted && (await store.loadState()) === 'cancelled');
     if (cancelled) session.log.warn(`run ${config.name} was cancelled: stopped reading the inputs after ${stats.read} items`);
-    else if (!opts.signal?.aborted) await markEnqueueDone(session.redis, config.name, session.prefix);
+    else if (!opts.signal?.aborted) await store.markEnqueueDone();
     logInputTally(session, config.name, tally);
     return stats;
   } finally {
@@ -98,13 +99,13 @@ function logInputTally(session: Session, run: string, tally: InputTally): void {
  * aside when it starts. Refused while a collector writes the run (it has the file open).
  */
 async function startOverFromEnqueue(session: Session, config: JobConfig): Promise<void> {
-  const keys = runKeys(config.name, session.prefix);
-  if (await session.redis.exists(keys.collectorLock)) {
+  const store = new RunStore(session.redis, config.name, session.prefix);
+  if ((await store.collectorLockHolder()) !== null) {
     throw new ExitError(`a collector is writing run ${config.name}; stop it before starting the run over with --fresh`, EXIT.fatal);
   }
-  await cleanRun(session.redis, session.queue(config.name), config.name, session.prefix);
+  await store.clean(session.queue(config.name));
   // Before the run is registered again, so that a collector waiting for it never reads the old file.
-  await markFresh(session.redis, keys);
+  await store.markFresh();
   session.log.info(`run ${config.name}: starting over (--fresh); its collector moves ${config.out} aside when it starts`);
 }
 
@@ -115,16 +116,16 @@ async function startOverFromEnqueue(session: Session, config: JobConfig): Promis
  * Where the file is not here, the run's collector reads it when it starts.
  */
 async function readResultsHere(session: Session, config: JobConfig): Promise<void> {
-  const keys = runKeys(config.name, session.prefix);
-  if ((await resultsState(session.redis, keys)) !== 'unread' || !existsSync(config.out)) return;
+  const store = new RunStore(session.redis, config.name, session.prefix);
+  if ((await store.resultsState()) !== 'unread' || !existsSync(config.out)) return;
   const token = `${os.hostname()}:${process.pid}:${randomUUID()}`;
-  if ((await session.redis.set(keys.collectorLock, token, 'PX', 60_000, 'NX')) !== 'OK') return;
+  if (!(await store.tryLockCollector(token, 60_000))) return;
   try {
-    const r = await readResultsIntoLedger(session.redis, keys, config.name, config.out);
-    await markResultsRead(session.redis, keys);
+    const r = await readResultsIntoLedger(store.ledger, config.name, config.out);
+    await store.markResultsRead();
     if (r.lines > 0) session.log.info(`run ${config.name}: read ${config.out} back into Redis: ${r.ofRun} lines of this run, ${r.found} of them not known to Redis: those items are done`);
   } finally {
-    await session.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, keys.collectorLock, token);
+    await store.releaseCollectorLock(token);
   }
 }
 
@@ -163,12 +164,13 @@ export async function runPipeline(session: Session, config: JobConfig, opts: Pip
   // The lock first: a second `respool run` of the same run, started while this one works, must fail
   // without registering the run again (that would reset enqueue_done under the first one).
   await collector.lock();
+  const store = new RunStore(redis, config.name, session.prefix);
   try {
     if (opts.fresh) {
-      await cleanRun(redis, queue, config.name, session.prefix, { keepCollectorLock: true });
-      await markFresh(redis, runKeys(config.name, session.prefix));
+      await store.clean(queue, { keepCollectorLock: true });
+      await store.markFresh();
     }
-    await saveRun(redis, await settingsWithPrices(config), session.prefix);
+    await store.saveSettings(await settingsWithPrices(config));
     await queue.resume();
     await collector.start();
   } catch (err) {
@@ -190,7 +192,7 @@ export async function runPipeline(session: Session, config: JobConfig, opts: Pip
     const stopReading = new AbortController();
     const readSignal = opts.signal ? AbortSignal.any([opts.signal, stopReading.signal]) : stopReading.signal;
     const enqueued = enqueueRun(session, config, { maxQueued, rampFrom, chunkSize: QUEUE_DEFAULTS.sharedAddBulkChunk, signal: readSignal, ...(opts.incremental ? { incremental: opts.incremental } : {}) }).then(async (stats) => {
-      const { items } = await ledgerCounts(redis, runKeys(config.name, session.prefix));
+      const { items } = await store.ledger.counts();
       // Exact only once every input was read: a stopped reading leaves the ledger short.
       if (!readSignal.aborted) opts.progress?.setTotal(items);
       log.info(`enqueued ${config.name}: ${stats.read} read, ${stats.rejected} rejected, ${stats.alreadyDone} already in ${config.out}`);

@@ -7,7 +7,7 @@ import { Session, type GlobalFlags } from '../session.js';
 import { budgetKeys, readSnapshot, type BudgetSnapshot } from '../../worker/limits/budget.js';
 import { BUDGET_LABEL_FIELD } from '../../worker/limits/budget-label.js';
 import { QUEUE_DEFAULTS } from '../../config/defaults.js';
-import { readSpend } from '../../cost/cap.js';
+import { readSpend } from '../../queue/cost-cap.js';
 import { formatUsd, nanosToUsd, usdToNanos } from '../../cost/compute.js';
 import { readLineCounts, readProgress } from '../../queue/line-stats.js';
 import { etaSeconds, formatDuration, recentRate } from '../../report/rate.js';

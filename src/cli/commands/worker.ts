@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { listRuns } from '../../queue/run-meta.js';
-import { WorkerSet } from '../../worker/run-worker.js';
+import { WorkerSet } from '../../worker/worker-set.js';
 import { startScheduledRuns } from '../../schedule/scheduled-runs.js';
 import { EXIT } from '../exit.js';
 import { parsePositiveInt } from '../parse.js';

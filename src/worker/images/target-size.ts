@@ -1,6 +1,6 @@
 /**
  * The largest pixel size a `detail` level can use, per the provider's published vision rules (the
- * same rules src/worker/limits/image-tokens.ts bills by). Sending more pixels costs bandwidth and
+ * same rules src/cost/image-tokens.ts bills by). Sending more pixels costs bandwidth and
  * upload time and buys nothing: the provider scales the image down to this size itself.
  *
  * - `low`: the model sees a 512x512 version, so the image is fitted within 512x512.

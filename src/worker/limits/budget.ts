@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { budgetKeys } from '../../queue/keys.js';
 import { luaCommands } from '../../queue/lua-commands.js';
 import type { BudgetUse } from './on-429.js';
 
@@ -57,158 +58,6 @@ export const ADAPTIVE_CUT = 0.8;
 export const ADAPTIVE_FLOOR_RPM = 6;
 const ADAPTIVE_CUT_EVERY_MS = 1000;
 
-// Shared by the scripts: the current time in ms from Redis, and the rolling 10 s counters.
-const PRELUDE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local function num(field, default)
-  local v = redis.call('HGET', KEYS[1], field)
-  if v then return tonumber(v) end
-  return default
-end
-local function roll()
-  local ws = num('win_start', now)
-  if now - ws >= 10000 then
-    redis.call('HSET', KEYS[1], 'last_req', num('win_req', 0), 'last_tok', num('win_tok', 0), 'last_ms', now - ws,
-      'win_start', now, 'win_req', 0, 'win_tok', 0)
-  elseif not redis.call('HGET', KEYS[1], 'win_start') then
-    redis.call('HSET', KEYS[1], 'win_start', now)
-  end
-end
-`;
-
-// KEYS: budget hash, in-flight zset. ARGV: rpm, tpm, maxInFlight (0 = none), token cost, lease id,
-// lease ms, adaptive (1/0). Returns {1, 0, 'ok'} when admitted, else {0, wait ms, reason}. (Redis
-// truncates Lua numbers to integers in replies: a wait of 0.4 ms would read as 0, hence the flag.)
-const ACQUIRE_LUA = `${PRELUDE}
-local rpm, tpm, maxf, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local adaptive = ARGV[7] == '1'
-roll()
-local pause = num('pause_until', 0)
-if pause > now then return {0, math.ceil(pause - now), 'paused'} end
-if maxf > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-  if redis.call('ZCARD', KEYS[2]) >= maxf then return {0, 20, 'in_flight'} end
-end
--- Limits the provider announced (x-ratelimit-limit-*) stand in for the ones not configured.
-if rpm <= 0 then rpm = num('hdr_rpm', 0) end
-if tpm <= 0 then tpm = num('hdr_tpm', 0) end
-if rpm <= 0 and adaptive then
-  local a = num('arpm', 0)
-  if a > 0 then
-    -- The allowed rate grows by a fixed share for every whole second without a 429 (compounding).
-    local last = num('arpm_at', now)
-    if now - last >= 1000 then
-      a = a * (1 + ${ADAPTIVE_GROWTH_PER_S} * math.floor((now - last) / 1000))
-      redis.call('HSET', KEYS[1], 'arpm', a, 'arpm_at', now)
-    end
-    rpm = a
-  end
-end
-local tat_r = math.max(num('tat_r', now), now)
-local tat_t = math.max(num('tat_t', now), now)
-if rpm > 0 and tat_r > now then return {0, math.ceil(tat_r - now), 'rpm'} end
-if tpm > 0 and tat_t > now then return {0, math.ceil(tat_t - now), 'tpm'} end
-if rpm > 0 then redis.call('HSET', KEYS[1], 'tat_r', tat_r + (60000 / rpm) * (1 + ${REQUEST_MARGIN})) end
-if tpm > 0 then
-  -- Tokens reserved earlier and not used (estimates are on the high side) pay for part of this call.
-  local credit = num('credit_t', 0)
-  local charged = math.max(0, cost - credit)
-  redis.call('HSET', KEYS[1], 'credit_t', credit - (cost - charged), 'tat_t', tat_t + charged * (60000 / tpm) * (1 + ${TOKEN_MARGIN}))
-end
-if maxf > 0 then redis.call('ZADD', KEYS[2], now + tonumber(ARGV[6]), ARGV[5]) end
-redis.call('HINCRBY', KEYS[1], 'n_req', 1)
-redis.call('HINCRBY', KEYS[1], 'win_req', 1)
-redis.call('PEXPIRE', KEYS[1], 86400000)
-return {1, 0, 'ok'}
-`;
-
-// After the answer: release the lease and replace the estimate by what the call really cost.
-// ARGV: lease id, estimated tokens, actual tokens (-1 when unknown), tpm.
-const SETTLE_LUA = `${PRELUDE}
-redis.call('ZREM', KEYS[2], ARGV[1])
-local est, actual, tpm = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-if tpm <= 0 then tpm = num('hdr_tpm', 0) end
-if actual < 0 then actual = est end
-if tpm > 0 and actual ~= est then
-  local per_token = (60000 / tpm) * (1 + ${TOKEN_MARGIN})
-  local tat_t = num('tat_t', now) + (actual - est) * per_token
-  if tat_t < now then
-    -- The schedule cannot move into the past (that would allow a burst), so what the estimate
-    -- over-counted becomes credit for the next calls instead of being lost. Bounded, so that an idle
-    -- budget does not save up a burst either.
-    local credit = math.min(num('credit_t', 0) + (now - tat_t) / per_token, est * 4)
-    redis.call('HSET', KEYS[1], 'credit_t', credit)
-    tat_t = now
-  end
-  redis.call('HSET', KEYS[1], 'tat_t', tat_t)
-end
-roll()
-redis.call('HINCRBY', KEYS[1], 'n_tok', actual)
-redis.call('HINCRBY', KEYS[1], 'win_tok', actual)
-return 1
-`;
-
-// Calls admitted by a process on its own (no limit enforced) reach the counters in Redis late; a 429
-// or a pause adds them first, so that the rates it reads or cuts from are the real ones.
-const ADD_UNFLUSHED = `
-local function add_unflushed(n)
-  if n > 0 then
-    redis.call('HINCRBY', KEYS[1], 'n_req', n)
-    redis.call('HINCRBY', KEYS[1], 'win_req', n)
-  end
-end
-`;
-
-// A 429: count it, and tell the caller what the key's budget looks like, so that it can decide whether
-// the key is out of budget. ARGV: lease id, calls admitted locally and not yet counted. Returns the
-// requests and tokens of the current and the previous 10 s window, their span in ms, the rpm and tpm
-// the API announced, and the rate at which sustained 429s last cut the learned rate (0: none).
-const NOTE_429_LUA = `${PRELUDE}${ADD_UNFLUSHED}
-redis.call('ZREM', KEYS[2], ARGV[1])
-roll()
-add_unflushed(tonumber(ARGV[2]))
-redis.call('HINCRBY', KEYS[1], 'n_429', 1)
-redis.call('PEXPIRE', KEYS[1], 86400000)
-local span = math.max(now - num('win_start', now) + num('last_ms', 0), 1000)
-return {num('win_req', 0) + num('last_req', 0), num('win_tok', 0) + num('last_tok', 0), span, num('hdr_rpm', 0), num('hdr_tpm', 0), num('hit_rpm', 0)}
-`;
-
-// The key is out of budget (a 429 that says so, or "no requests left" headers): every worker of this
-// key waits until the given time. When told to, the learned rate is cut, starting from the rate
-// actually reached when first limited.
-// ARGV: lease id, pause ms, cut the learned rate (1/0), count as 429 (1/0), calls admitted locally and not yet counted.
-const LIMITED_LUA = `${PRELUDE}${ADD_UNFLUSHED}
-redis.call('ZREM', KEYS[2], ARGV[1])
-roll()
-add_unflushed(tonumber(ARGV[5]))
-local until_ms = now + tonumber(ARGV[2])
-if until_ms > num('pause_until', 0) then redis.call('HSET', KEYS[1], 'pause_until', until_ms) end
-redis.call('HINCRBY', KEYS[1], 'n_pause', 1)
-if ARGV[4] == '1' then redis.call('HINCRBY', KEYS[1], 'n_429', 1) end
-if ARGV[3] == '1' then
-  local a = num('arpm', 0)
-  local cut_at = num('arpm_cut_at', 0)
-  -- One cut per pause (and at most one a second): the other calls in flight when the limit was hit
-  -- report the same event.
-  if now >= cut_at then
-    local span = math.max(now - num('win_start', now) + num('last_ms', 0), 1000)
-    local reached = (num('win_req', 0) + num('last_req', 0)) * 60000 / span
-    if a <= 0 then a = reached end
-    a = math.max(${ADAPTIVE_FLOOR_RPM}, a * ${ADAPTIVE_CUT})
-    -- The rate that met the limit: a later 429 near it is taken as the same limit (see on-429.ts).
-    redis.call('HSET', KEYS[1], 'arpm', a, 'arpm_at', until_ms, 'arpm_cut_at', math.max(until_ms, now + ${ADAPTIVE_CUT_EVERY_MS}), 'hit_rpm', reached)
-  end
-end
-return 1
-`;
-
-const SNAPSHOT_LUA = `${PRELUDE}
-roll()
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-return {now, redis.call('ZCARD', KEYS[2]), redis.call('HGETALL', KEYS[1])}
-`;
-
 interface BudgetCommands {
   respoolAcquire(budget: string, inFlight: string, ...args: string[]): Promise<[number, number, string]>;
   respoolSettle(budget: string, inFlight: string, ...args: string[]): Promise<number>;
@@ -219,11 +68,11 @@ interface BudgetCommands {
 
 function commands(redis: Redis): BudgetCommands {
   return luaCommands<BudgetCommands>(redis, {
-    respoolAcquire: { keys: 2, lua: ACQUIRE_LUA },
-    respoolSettle: { keys: 2, lua: SETTLE_LUA },
-    respoolLimited: { keys: 2, lua: LIMITED_LUA },
-    respoolNote429: { keys: 2, lua: NOTE_429_LUA },
-    respoolBudgetSnapshot: { keys: 2, lua: SNAPSHOT_LUA },
+    respoolAcquire: { file: 'budgetAcquire', constants: { ADAPTIVE_GROWTH_PER_S, REQUEST_MARGIN, TOKEN_MARGIN } },
+    respoolSettle: { file: 'budgetSettle', constants: { TOKEN_MARGIN } },
+    respoolLimited: { file: 'budgetLimited', constants: { ADAPTIVE_FLOOR_RPM, ADAPTIVE_CUT, ADAPTIVE_CUT_EVERY_MS } },
+    respoolNote429: { file: 'budgetNote429' },
+    respoolBudgetSnapshot: { file: 'budgetSnapshot' },
   });
 }
 
@@ -236,9 +85,8 @@ export function budgetId(baseUrl: string, apiKey: string | undefined, model: str
   return createHash('sha256').update(baseUrl.replace(/\/+$/, '')).update('\0').update(apiKey ?? '').update('\0').update(model).digest('hex').slice(0, 24);
 }
 
-export function budgetKeys(prefix: string, id: string): { hash: string; inFlight: string } {
-  return { hash: `${prefix}:budget:${id}`, inFlight: `${prefix}:budget:${id}:inflight` };
-}
+/** Where a budget lives (queue/keys.ts); re-exported for the budget's readers. */
+export { budgetKeys };
 
 /** How stale a process' view of an unenforced budget may be (pause and learned rate) before it asks Redis. */
 const VIEW_MS = 200;

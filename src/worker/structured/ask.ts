@@ -5,9 +5,9 @@
  * line says. API errors thrown by `askOnce` pass through untouched; the samples finished before one
  * are handed to `onSample`, so that the retried attempt can go on from there (`done`).
  */
-import type { LineError, OutputLine, SamplesRecord } from '../../core/output-line.js';
+import { structuredFields, type StructuredExtra, type StructuredFields } from '../../core/results-line.js';
 import type { ParsedResponse } from '../parse-response.js';
-import type { StructuredPlan } from './plan.js';
+import type { StructuredPlan } from '../../config/structured-plan.js';
 import { sumUsage } from './usage-sum.js';
 import { checkAnswer } from './validate.js';
 import { sameAnswer, vote } from './vote.js';
@@ -29,13 +29,7 @@ export interface StructuredOutcome<T> {
   /** The answer the line reports: the majority's first sample, or the last invalid one. */
   answer: Answer<T>;
   /** Fields that replace the single-call line's (status, output_text, parsed, usage, ...). */
-  fields: Pick<OutputLine, 'status' | 'output_text' | 'parsed' | 'usage' | 'response_id' | 'model'> & {
-    refusal?: string;
-    error?: LineError;
-    invalid_answers?: number;
-    samples?: SamplesRecord;
-    calls?: number;
-  };
+  fields: StructuredFields;
 }
 
 export function callKey(jobId: string, sample: number, retry: number): string {
@@ -88,7 +82,7 @@ export async function askStructured<T>(plan: StructuredPlan, jobId: string, askO
   const usages = results.flatMap((x) => x.usages);
   const invalid = results.reduce((n, x) => n + x.invalid, 0);
   const usage = sumUsage(usages);
-  const extra = { ...(invalid > 0 ? { invalid_answers: invalid } : {}), ...(usages.length > 1 ? { calls: usages.length } : {}) };
+  const extra = countsOf(invalid, usages.length);
   if (plan.samples === 1) {
     const only = results[0]!;
     return only.ok ? validOutcome(only.answer, only.value, usage, extra) : invalidOutcome(only, usage, extra);
@@ -113,48 +107,19 @@ function voteValue(value: unknown, plan: StructuredPlan): unknown {
   return plan.labels ? (value as Record<string, unknown>)[plan.labels.field] : value;
 }
 
-function baseFields<T>(answer: Answer<T>): StructuredOutcome<T>['fields'] {
-  const r = answer.response;
-  return {
-    status: 'completed',
-    model: r.model,
-    output_text: r.outputText,
-    parsed: null,
-    usage: r.usage,
-    response_id: r.responseId,
-    ...(r.refusal !== null ? { refusal: r.refusal } : {}),
-  };
+function validOutcome<T>(answer: Answer<T>, parsed: unknown, usage: ParsedResponse['usage'], extra: StructuredExtra): StructuredOutcome<T> {
+  return { answer, fields: structuredFields.valid(answer.response, parsed, usage, extra) };
 }
 
-function validOutcome<T>(answer: Answer<T>, parsed: unknown, usage: ParsedResponse['usage'], extra: object): StructuredOutcome<T> {
-  return { answer, fields: { ...baseFields(answer), parsed, usage, ...extra } };
-}
-
-function invalidOutcome<T>(last: SampleResult<T>, usage: ParsedResponse['usage'], extra: object): StructuredOutcome<T> {
-  return {
-    answer: last.answer,
-    fields: {
-      ...baseFields(last.answer),
-      status: 'invalid_output',
-      parsed: last.value ?? null,
-      usage,
-      error: { type: 'invalid_output', message: last.reason, status: null },
-      ...extra,
-    },
-  };
+function invalidOutcome<T>(last: SampleResult<T>, usage: ParsedResponse['usage'], extra: StructuredExtra): StructuredOutcome<T> {
+  return { answer: last.answer, fields: structuredFields.invalid(last.answer.response, last.value, usage, last.reason, extra) };
 }
 
 function incompleteOutcome<T>(answer: Answer<T>, usages: ReadonlyArray<ParsedResponse['usage']>, invalid: number): StructuredOutcome<T> {
-  const r = answer.response;
-  return {
-    answer,
-    fields: {
-      ...baseFields(answer),
-      status: 'incomplete',
-      usage: sumUsage(usages),
-      error: { type: 'incomplete', message: r.incompleteReason ?? 'response incomplete', status: null },
-      ...(invalid > 0 ? { invalid_answers: invalid } : {}),
-      ...(usages.length > 1 ? { calls: usages.length } : {}),
-    },
-  };
+  return { answer, fields: structuredFields.incomplete(answer.response, sumUsage(usages), countsOf(invalid, usages.length)) };
+}
+
+/** Re-asks and calls, reported only when they say something. */
+function countsOf(invalid: number, calls: number): StructuredExtra {
+  return { ...(invalid > 0 ? { invalid_answers: invalid } : {}), ...(calls > 1 ? { calls } : {}) };
 }

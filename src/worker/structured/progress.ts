@@ -1,6 +1,7 @@
 /**
  * What an item's BullMQ job carries from one attempt to the next, in its `progress`: the 429s
- * answered so far (`rate_limited`) and the samples already finished (`samples`), so that a retried
+ * answered so far (`rate_limited`), the samples already finished (`samples`) and flex's first
+ * refusal (`flex_refused_at`), so that a retried
  * attempt neither miscounts nor pays again for answers it has.
  */
 import type { Job } from 'bullmq';
@@ -11,6 +12,8 @@ import type { SampleResult } from './ask.js';
 export interface ItemProgress {
   rate_limited?: number;
   samples?: Array<SampleResult<HttpRecord | null>>;
+  /** When flex first refused the item for lack of capacity (epoch ms): its fallback to the default tier counts from there. */
+  flex_refused_at?: number;
 }
 
 export function progressOf(job: Job<JobData>): ItemProgress {

@@ -10,7 +10,7 @@
  * Invalid samples (null in `answers`) take no part; agreement is votes for the majority divided by
  * the number of valid samples, rounded to 3 decimals.
  */
-import type { LabelPlan } from './plan.js';
+import type { LabelPlan } from '../../config/structured-plan.js';
 
 export interface Vote {
   /** The majority answer: a label, a list of labels, or a whole answer object. */

@@ -1,9 +1,9 @@
 /** How a run's prices travel: the user's file is read at enqueue and kept in the run's settings. */
 import type { JobConfig } from '../config/schema.js';
-import { settingsFromConfig, type RunSettings } from '../queue/run-meta.js';
-import { bundledPrices, readPriceFile } from './load-prices.js';
-import { Pricer } from './pricer.js';
-import { mergeTables, parsePriceFile, tableToJson } from './prices.js';
+import { settingsFromConfig, type RunSettings } from './run-meta.js';
+import { bundledPrices, readPriceFile } from '../cost/load-prices.js';
+import { Pricer } from '../cost/pricer.js';
+import { mergeTables, parsePriceFile, tableToJson } from '../cost/prices.js';
 
 /** The run's settings, with the user's price file (if any) read and validated. */
 export async function settingsWithPrices(config: JobConfig): Promise<RunSettings> {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { QUEUE_DEFAULTS } from '../config/defaults.js';
-import { luaCommands } from '../queue/lua-commands.js';
+import { runKeys } from './keys.js';
+import { luaCommands } from './lua-commands.js';
 
 /**
  * A run's budget cap (`max_cost`), shared by every worker process through one Redis hash: what was
@@ -20,55 +20,13 @@ export interface CapKeys {
   leases: string;
 }
 
-export function capKeys(run: string, prefix = QUEUE_DEFAULTS.prefix): CapKeys {
-  const base = `${prefix}:run:${run}`;
-  return { spend: `${base}:spend`, leases: `${base}:spend:leases` };
+export function capKeys(run: string, prefix?: string): CapKeys {
+  const keys = runKeys(run, prefix);
+  return { spend: keys.spend, leases: keys.spendLeases };
 }
 
 /** Longer than any one call with its 429 waits; only a dead worker's reservation gets this old. */
 const LEASE_MS = 30 * 60_000;
-
-const PRELUDE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local function num(field)
-  return tonumber(redis.call('HGET', KEYS[1], field) or '0')
-end
-local function release(lease)
-  local a = redis.call('HGET', KEYS[1], 'l:' .. lease)
-  if a then
-    redis.call('HINCRBY', KEYS[1], 'reserved', -tonumber(a))
-    redis.call('HDEL', KEYS[1], 'l:' .. lease)
-  end
-  redis.call('ZREM', KEYS[2], lease)
-end
-`;
-
-// ARGV: lease, estimate, cap, lease ms. Returns {1 granted | 0 capped | 2 wait for the calls in flight, spent, reserved}.
-const RESERVE_LUA = `${PRELUDE}
-for _, lease in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do release(lease) end
-local cap = ARGV[3]
-local spent, reserved = num('spent'), num('reserved')
--- Once reached, the cap stays reached (for this cap: a run enqueued again with another max_cost goes on).
-if redis.call('HGET', KEYS[1], 'capped') == cap then return {0, spent, reserved} end
-local est = tonumber(ARGV[2])
-if spent + est > tonumber(cap) then
-  redis.call('HSET', KEYS[1], 'capped', cap)
-  return {0, spent, reserved}
-end
-if spent + reserved + est > tonumber(cap) then return {2, spent, reserved} end
-redis.call('HINCRBY', KEYS[1], 'reserved', est)
-redis.call('HSET', KEYS[1], 'l:' .. ARGV[1], est)
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1])
-return {1, spent, reserved + est}
-`;
-
-// ARGV: lease, actual cost. The reservation is replaced by what the call cost.
-const SETTLE_LUA = `${PRELUDE}
-release(ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'spent', tonumber(ARGV[2]))
-return num('spent')
-`;
 
 interface CapCommands {
   respoolCostReserve(spend: string, leases: string, ...args: string[]): Promise<[number, number, number]>;
@@ -77,8 +35,8 @@ interface CapCommands {
 
 function commands(redis: Redis): CapCommands {
   return luaCommands<CapCommands>(redis, {
-    respoolCostReserve: { keys: 2, lua: RESERVE_LUA },
-    respoolCostSettle: { keys: 2, lua: SETTLE_LUA },
+    respoolCostReserve: { file: 'costReserve' },
+    respoolCostSettle: { file: 'costSettle' },
   });
 }
 
@@ -130,9 +88,4 @@ export interface SpendState {
 export async function readSpend(redis: Redis, run: string, prefix?: string): Promise<SpendState> {
   const [spent, reserved, capped] = await redis.hmget(capKeys(run, prefix).spend, 'spent', 'reserved', 'capped');
   return { spentNanos: Number(spent ?? 0), reservedNanos: Number(reserved ?? 0), cappedAtNanos: capped === null ? null : Number(capped) };
-}
-
-export async function deleteSpend(redis: Redis, run: string, prefix?: string): Promise<void> {
-  const k = capKeys(run, prefix);
-  await redis.del(k.spend, k.leases);
 }

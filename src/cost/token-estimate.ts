@@ -10,7 +10,8 @@
  * about 4 characters per token, so this over-estimates ASCII text by about a third; CJK characters take
  * 3 bytes each and come out at about one token per character, which is about what tokenizers give.
  */
-import { imageSizeFromDataUri } from '../../core/image-size.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { imageSizeFromDataUri } from '../core/image-size.js';
 import { imageTokens, type ImageDetail } from './image-tokens.js';
 
 export interface TokenEstimate {
@@ -20,18 +21,13 @@ export interface TokenEstimate {
 }
 
 export interface EstimateOptions {
-  /** Output tokens to reserve when the request sets no `max_output_tokens`. */
+  /**
+   * Output tokens to reserve when the request sets no `max_output_tokens`.
+   * @default DEFAULTS.expected_output_tokens (src/config/defaults.ts says why)
+   */
   expectedOutputTokens?: number;
 }
 
-/**
- * Output reserved for a request without `max_output_tokens`. Reserving the model's whole output limit
- * (often 16k-100k tokens) would let only a handful of calls per minute through a TPM budget, while most
- * batch answers (classifications, extractions, short texts) are well under 1k tokens. An answer that
- * runs longer only overdraws the budget until its real usage is settled a moment later, and a run
- * that expects long answers sets `expectedOutputTokens` or `max_output_tokens`.
- */
-export const DEFAULT_EXPECTED_OUTPUT_TOKENS = 1024;
 
 /** UTF-8 bytes per token of text; see the module comment. */
 const BYTES_PER_TOKEN = 3;
@@ -107,7 +103,7 @@ export function estimateRequestTokens(body: Record<string, unknown>, opts: Estim
 function outputTokens(maxOutputTokens: unknown, expected: number | undefined): number {
   if (isPositiveNumber(maxOutputTokens)) return Math.ceil(maxOutputTokens);
   if (typeof expected === 'number' && Number.isFinite(expected) && expected >= 0) return Math.ceil(expected);
-  return DEFAULT_EXPECTED_OUTPUT_TOKENS;
+  return DEFAULTS.expected_output_tokens;
 }
 
 /** `text.format.schema` of a structured-output request: the provider shows the schema to the model. */

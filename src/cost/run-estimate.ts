@@ -3,7 +3,7 @@
  * it would send (and, with --probe, the usage of a few real calls) and it works out a range per
  * model.
  *
- * - Input tokens come from the rate limiter's estimator (src/worker/limits/estimate.ts), which counts
+ * - Input tokens come from the rate limiter's estimator (src/cost/token-estimate.ts), which counts
  *   3 UTF-8 bytes per token: high for English text (about 4 characters a token), so the low end of a
  *   range counts 3/4 of it.
  * - Output tokens: without a probe, a range from nothing to `max_output_tokens` per call (or the

@@ -1,7 +1,7 @@
 import type { LineStatus, OutputLine } from '../core/output-line.js';
 import { formatUsd, lineTotalNanos, usageCounts } from '../cost/compute.js';
 
-/** Running totals over output lines: what the end-of-run summary and `status` print. Pure. */
+/** Running totals over output lines: what the end-of-run summary, `collect` and `status` print. Pure. */
 export interface RunTotals {
   lines: number;
   byStatus: Record<LineStatus, number>;

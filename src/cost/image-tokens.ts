@@ -17,7 +17,7 @@
  * The fake server (src/fake-server/usage.ts) implements the same rule for its `usage`; the product
  * must not depend on it, so the math lives here too, and a unit test keeps the two in agreement.
  */
-import type { ImageSize } from '../../core/image-size.js';
+import type { ImageSize } from '../core/image-size.js';
 
 export type ImageDetail = 'auto' | 'low' | 'high';
 

@@ -2,23 +2,15 @@ import type { Job, JobType, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobData } from '../core/item.js';
 import type { OutputLine } from '../core/output-line.js';
-import { runKeys } from '../queue/keys.js';
-import { deliver } from '../queue/ledger.js';
-import { saveRetryData } from '../queue/retry.js';
-import { loadRun } from '../queue/run-meta.js';
-import { cancelledLine, rejectedLine } from './line-builders.js';
+import { RunStore } from './run-store.js';
+import { rejectedJobLine, resultsLine } from '../core/results-line.js';
 
 /** Every state a job of a cancelled run can wait in without a worker holding it. */
 const NOT_STARTED: JobType[] = ['wait', 'prioritized', 'delayed', 'waiting-children'];
 
-/**
- * Marks the run cancelled: its queue is paused, so no worker anywhere takes another of its jobs, and
- * enqueueing stops (producers watch the state). `enqueue_done` is set so that the run can complete
- * with the lines it has. Enqueueing the run again sets it running.
- */
+/** `respool cancel`, step one: see `RunStore.markCancelled`. */
 export async function markCancelled(redis: Redis, queue: Queue<JobData>, run: string, prefix?: string): Promise<void> {
-  await redis.hset(runKeys(run, prefix).meta, { state: 'cancelled', stop_reason: 'cancelled', enqueue_done: '1' });
-  await queue.pause();
+  await new RunStore(redis, run, prefix).markCancelled(queue);
 }
 
 /**
@@ -29,15 +21,19 @@ export async function markCancelled(redis: Redis, queue: Queue<JobData>, run: st
  * items it ended.
  */
 export async function cancelWaitingJobs(redis: Redis, queue: Queue<JobData>, run: string, prefix?: string): Promise<number> {
-  const keys = runKeys(run, prefix);
-  const model = (await loadRun(redis, run, prefix))?.settings.model || null;
+  return endWaitingJobs(new RunStore(redis, run, prefix), queue);
+}
+
+/** See `cancelWaitingJobs`. */
+export async function endWaitingJobs(store: RunStore, queue: Queue<JobData>): Promise<number> {
+  const model = (await store.load())?.settings.model || null;
   let ended = 0;
   for (;;) {
     const jobs = (await queue.getJobs(NOT_STARTED, 0, 499, true)).filter((j) => Boolean(j?.id)) as Array<Job<JobData>>;
     if (jobs.length === 0) return ended;
     const lines = jobs.map((job) => ({ id: job.id!, line: JSON.stringify(lineOfCancelled(job, model)) }));
-    for (const job of jobs) if (job.data.type === 'item') await saveRetryData(redis, keys, job.id!, job.data);
-    const fresh = await deliver(redis, keys, lines);
+    for (const job of jobs) if (job.data.type === 'item') await store.ledger.saveRetryData(job.id!, job.data);
+    const fresh = await store.ledger.deliver(lines);
     ended += fresh.filter(Boolean).length;
     const removed = await Promise.all(jobs.map((job) => job.remove().then(() => true, () => false)));
     // A job that could not be removed is held by a worker after all: it ends with that worker's line.
@@ -47,8 +43,10 @@ export async function cancelWaitingJobs(redis: Redis, queue: Queue<JobData>, run
 
 function lineOfCancelled(job: Job<JobData>, model: string | null): OutputLine {
   const data = job.data;
-  if (data.type === 'rejected') return rejectedLine(data);
-  return cancelledLine(data, model ?? '', job.attemptsMade);
+  const now = new Date();
+  if (data.type === 'rejected') return rejectedJobLine(data, now);
+  const ctx = { item: data, model: model ?? '', attempts: job.attemptsMade, latencyMs: null, rateLimited: 0, finishedAt: now };
+  return resultsLine(ctx, { kind: 'cancelled' });
 }
 
 /**
@@ -56,14 +54,16 @@ function lineOfCancelled(job: Job<JobData>, model: string | null): OutputLine {
  * aborts. Producers use it to stop reading input for a cancelled run.
  */
 export function whenCancelled(redis: Redis, run: string, prefix: string | undefined, parent?: AbortSignal, everyMs = 1000): { signal: AbortSignal; cancelled: () => boolean; stop: () => void } {
+  const store = new RunStore(redis, run, prefix);
   const ctrl = new AbortController();
   let cancelled = false;
   const onParent = () => ctrl.abort();
   parent?.addEventListener('abort', onParent, { once: true });
   const timer = setInterval(() => {
-    loadRun(redis, run, prefix)
-      .then((s) => {
-        if (s?.state === 'cancelled' && !ctrl.signal.aborted) {
+    store
+      .loadState()
+      .then((state) => {
+        if (state === 'cancelled' && !ctrl.signal.aborted) {
           cancelled = true;
           ctrl.abort();
         }

@@ -3,7 +3,7 @@
  * body (docs/nightly.md#the-summary). Pure.
  */
 import { formatUsd, nanosToUsd, usdToNanos } from '../cost/compute.js';
-import { knownCostNanos, type RunTotals } from './summary.js';
+import { knownCostNanos, type RunTotals } from './line-totals.js';
 
 export interface RunSummary {
   /** The schedule (or job) the run belongs to; its incremental state is kept under this name. */

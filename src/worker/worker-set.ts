@@ -4,13 +4,14 @@ import type { Redis } from 'ioredis';
 import { DEFAULTS, QUEUE_DEFAULTS, queueTiming } from '../config/defaults.js';
 import { sleep } from '../core/sleep.js';
 import type { JobData } from '../core/item.js';
-import type { Logger } from '../cli/logger.js';
+import type { Logger } from '../core/logger.js';
 import { BACKOFF_TYPE } from '../queue/job-options.js';
 import { bullPrefix, runKeys } from '../queue/keys.js';
 import { claimCalls, deliver, releaseCalls, type CallClaim } from '../queue/ledger.js';
 import { MicroBatcher } from '../queue/micro-batcher.js';
-import { isRetryable, saveRetryData } from '../queue/retry.js';
-import { limitsFor, loadRun, loadRunState, markStopped, recordApiFailure, resetApiFailures, type RunSettings, type RunState, type StopKind } from '../queue/run-meta.js';
+import { isRetryable, saveRetryData } from '../queue/requeue.js';
+import { limitsFor, loadRun, loadRunState, type RunSettings, type RunState, type StopKind } from '../queue/run-meta.js';
+import { RunStore } from '../queue/run-store.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { budgetKeys } from './limits/budget.js';
 import { BUDGET_LABEL_FIELD, budgetLabel } from './limits/budget-label.js';
@@ -19,12 +20,13 @@ import { OpenResponsesClient } from './client.js';
 import { ApiCallError } from './errors.js';
 import { callSignal, isOpen, unavailableReason } from './circuit.js';
 import { createProcessor, PutBackBeforeCallError, RunCancelledError } from './processor.js';
+import { callTimeoutMs } from './prepare-call.js';
 import { duplicateCost, RequestDedupe } from './dedupe.js';
 import { RunCache } from './run-cache.js';
-import { CostCap } from '../cost/cap.js';
+import { CostCap } from '../queue/cost-cap.js';
 import { formatUsd, usdToNanos } from '../cost/compute.js';
 import type { Pricer } from '../cost/pricer.js';
-import { pricerForRun } from '../cost/run-prices.js';
+import { pricerForRun } from '../queue/run-prices.js';
 import type { OutputLine } from '../core/output-line.js';
 import type { CostDecision } from './cost-hooks.js';
 
@@ -127,7 +129,7 @@ export class WorkerSet {
     return out;
   }
 
-  /** The run's max_cost, shared by every worker through Redis (src/cost/cap.ts). */
+  /** The run's max_cost, shared by every worker through Redis (src/queue/cost-cap.ts). */
   private async reserveCost(settings: RunSettings, model: string, body: Record<string, unknown>, jobId: string, calls: number, signal?: AbortSignal): Promise<CostDecision | undefined> {
     if (settings.maxCost === undefined) return undefined;
     const pricer = await this.pricer(settings);
@@ -176,7 +178,7 @@ export class WorkerSet {
         claimCall: new MicroBatcher((entries) => claimCalls(this.opts.redis, keys, claimTtl, entries)),
         deliver: new MicroBatcher((lines) => deliver(this.opts.redis, keys, lines), 100),
         answered: new MicroBatcher<null, undefined>(async (calls) => {
-          await resetApiFailures(this.opts.redis, run, this.opts.prefix);
+          await new RunStore(this.opts.redis, run, this.opts.prefix).resetApiFailures();
           return calls.map(() => undefined);
         }),
       };
@@ -275,8 +277,9 @@ export class WorkerSet {
    * Stops taking jobs and waits for jobs in flight up to `graceMs`. Returns false when some were still
    * running then: they are abandoned (not failed, no attempt used) and come back through another
    * worker's stalled check, so the caller may exit at once.
+   * @param graceMs @default QUEUE_DEFAULTS.closeGraceMs
    */
-  async close(graceMs = 30_000): Promise<boolean> {
+  async close(graceMs: number = QUEUE_DEFAULTS.closeGraceMs): Promise<boolean> {
     this.closing = true;
     const all = [...this.workers.values()];
     this.workers.clear();
@@ -299,17 +302,18 @@ export class WorkerSet {
     const k = `${run}\0${id}`;
     if (this.recorded.has(k)) return;
     this.recorded.add(k);
-    this.opts.redis.sadd(runKeys(run, this.opts.prefix).budgets, id).catch(() => this.recorded.delete(k));
+    new RunStore(this.opts.redis, run, this.opts.prefix).recordBudget(id).catch(() => this.recorded.delete(k));
     // Its name for people (model @ host); the budget's own writes give the hash its expiry.
     this.opts.redis.hset(budgetKeys(this.opts.prefix ?? QUEUE_DEFAULTS.prefix, id).hash, BUDGET_LABEL_FIELD, label()).catch(() => {});
   }
 
   private clientFor(settings: RunSettings): OpenResponsesClient {
     const baseUrl = this.opts.baseUrl ?? settings.baseUrl;
-    const key = `${baseUrl}\0${settings.timeoutMs}`;
+    const timeoutMs = callTimeoutMs(settings);
+    const key = `${baseUrl}\0${timeoutMs}`;
     let client = this.clients.get(key);
     if (!client) {
-      client = new OpenResponsesClient({ baseUrl, apiKey: this.opts.apiKey, timeoutMs: settings.timeoutMs });
+      client = new OpenResponsesClient({ baseUrl, apiKey: this.opts.apiKey, timeoutMs });
       this.clients.set(key, client);
     }
     return client;
@@ -326,7 +330,7 @@ export class WorkerSet {
     if (signal === 'answered') this.apiAnswered(run);
     if (signal !== 'unavailable') return false;
     if (this.stopped.has(run)) return true;
-    const { state, ...streak } = await recordApiFailure(this.opts.redis, run, this.opts.prefix);
+    const { state, ...streak } = await new RunStore(this.opts.redis, run, this.opts.prefix).recordApiFailure();
     if (state === 'stopped') {
       this.learnStopped(run);
       return true;
@@ -376,7 +380,7 @@ export class WorkerSet {
     // Pausing the queue stops every worker on every machine from taking more of its jobs.
     const queue = new Queue(run, { connection: this.opts.redis, prefix: bullPrefix(this.opts.prefix) });
     try {
-      await Promise.all([queue.pause(), markStopped(this.opts.redis, run, reason, this.opts.prefix, kind)]);
+      await Promise.all([queue.pause(), new RunStore(this.opts.redis, run, this.opts.prefix).markStopped(reason, kind)]);
     } finally {
       await queue.close();
     }
@@ -386,7 +390,7 @@ export class WorkerSet {
     if (type !== BACKOFF_TYPE) return 0;
     const settings = data ? await this.runs.get(data.run) : null;
     const retryAfter = err instanceof ApiCallError ? err.retryAfterMs : null;
-    return backoffDelayMs(attemptsMade, { baseMs: settings?.backoffMs ?? 1000, maxMs: settings?.maxBackoffMs ?? 60_000 }, retryAfter);
+    return backoffDelayMs(attemptsMade, { baseMs: settings?.backoffMs ?? DEFAULTS.backoff_ms, maxMs: settings?.maxBackoffMs ?? DEFAULTS.max_backoff_ms }, retryAfter);
   }
 }
 

@@ -4,7 +4,8 @@
  * often to ask again after an invalid answer. Built once per run from the job settings (pure) and
  * stored with the run settings in Redis.
  */
-import type { JobConfig } from '../../config/schema.js';
+import { DEFAULTS } from './defaults.js';
+import type { JobConfig } from './schema.js';
 import { labelSchema, labelField } from './label-schema.js';
 
 export interface LabelPlan {
@@ -25,8 +26,6 @@ export interface StructuredPlan {
   invalidRetries: number;
 }
 
-export const DEFAULT_SCHEMA_NAME = { labels: 'labels', schema: 'answer' } as const;
-
 /**
  * The plan and the `text.format` to send, from the job's `labels` or `schema`; or, for a job that
  * writes its own json_schema `request.text.format`, a plan that validates against that schema.
@@ -40,10 +39,10 @@ export function structuredPlan(config: Pick<JobConfig, 'labels' | 'schema' | 'sc
   if (config.labels) {
     const labels: LabelPlan = { values: config.labels.values, multi: config.labels.multi, field: labelField(config.labels) };
     const schema = labelSchema(config.labels);
-    return { plan: { schema, labels, ...common }, format: jsonSchemaFormat(config.schema_name ?? DEFAULT_SCHEMA_NAME.labels, schema) };
+    return { plan: { schema, labels, ...common }, format: jsonSchemaFormat(config.schema_name ?? DEFAULTS.schema_name.labels, schema) };
   }
   if (config.schema) {
-    return { plan: { schema: config.schema, ...common }, format: jsonSchemaFormat(config.schema_name ?? DEFAULT_SCHEMA_NAME.schema, config.schema) };
+    return { plan: { schema: config.schema, ...common }, format: jsonSchemaFormat(config.schema_name ?? DEFAULTS.schema_name.schema, config.schema) };
   }
   const own = config.request.text?.format;
   if (own && own.type === 'json_schema') return { plan: { schema: own.schema, ...common }, format: null };

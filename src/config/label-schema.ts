@@ -3,7 +3,7 @@
  * strict structured output accepts: every property required, `additionalProperties: false`, and
  * only `type`, `enum`, `items`, `minItems` and `description`.
  */
-import type { LabelsConfig } from '../../config/structured.js';
+import type { LabelsConfig } from './structured.js';
 
 export function labelField(labels: Pick<LabelsConfig, 'multi' | 'field'>): string {
   return labels.field ?? (labels.multi ? 'labels' : 'label');

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import type { FakeServer } from '../../src/fake-server/index.js';
+import { jobIdFor, runKeys } from '../../src/queue/keys.js';
+import { budgetKeys } from '../../src/worker/limits/budget.js';
+import { assertEachIdOnce, readLines, REDIS_URL, runCli, testPrefix } from '../helpers/cli.js';
+import { withFakeServer } from '../helpers/fake-suite.js';
+
+describe('respool run --mode flex', () => {
+  let fake: FakeServer;
+  let dir: string;
+  const prefix = testPrefix();
+  const redis = new Redis(REDIS_URL);
+  after(() => redis.quit());
+
+  withFakeServer(prefix, (s) => ({ fake, dir } = s));
+
+  async function prompts(name: string, n: number): Promise<{ file: string; ids: string[] }> {
+    const ids = Array.from({ length: n }, (_, i) => `${name}-${i}`);
+    const file = path.join(dir, `${name}.jsonl`);
+    await writeFile(file, ids.map((id) => JSON.stringify({ custom_id: id, prompt: `question ${id}` })).join('\n') + '\n');
+    return { file, ids };
+  }
+
+  const run = (name: string, input: string, extra: string[]) =>
+    runCli(
+      ['--prefix', prefix, 'run', '--name', name, '--input', input, '--model', 'test-model', '--base-url', fake.url, '--out', path.join(dir, `${name}.out.jsonl`), '--concurrency', '8', '--mode', 'flex', '--backoff-ms', '20', '--attempts', '2', ...extra],
+      { env: { OPENRESPONSES_API_KEY: 'sk-test-flex' } },
+    );
+
+  /** 429s and pauses the run's budgets counted: flex's refusals must add to neither. */
+  async function budgetCounts(name: string): Promise<{ n429: number; pauses: number }> {
+    const ids = await redis.smembers(runKeys(name, prefix).budgets);
+    assert.ok(ids.length > 0, 'the run recorded its budget');
+    let n429 = 0;
+    let pauses = 0;
+    for (const id of ids) {
+      const [a, b] = await redis.hmget(budgetKeys(prefix, id).hash, 'n_429', 'n_pause');
+      n429 += Number(a ?? 0);
+      pauses += Number(b ?? 0);
+    }
+    return { n429, pauses };
+  }
+
+  it('sends service_tier flex; items refused "resource unavailable" fall back to the default tier; one line each, no rate-limit signal', async () => {
+    const { file, ids } = await prompts('half', 60);
+    fake.reset();
+    fake.setOptions({ faults: { flexUnavailable: 0.5, seed: 5 } });
+    // No wait: an item goes at the default tier at its first refusal.
+    const res = await run('half', file, ['--flex-fallback-ms', '0']);
+    fake.setOptions({ faults: {} });
+    assert.equal(res.code, 0, res.stderr);
+    const lines = await readLines(path.join(dir, 'half.out.jsonl'));
+    assertEachIdOnce(lines, ids);
+    const stats = fake.stats();
+    const refused = stats.byStatus['429'] ?? 0;
+    assert.ok(refused > 0 && refused < ids.length, `some flex calls were refused (${refused})`);
+    const byTier = { flex: 0, default: 0 };
+    for (const l of lines) {
+      assert.equal(l.status, 'completed', JSON.stringify(l));
+      assert.equal(l.attempts, 1, 'a refusal uses no attempt');
+      assert.equal(l.rate_limited, undefined, 'a refusal is not a 429 of the key');
+      assert.ok(l.service_tier === 'flex' || l.service_tier === 'default', JSON.stringify(l));
+      byTier[l.service_tier as 'flex' | 'default']++;
+      // A refused item was called twice (flex, then default); the others once.
+      const calls = stats.byKey[jobIdFor('half', l.custom_id)];
+      assert.equal(calls, l.service_tier === 'default' ? 2 : 1, l.custom_id);
+    }
+    assert.equal(byTier.default, refused, 'each refused item, and only those, answered at the default tier');
+    assert.deepEqual(await budgetCounts('half'), { n429: 0, pauses: 0 });
+  });
+
+  it('a flex that stays unavailable is asked again with backoff, then each item goes at the default tier after flex_fallback_ms', async () => {
+    const { file, ids } = await prompts('none', 12);
+    fake.reset();
+    fake.setOptions({ faults: { flexUnavailable: 1 } });
+    const res = await run('none', file, ['--flex-fallback-ms', '300']);
+    fake.setOptions({ faults: {} });
+    assert.equal(res.code, 0, res.stderr);
+    const lines = await readLines(path.join(dir, 'none.out.jsonl'));
+    assertEachIdOnce(lines, ids);
+    const stats = fake.stats();
+    for (const l of lines) {
+      assert.equal(l.status, 'completed', JSON.stringify(l));
+      assert.equal(l.service_tier, 'default');
+      assert.equal(l.attempts, 1);
+      assert.equal(l.rate_limited, undefined);
+      // Refused at least twice (asked again before the fallback), then answered once at the default tier.
+      assert.ok(stats.byKey[jobIdFor('none', l.custom_id)]! >= 3, `${l.custom_id}: ${stats.byKey[jobIdFor('none', l.custom_id)]} calls`);
+    }
+    assert.equal(stats.byStatus['200'], ids.length, 'only the default-tier calls were answered (and billed)');
+    assert.deepEqual(await budgetCounts('none'), { n429: 0, pauses: 0 });
+  });
+});
