@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import { createRng } from '../../src/fake-server/faults.js';
 import { jobIdFor } from '../../src/queue/keys.js';
+import { sleep } from '../../src/core/sleep.js';
+import { numberedIds, writePrompts } from '../helpers/prompts.js';
 import { assertEachIdOnce, lineCount, readLines, runCli, testPrefix, waitFor } from '../helpers/cli.js';
-import type { OwnRedis } from '../helpers/own-redis.js';
-import { withOwnRedis } from '../helpers/own-redis-suite.js';
+import { withOwnRedis, type OwnRedis } from '../helpers/own-redis.js';
 
 /**
  * Workers, a collector and the producer as separate `respool` processes against a redis-server of
@@ -19,8 +19,6 @@ import { withOwnRedis } from '../helpers/own-redis-suite.js';
 const FAST = { RESPOOL_LOCK_DURATION_MS: '3000', RESPOOL_STALLED_INTERVAL_MS: '1500', OPENRESPONSES_API_KEY: 'sk-chaos-test' };
 const CONCURRENCY = 6;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe('chaos: worker kills, collector and Redis restarts', { timeout: 300_000 }, () => {
   let redis: OwnRedis;
   let fake: FakeServer;
@@ -31,10 +29,10 @@ describe('chaos: worker kills, collector and Redis restarts', { timeout: 300_000
   const { env, start } = suite;
 
   it('every custom_id exactly once, no torn line, duplicate calls bounded by concurrency x kills', async (t) => {
-    const ids = Array.from({ length: 800 }, (_, i) => `chaos-${i}`);
+    const ids = numberedIds('chaos-', 800);
     const input = path.join(dir, 'chaos.in.jsonl');
     const out = path.join(dir, 'chaos.out.jsonl');
-    await writeFile(input, ids.map((id) => JSON.stringify({ custom_id: id, prompt: `about ${id}` })).join('\n') + '\n');
+    await writePrompts(input, ids.map((id) => [id, `about ${id}`]));
     const enqueued = await runCli(['--prefix', prefix, 'enqueue', '--name', 'chaos', '--input', input, '--model', 'm', '--base-url', fake.url, '--out', out], { env: env() });
     assert.equal(enqueued.code, 0, enqueued.stderr);
 
@@ -89,10 +87,10 @@ describe('chaos: worker kills, collector and Redis restarts', { timeout: 300_000
   it('enqueue repeated while workers drain the run, then retry and run at once: no item is paid twice', async (t) => {
     fake.reset();
     fake.setOptions({ latencyMs: 100, faults: { rate500: 0.1, seed: 11 } });
-    const ids = Array.from({ length: 1200 }, (_, i) => `again-${i}`);
+    const ids = numberedIds('again-', 1200);
     const input = path.join(dir, 'again.in.jsonl');
     const out = path.join(dir, 'again.out.jsonl');
-    await writeFile(input, ids.map((id) => JSON.stringify({ custom_id: id, prompt: `about ${id}` })).join('\n') + '\n');
+    await writePrompts(input, ids.map((id) => [id, `about ${id}`]));
     const job = ['--name', 'again', '--input', input, '--model', 'm', '--base-url', fake.url, '--out', out, '--attempts', '1'];
     const enqueue = () => runCli(['--prefix', prefix, 'enqueue', ...job], { env: env() });
     assert.equal((await enqueue()).code, 0);

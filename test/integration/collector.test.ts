@@ -16,20 +16,11 @@ import { claim, deliver, ledgerCounts, markWritten } from '../../src/queue/ledge
 import { loadRun, type RunSettings } from '../../src/queue/run-meta.js';
 import { RunStore } from '../../src/queue/run-store.js';
 import { Collector, CollectorBusyError } from '../../src/sinks/collector.js';
+import { sleep } from '../../src/core/sleep.js';
+import { REDIS_URL, testPrefix } from '../helpers/cli.js';
+import { deletePrefix, keysUnder } from '../helpers/redis-scan.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const T = { timeout: 60_000 };
-
-async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function outputLine(run: string, customId: string, n: number): OutputLine {
   return {
@@ -113,7 +104,7 @@ describe('Collector (real Redis + BullMQ)', () => {
 
   before(async () => {
     redis = createRedis(REDIS_URL);
-    prefix = `rtest-${randomUUID().slice(0, 8)}`;
+    prefix = testPrefix();
     dir = await mkdtemp(path.join(tmpdir(), 'respool-collector-'));
   });
 
@@ -130,9 +121,8 @@ describe('Collector (real Redis + BullMQ)', () => {
   });
 
   after(async () => {
-    await deleteByPrefix(redis, prefix);
-    const [, left] = await redis.scan('0', 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    assert.deepEqual(left, []);
+    await deletePrefix(prefix, redis);
+    assert.deepEqual(await keysUnder(prefix, redis), []);
     await redis.quit();
     await rm(dir, { recursive: true, force: true });
   });

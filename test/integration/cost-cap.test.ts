@@ -3,6 +3,7 @@ import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { CostCap, readSpend } from '../../src/queue/cost-cap.js';
 import { cleanRun } from '../../src/queue/clean.js';
+import { sleep } from '../../src/core/sleep.js';
 import { REDIS_URL, testPrefix } from '../helpers/cli.js';
 import { deletePrefix, dumpPrefix } from '../helpers/redis-scan.js';
 import { Queue } from 'bullmq';
@@ -46,7 +47,7 @@ describe('max_cost cap (real Redis)', () => {
     const short = new CostCap(redis, 'r3', 1000, prefix, 200);
     assert.equal((await short.reserve('dead', 900)).outcome, 'granted');
     assert.equal((await short.reserve('x', 200)).outcome, 'wait');
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     assert.equal((await short.reserve('x', 200)).outcome, 'granted', 'the dead reservation expired');
     await short.settle('x', 950);
     assert.equal((await short.reserve('y', 100)).outcome, 'capped');

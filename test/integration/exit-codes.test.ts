@@ -4,18 +4,13 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import { freePort } from '../../src/queue/embedded-redis.js';
+import { numberedIds, writePrompts } from '../helpers/prompts.js';
 import { assertEachIdOnce, lineCount, readLines, runCli, testPrefix, waitFor } from '../helpers/cli.js';
 import { Proc, stopAll } from '../helpers/procs.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
 import { dumpPrefix } from '../helpers/redis-scan.js';
 
 const KEY = 'sk-test-exitcodes-0123456789';
-
-async function promptsFile(dir: string, name: string, prompts: Array<[string, string]>): Promise<string> {
-  const file = path.join(dir, name);
-  await writeFile(file, prompts.map(([id, p]) => JSON.stringify({ custom_id: id, prompt: p })).join('\n') + '\n');
-  return file;
-}
 
 async function exists(file: string): Promise<boolean> {
   return access(file).then(
@@ -57,7 +52,7 @@ describe('exit codes', () => {
   });
 
   it('an API key with CR/LF is a settings error (2) for run and worker, naming the variable and never the key', async () => {
-    const input = await promptsFile(dir, 'crlf.jsonl', [['a', 'hello']]);
+    const input = await writePrompts(path.join(dir, 'crlf.jsonl'), [['a', 'hello']]);
     const out = path.join(dir, 'crlf-out.jsonl');
     const badKey = `${KEY}\r\nX-Injected: 1`;
     const results = [
@@ -82,8 +77,8 @@ describe('exit codes', () => {
   });
 
   it('an API answering only 500: the circuit stops the run after its N calls (6), no failed lines; the same command resumes once it works', async () => {
-    const ids = Array.from({ length: 8 }, (_, i) => `s${i}`);
-    const input = await promptsFile(dir, 'down.jsonl', ids.map((id) => [id, `question ${id}`]));
+    const ids = numberedIds('s', 8);
+    const input = await writePrompts(path.join(dir, 'down.jsonl'), ids.map((id) => [id, `question ${id}`]));
     const out = path.join(dir, 'down-out.jsonl');
     const args = ['--name', 'down', '--input', input, '--base-url', fake.url, '--out', out, '--concurrency', '1', '--backoff-ms', '1', '--circuit-breaker', '5'];
     fake.reset();
@@ -105,8 +100,8 @@ describe('exit codes', () => {
   });
 
   it('a base URL where nothing listens: exit 6 naming the URL; running again with the right URL resumes every item once', async () => {
-    const ids = Array.from({ length: 30 }, (_, i) => `d${i}`);
-    const input = await promptsFile(dir, 'dead.jsonl', ids.map((id) => [id, `question ${id}`]));
+    const ids = numberedIds('d', 30);
+    const input = await writePrompts(path.join(dir, 'dead.jsonl'), ids.map((id) => [id, `question ${id}`]));
     const out = path.join(dir, 'dead-out.jsonl');
     const deadUrl = `http://127.0.0.1:${await freePort()}/v1`;
     const args = ['--name', 'dead', '--input', input, '--out', out, '--concurrency', '4', '--backoff-ms', '50'];
@@ -126,7 +121,7 @@ describe('exit codes', () => {
   });
 
   it('a run with failed lines exits 5 with the retry command, again when run again; --allow-failures and allow_failures give 0', async () => {
-    const input = await promptsFile(dir, 'some-fail.jsonl', [
+    const input = await writePrompts(path.join(dir, 'some-fail.jsonl'), [
       ['ok', 'this one works'],
       ['bad', 'this one is refused [[status:400]]'],
     ]);
@@ -163,8 +158,8 @@ describe('exit codes: a circuit opened in a worker process', () => {
   withFakeServer(prefix, (s) => ({ fake, dir } = s));
 
   it('worker and collect report the stop; enqueueing again with the right URL resumes it, each item once, and collect exits 0', async () => {
-    const ids = Array.from({ length: 12 }, (_, i) => `w${i}`);
-    const input = await promptsFile(dir, 'wdead.jsonl', ids.map((id) => [id, `question ${id}`]));
+    const ids = numberedIds('w', 12);
+    const input = await writePrompts(path.join(dir, 'wdead.jsonl'), ids.map((id) => [id, `question ${id}`]));
     const out = path.join(dir, 'wdead-out.jsonl');
     const deadUrl = `http://127.0.0.1:${await freePort()}/v1`;
     const enqueue = (baseUrl: string) =>

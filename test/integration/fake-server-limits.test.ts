@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { startFakeServer, type FakeServer, type FakeStats } from '../../src/fake-server/index.js';
+import { sleep } from '../../src/core/sleep.js';
 
 interface ReplyJson {
   usage: { total_tokens: number } | null;
@@ -37,8 +38,6 @@ async function options(body: unknown): Promise<{ status: number; json: Record<st
 async function remoteStats(): Promise<FakeStats> {
   return (await (await fetch(`${server.url.replace(/\/v1$/, '')}/_stats`)).json()) as FakeStats;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The Go-style durations of x-ratelimit-reset-*. */
 const DURATION = /^(0s|\d+ms|(\d+h)?(\d+m)?\d+(\.\d+)?s)$/;

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import Ajv2020Module from 'ajv/dist/2020.js';
 import { startFakeServer, type FakeServer, type FakeStats } from '../../src/fake-server/index.js';
+import { sleep } from '../../src/core/sleep.js';
+import { pngHeaderUri } from '../helpers/png.js';
 
 // The reply is checked with a validator built here from the spec file, not with the server's own,
 // so that a bug in the server's schema loading cannot hide a non-conforming reply.
@@ -37,16 +39,6 @@ function outputText(r: ResponseJson): string {
     .filter((p) => p.type === 'output_text')
     .map((p) => p.text)
     .join('');
-}
-
-function pngUri(width: number, height: number): string {
-  const b = Buffer.alloc(33);
-  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(b, 0);
-  b.writeUInt32BE(13, 8);
-  b.write('IHDR', 12, 'latin1');
-  b.writeUInt32BE(width, 16);
-  b.writeUInt32BE(height, 20);
-  return `data:image/png;base64,${b.toString('base64')}`;
 }
 
 let server: FakeServer;
@@ -108,7 +100,7 @@ describe('valid requests', () => {
       model: 'm',
       input: [
         { type: 'message', role: 'system', content: 'sys' },
-        { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Describe.' }, { type: 'input_image', image_url: pngUri(1024, 1024), detail: 'auto' }] },
+        { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Describe.' }, { type: 'input_image', image_url: pngHeaderUri(1024, 1024), detail: 'auto' }] },
       ],
       text: { format: { type: 'text' }, verbosity: 'low' },
       temperature: 0.3,
@@ -138,7 +130,7 @@ describe('valid requests', () => {
   test('image tokens follow the size read from the data URI', async () => {
     const text = 'abcdefgh'; // 2 tokens
     const withImage = (detail?: string): unknown[] => [
-      { type: 'message', role: 'user', content: [{ type: 'input_text', text }, { type: 'input_image', image_url: pngUri(2048, 4096), ...(detail ? { detail } : {}) }] },
+      { type: 'message', role: 'user', content: [{ type: 'input_text', text }, { type: 'input_image', image_url: pngHeaderUri(2048, 4096), ...(detail ? { detail } : {}) }] },
     ];
     const high = (await (await post({ model: 'm', input: withImage() })).json()) as ResponseJson;
     const low = (await (await post({ model: 'm', input: withImage('low') })).json()) as ResponseJson;
@@ -435,7 +427,7 @@ describe('stats and control routes', () => {
     server.setOptions({ latencyMs: 60_000 });
     const aborter = new AbortController();
     const calls = [1, 2, 3].map(() => post({ model: 'm', input: 'x' }, { signal: aborter.signal }).catch(() => undefined));
-    while (server.stats().requests < 3) await new Promise((r) => setTimeout(r, 5));
+    while (server.stats().requests < 3) await sleep(5);
     assert.equal(server.stats().maxInFlight, 3);
     aborter.abort();
     await Promise.all(calls);
@@ -461,7 +453,7 @@ describe('stats and control routes', () => {
 test('close() returns while a call is still held and ends its connection', async () => {
   const s = await startFakeServer({ latencyMs: 60_000 });
   const pending = fetch(`${s.url}/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"m","input":"x"}' });
-  while (s.stats().requests < 1) await new Promise((r) => setTimeout(r, 5));
+  while (s.stats().requests < 1) await sleep(5);
   await s.close();
   await assert.rejects(pending);
 });

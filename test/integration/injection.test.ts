@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
+import { writePrompts } from '../helpers/prompts.js';
 import { countIds, readLines, runCli, testPrefix } from '../helpers/cli.js';
 import { dumpPrefix } from '../helpers/redis-scan.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
@@ -43,7 +44,7 @@ describe('queue and key names cannot be injected from input data', () => {
       'nul\u0000byte',
     ];
     const input = path.join(dir, 'evil.jsonl');
-    await writeFile(input, ids.map((id, i) => JSON.stringify({ custom_id: id, prompt: `item ${i}` })).join('\n') + '\n');
+    await writePrompts(input, ids.map((id, i) => [id, `item ${i}`]));
     const res = await runCli(['--prefix', prefix, 'run', '--name', 'evil', '--input', input, '--model', 'm', '--base-url', fake.url, '--out', path.join(dir, 'evil.out.jsonl')]);
     assert.equal(res.code, 0, res.stderr);
 

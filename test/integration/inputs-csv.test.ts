@@ -3,28 +3,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { Item, ReadOutcome, Rejection } from '../../src/core/item.js';
-import { readInputs, type ReadOptions } from '../../src/inputs/index.js';
+import type { ReadOutcome } from '../../src/core/item.js';
+import type { ReadOptions } from '../../src/inputs/index.js';
 import { seenNow } from '../helpers/seen.js';
-
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-async function collect(inputs: string[], opts: ReadOptions): Promise<ReadOutcome[]> {
-  const out: ReadOutcome[] = [];
-  for await (const outcome of readInputs(inputs, opts)) out.push(outcome);
-  return out;
-}
-
-function item(outcome: ReadOutcome | undefined): Item {
-  assert.equal(outcome?.type, 'item', `expected an item, got ${JSON.stringify(outcome)}`);
-  return (outcome as { item: Item }).item;
-}
-
-function rejection(outcome: ReadOutcome | undefined): Rejection {
-  assert.equal(outcome?.type, 'rejected', `expected a rejection, got ${JSON.stringify(outcome)}`);
-  return (outcome as { rejection: Rejection }).rejection;
-}
+import { ROOT } from '../helpers/cli.js';
+import { item, readAll, rejection } from '../helpers/read-outcomes.js';
 
 /** [customId, line, text] of each item, for compact comparisons. */
 function summary(outcomes: ReadOutcome[]): [string, number, string][] {
@@ -37,7 +20,7 @@ function summary(outcomes: ReadOutcome[]): [string, number, string][] {
 
 describe('CSV reader: the demo file (BOM, CRLF, quotes, embedded newline, unicode)', () => {
   it('yields the exact texts, ids and starting line numbers', async () => {
-    const outcomes = await collect(['fixtures/reviews.csv'], { cwd: REPO, template: '[{{lang}}] {{text}}' });
+    const outcomes = await readAll(['fixtures/reviews.csv'], { cwd: ROOT, template: '[{{lang}}] {{text}}' });
     assert.deepEqual(summary(outcomes), [
       ['r1', 2, '[en] Great kettle, boils fast and looks good.'],
       ['r2', 3, '[en] Stopped working after a week.\nSupport never answered my emails.'],
@@ -55,19 +38,19 @@ describe('CSV reader: the demo file (BOM, CRLF, quotes, embedded newline, unicod
   });
 
   it('does not leave the BOM in the first column name', async () => {
-    const outcomes = await collect(['fixtures/reviews.csv'], { cwd: REPO, template: '{{id}}' });
+    const outcomes = await readAll(['fixtures/reviews.csv'], { cwd: ROOT, template: '{{id}}' });
     assert.equal((item(outcomes[0]).request as { text: string }).text, 'r1');
   });
 
   it('reports the SourceRef path relative to cwd', async () => {
-    const outcomes = await collect(['reviews.csv'], { cwd: path.join(REPO, 'fixtures'), template: '{{text}}' });
+    const outcomes = await readAll(['reviews.csv'], { cwd: path.join(ROOT, 'fixtures'), template: '{{text}}' });
     assert.deepEqual(item(outcomes[0]).source, { file: 'reviews.csv', line: 2 });
   });
 });
 
 describe('CSV reader: bad rows', () => {
   it('rejects rows with the wrong number of fields and an empty id, naming file and line, and reads the rest', async () => {
-    const outcomes = await collect(['test/fixtures/rows-with-errors.csv'], { cwd: REPO, template: '{{text}}' });
+    const outcomes = await readAll(['test/fixtures/rows-with-errors.csv'], { cwd: ROOT, template: '{{text}}' });
     assert.equal(outcomes.length, 6);
     assert.deepEqual(summary([outcomes[0], outcomes[3], outcomes[5]] as ReadOutcome[]), [
       ['a1', 2, 'first row'],
@@ -85,14 +68,14 @@ describe('CSV reader: bad rows', () => {
   });
 
   it('rejects every row whose template column is missing, naming the columns', async () => {
-    const outcomes = await collect(['fixtures/reviews.csv'], { cwd: REPO, template: '{{text}} {{rating}} {{ stars }}' });
+    const outcomes = await readAll(['fixtures/reviews.csv'], { cwd: ROOT, template: '{{text}} {{rating}} {{ stars }}' });
     assert.equal(outcomes.length, 8);
     for (const o of outcomes) assert.match(rejection(o).reason, /fixtures\/reviews\.csv:\d+: the template uses column\(s\) missing from the file: rating, stars$/);
     assert.equal(rejection(outcomes[0]).customId, 'r1');
   });
 
   it('stops a file at unrecoverable quoting with one rejection after the good rows, then reads the next input', async () => {
-    const outcomes = await collect(['test/fixtures/broken-quote.csv', 'fixtures/reviews.csv'], { cwd: REPO, template: '{{text}}' });
+    const outcomes = await readAll(['test/fixtures/broken-quote.csv', 'fixtures/reviews.csv'], { cwd: ROOT, template: '{{text}}' });
     assert.deepEqual(summary(outcomes.slice(0, 2)), [
       ['b1', 2, 'fine'],
       ['b2', 3, 'also fine'],
@@ -119,7 +102,7 @@ describe('CSV reader: ids, line numbers and images', () => {
 
   it('counts a CRLF inside a quoted field as one line, and skipped empty lines as lines', async () => {
     await write('lines.csv', 'text\r\n"one\r\ntwo\r\nthree"\r\n\r\n\r\nfour\r\n"five\rsix"\nseven\n');
-    const outcomes = await collect(['lines.csv'], opts());
+    const outcomes = await readAll(['lines.csv'], opts());
     assert.deepEqual(summary(outcomes), [
       ['lines.csv:2', 2, 'one\r\ntwo\r\nthree'],
       ['lines.csv:7', 7, 'four'],
@@ -130,27 +113,27 @@ describe('CSV reader: ids, line numbers and images', () => {
 
   it('prefers custom_id over id, and uses idColumn when given', async () => {
     await write('ids.csv', 'id,custom_id,key,text\n1,c-1,k-1,hello\n');
-    assert.equal(item((await collect(['ids.csv'], opts()))[0]).customId, 'c-1');
-    assert.equal(item((await collect(['ids.csv'], opts({ idColumn: 'key' })))[0]).customId, 'k-1');
+    assert.equal(item((await readAll(['ids.csv'], opts()))[0]).customId, 'c-1');
+    assert.equal(item((await readAll(['ids.csv'], opts({ idColumn: 'key' })))[0]).customId, 'k-1');
   });
 
   it('rejects the file once when idColumn is not in the header', async () => {
     await write('noid.csv', 'text\nhello\nworld\n');
-    const outcomes = await collect(['noid.csv'], opts({ idColumn: 'key' }));
+    const outcomes = await readAll(['noid.csv'], opts({ idColumn: 'key' }));
     assert.equal(outcomes.length, 1);
     assert.match(rejection(outcomes[0]).reason, /noid\.csv:1: the id column "key" is not in the header; the file was not read/);
   });
 
   it('rejects a header that names a column twice', async () => {
     await write('dup.csv', 'text,text\na,b\n');
-    const outcomes = await collect(['dup.csv'], opts());
+    const outcomes = await readAll(['dup.csv'], opts());
     assert.equal(outcomes.length, 1);
     assert.match(rejection(outcomes[0]).reason, /names column "text" twice/);
   });
 
   it('reports a quote left open at the end of the file', async () => {
     await write('open.csv', 'text\nfine\n"never closed\nmore\n');
-    const outcomes = await collect(['open.csv'], opts());
+    const outcomes = await readAll(['open.csv'], opts());
     assert.equal(item(outcomes[0]).customId, 'open.csv:2');
     assert.deepEqual(rejection(outcomes[1]).source, { file: 'open.csv', line: 3 });
     assert.match(rejection(outcomes[1]).reason, /malformed CSV/);
@@ -159,21 +142,21 @@ describe('CSV reader: ids, line numbers and images', () => {
   it('yields nothing for a header-only or empty file', async () => {
     await write('header-only.csv', 'id,text\r\n');
     await write('empty.csv', '');
-    assert.deepEqual(await collect(['header-only.csv', 'empty.csv'], opts()), []);
+    assert.deepEqual(await readAll(['header-only.csv', 'empty.csv'], opts()), []);
   });
 
   it('accepts a column named like an Object.prototype member', async () => {
     await write('proto.csv', '__proto__,constructor\nx,y\n');
-    const outcomes = await collect(['proto.csv'], opts({ template: '{{__proto__}}-{{constructor}}' }));
+    const outcomes = await readAll(['proto.csv'], opts({ template: '{{__proto__}}-{{constructor}}' }));
     assert.equal((item(outcomes[0]).request as { text: string }).text, 'x-y');
   });
 
   it('attaches images from an `image` column: files checked relative to the CSV, URLs as they are', async () => {
-    const outcomes = await collect(['test/fixtures/with-images.csv'], { cwd: REPO, template: '{{text}}' });
+    const outcomes = await readAll(['test/fixtures/with-images.csv'], { cwd: ROOT, template: '{{text}}' });
     assert.deepEqual(item(outcomes[0]).request, {
       kind: 'prompt',
       text: 'local file',
-      images: [{ kind: 'file', path: path.join(REPO, 'test/fixtures/images/ok.png'), seen: seenNow(path.join(REPO, 'test/fixtures/images/ok.png')) }],
+      images: [{ kind: 'file', path: path.join(ROOT, 'test/fixtures/images/ok.png'), seen: seenNow(path.join(ROOT, 'test/fixtures/images/ok.png')) }],
     });
     assert.deepEqual(item(outcomes[1]).request, { kind: 'prompt', text: 'remote', images: [{ kind: 'url', url: 'https://example.com/cat.png' }] });
     assert.deepEqual(item(outcomes[2]).request, { kind: 'prompt', text: 'no image', images: [] });

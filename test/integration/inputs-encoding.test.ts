@@ -3,17 +3,10 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { Item, ReadOutcome, Rejection } from '../../src/core/item.js';
-import { InputTally, readInputs, type ReadOptions } from '../../src/inputs/index.js';
-
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-async function collect(inputs: string[], opts: ReadOptions): Promise<ReadOutcome[]> {
-  const out: ReadOutcome[] = [];
-  for await (const outcome of readInputs(inputs, opts)) out.push(outcome);
-  return out;
-}
+import type { Item, ReadOutcome } from '../../src/core/item.js';
+import { InputTally } from '../../src/inputs/index.js';
+import { ROOT } from '../helpers/cli.js';
+import { readAll, rejection } from '../helpers/read-outcomes.js';
 
 function summary(outcomes: ReadOutcome[]): Array<[string, string]> {
   return outcomes.map((o) => (o.type === 'item' ? [o.item.customId, requestText(o.item)] : [o.rejection.customId, `rejected: ${o.rejection.reason}`]));
@@ -21,11 +14,6 @@ function summary(outcomes: ReadOutcome[]): Array<[string, string]> {
 
 function requestText(item: Item): string {
   return item.request.kind === 'prompt' ? item.request.text : JSON.stringify(item.request);
-}
-
-function rejection(outcome: ReadOutcome | undefined): Rejection {
-  assert.equal(outcome?.type, 'rejected', `expected a rejection, got ${JSON.stringify(outcome)}`);
-  return (outcome as { rejection: Rejection }).rejection;
 }
 
 describe('reading files that are not UTF-8, and folders with files that are not images', () => {
@@ -38,15 +26,15 @@ describe('reading files that are not UTF-8, and folders with files that are not 
     await writeFile(path.join(dir, 'quotes.csv'), Buffer.from('id,text\nq,\x93quoted\x94 \x80\n', 'latin1'));
     await writeFile(path.join(dir, 'bom.jsonl'), Buffer.concat([Buffer.from('\uFEFF{"custom_id":"ok","prompt":"h\u00e9"}\n', 'utf8'), Buffer.from('{"prompt":"\xff"}\r\n', 'latin1'), Buffer.from('{"custom_id":"after","prompt":"z"}', 'utf8')]));
     await mkdir(path.join(dir, 'pics'));
-    await copyFile(path.join(REPO, 'test/fixtures/images/ok.png'), path.join(dir, 'pics/ok.png'));
+    await copyFile(path.join(ROOT, 'test/fixtures/images/ok.png'), path.join(dir, 'pics/ok.png'));
     await writeFile(path.join(dir, 'pics/Thumbs.db'), Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]));
     await writeFile(path.join(dir, 'pics/empty'), '');
-    await copyFile(path.join(REPO, 'test/fixtures/images/old.bmp'), path.join(dir, 'pics/scan'));
+    await copyFile(path.join(ROOT, 'test/fixtures/images/old.bmp'), path.join(dir, 'pics/scan'));
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
   it('rejects a CSV row by its start line when any line of it is not valid UTF-8, and reads on; a BOM is fine', async () => {
-    const got = summary(await collect(['multi.csv'], { cwd: dir, template: '{{text}}' }));
+    const got = summary(await readAll(['multi.csv'], { cwd: dir, template: '{{text}}' }));
     assert.deepEqual(got, [
       ['a', 'rejected: multi.csv:2: the line is not valid UTF-8 (set `encoding`, e.g. latin1, to read such a file) (line 3 of the row)'],
       ['b', 'fine ✓'],
@@ -54,18 +42,18 @@ describe('reading files that are not UTF-8, and folders with files that are not 
   });
 
   it('rejects a whole CSV file whose header is not valid UTF-8', async () => {
-    const outcomes = await collect(['bad-header.csv'], { cwd: dir });
+    const outcomes = await readAll(['bad-header.csv'], { cwd: dir });
     assert.equal(outcomes.length, 1);
     assert.equal(rejection(outcomes[0]).reason, 'bad-header.csv:1: the header is not valid UTF-8 (set `encoding`, e.g. latin1, to read such a file); the file was not read');
   });
 
   it('reads windows-1252 curly quotes and the euro sign with encoding latin1', async () => {
-    assert.deepEqual(summary(await collect(['quotes.csv'], { cwd: dir, template: '{{text}}', encoding: 'latin1' })), [['q', '“quoted” €']]);
-    assert.match(summary(await collect(['quotes.csv'], { cwd: dir, template: '{{text}}' }))[0]?.[1] ?? '', /rejected: quotes\.csv:2: the line is not valid UTF-8/);
+    assert.deepEqual(summary(await readAll(['quotes.csv'], { cwd: dir, template: '{{text}}', encoding: 'latin1' })), [['q', '“quoted” €']]);
+    assert.match(summary(await readAll(['quotes.csv'], { cwd: dir, template: '{{text}}' }))[0]?.[1] ?? '', /rejected: quotes\.csv:2: the line is not valid UTF-8/);
   });
 
   it('rejects a JSONL line that is not valid UTF-8 under its file:line id, with a BOM and CRLF around it', async () => {
-    assert.deepEqual(summary(await collect(['bom.jsonl'], { cwd: dir })), [
+    assert.deepEqual(summary(await readAll(['bom.jsonl'], { cwd: dir })), [
       ['ok', 'hé'],
       ['bom.jsonl:2', 'rejected: bom.jsonl:2: the line is not valid UTF-8 (set `encoding`, e.g. latin1, to read such a file)'],
       ['after', 'z'],
@@ -74,7 +62,7 @@ describe('reading files that are not UTF-8, and folders with files that are not 
 
   it('skips files in a folder that are images by neither name nor content, and counts them; an image without an image name is read', async () => {
     const tally = new InputTally();
-    const got = summary(await collect(['pics'], { cwd: dir, tally }));
+    const got = summary(await readAll(['pics'], { cwd: dir, tally }));
     assert.deepEqual(got.map(([id]) => id), ['ok.png', 'scan']);
     // `scan` is a BMP by its bytes: not skipped, rejected with the reason.
     assert.match(got[1]?.[1] ?? '', /rejected: pics\/scan: BMP images are not accepted/);

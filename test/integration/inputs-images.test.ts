@@ -3,19 +3,12 @@ import { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { Item, ReadOutcome, Rejection } from '../../src/core/item.js';
-import { readInputs, type ReadOptions } from '../../src/inputs/index.js';
+import type { ReadOutcome } from '../../src/core/item.js';
 import { seenNow } from '../helpers/seen.js';
+import { ROOT } from '../helpers/cli.js';
+import { item, readAll, rejection } from '../helpers/read-outcomes.js';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const OK_PNG = path.join(REPO, 'test/fixtures/images/ok.png');
-
-async function collect(inputs: string[], opts: ReadOptions): Promise<ReadOutcome[]> {
-  const out: ReadOutcome[] = [];
-  for await (const outcome of readInputs(inputs, opts)) out.push(outcome);
-  return out;
-}
+const OK_PNG = path.join(ROOT, 'test/fixtures/images/ok.png');
 
 function customIdOf(o: ReadOutcome): string {
   return o.type === 'item' ? o.item.customId : o.rejection.customId;
@@ -25,20 +18,10 @@ function byId(outcomes: ReadOutcome[], id: string): ReadOutcome | undefined {
   return outcomes.find((o) => customIdOf(o) === id);
 }
 
-function item(outcome: ReadOutcome | undefined): Item {
-  assert.equal(outcome?.type, 'item', `expected an item, got ${JSON.stringify(outcome)}`);
-  return (outcome as { item: Item }).item;
-}
-
-function rejection(outcome: ReadOutcome | undefined): Rejection {
-  assert.equal(outcome?.type, 'rejected', `expected a rejection, got ${JSON.stringify(outcome)}`);
-  return (outcome as { rejection: Rejection }).rejection;
-}
-
 describe('image folder', () => {
   let outcomes: ReadOutcome[];
   before(async () => {
-    outcomes = await collect(['test/fixtures/images'], { cwd: REPO });
+    outcomes = await readAll(['test/fixtures/images'], { cwd: ROOT });
   });
 
   it('finds every file recursively, in name order, skipping dotfiles and dot-folders', () => {
@@ -49,7 +32,7 @@ describe('image folder', () => {
     assert.deepEqual(item(byId(outcomes, 'nested/deeper/photo.JPG')), {
       customId: 'nested/deeper/photo.JPG',
       source: { path: 'test/fixtures/images/nested/deeper/photo.JPG' },
-      request: { kind: 'prompt', text: 'Describe this image.', images: [{ kind: 'file', path: path.join(REPO, 'test/fixtures/images/nested/deeper/photo.JPG'), seen: seenNow(path.join(REPO, 'test/fixtures/images/nested/deeper/photo.JPG')) }] },
+      request: { kind: 'prompt', text: 'Describe this image.', images: [{ kind: 'file', path: path.join(ROOT, 'test/fixtures/images/nested/deeper/photo.JPG'), seen: seenNow(path.join(ROOT, 'test/fixtures/images/nested/deeper/photo.JPG')) }] },
     });
     assert.equal(item(byId(outcomes, 'ok.png')).customId, 'ok.png');
   });
@@ -62,37 +45,37 @@ describe('image folder', () => {
   });
 
   it('reads the demo folder: images only, uppercase extension included', async () => {
-    const demo = await collect(['fixtures/images'], { cwd: REPO });
+    const demo = await readAll(['fixtures/images'], { cwd: ROOT });
     assert.deepEqual(demo.map((o) => item(o).customId), ['gradient.png', 'nested/deeper/sunset.PNG', 'shapes/checkerboard.jpg', 'shapes/circle.png']);
   });
 });
 
 describe('image inputs: globs, single files, prompts and limits', () => {
   it('matches a glob case-insensitively, with ids relative to the static part of the pattern', async () => {
-    const outcomes = await collect(['test/fixtures/images/**/*.jpg'], { cwd: REPO });
+    const outcomes = await readAll(['test/fixtures/images/**/*.jpg'], { cwd: ROOT });
     assert.deepEqual(outcomes.map(customIdOf), ['fake.jpg', 'nested/deeper/photo.JPG']);
     assert.deepEqual(item(outcomes[1]).source, { path: 'test/fixtures/images/nested/deeper/photo.JPG' });
   });
 
   it('uses the file name as the id of a single file', async () => {
-    const outcomes = await collect(['test/fixtures/images/nested/deeper/photo.JPG'], { cwd: REPO });
+    const outcomes = await readAll(['test/fixtures/images/nested/deeper/photo.JPG'], { cwd: ROOT });
     assert.equal(item(outcomes[0]).customId, 'photo.JPG');
   });
 
   it('renders {{path}} and {{name}} in the image prompt and rejects unknown placeholders', async () => {
-    const [ok] = await collect(['test/fixtures/images/nested'], { cwd: REPO, imagePrompt: 'Caption {{ path }} ({{name}}).' });
+    const [ok] = await readAll(['test/fixtures/images/nested'], { cwd: ROOT, imagePrompt: 'Caption {{ path }} ({{name}}).' });
     assert.equal((item(ok).request as { text: string }).text, 'Caption deeper/photo.JPG (photo.JPG).');
-    const [bad] = await collect(['test/fixtures/images/nested'], { cwd: REPO, imagePrompt: 'Caption {{title}}' });
+    const [bad] = await readAll(['test/fixtures/images/nested'], { cwd: ROOT, imagePrompt: 'Caption {{title}}' });
     assert.match(rejection(bad).reason, /unknown placeholder\(s\) title; only \{\{path\}\} and \{\{name\}\}/);
   });
 
   it('rejects an image over maxImageBytes', async () => {
-    const [big] = await collect(['test/fixtures/images/ok.png'], { cwd: REPO, maxImageBytes: 100 });
+    const [big] = await readAll(['test/fixtures/images/ok.png'], { cwd: ROOT, maxImageBytes: 100 });
     assert.match(rejection(big).reason, /ok\.png: the image is \d+ bytes, over the limit of 100 bytes/);
   });
 
   it('rejects a path or pattern that matches nothing, once each', async () => {
-    const outcomes = await collect(['no/such/file.png', 'test/fixtures/images/**/*.gif'], { cwd: REPO });
+    const outcomes = await readAll(['no/such/file.png', 'test/fixtures/images/**/*.gif'], { cwd: ROOT });
     assert.deepEqual(outcomes.map(rejection), [
       { customId: 'no/such/file.png', source: { path: 'no/such/file.png' }, reason: 'nothing matched "no/such/file.png": no such file or folder' },
       {
@@ -122,7 +105,7 @@ describe('image inputs: files that cannot be read', () => {
   });
 
   it('rejects a broken symbolic link with a reason and reads the rest of the folder', async () => {
-    const outcomes = await collect(['photos'], { cwd: dir });
+    const outcomes = await readAll(['photos'], { cwd: dir });
     assert.equal(item(byId(outcomes, 'a.png')).customId, 'a.png');
     assert.match(rejection(byId(outcomes, 'broken.png')).reason, /photos\/broken\.png: cannot read the file: it does not exist \(or is a broken symbolic link\)/);
     // photos/loop -> dir: its contents are walked once (dir/photos is then an ancestor and is not re-entered).
@@ -130,12 +113,12 @@ describe('image inputs: files that cannot be read', () => {
   });
 
   it('rejects an explicitly named broken symbolic link instead of reporting that nothing matched', async () => {
-    const [outcome] = await collect(['photos/broken.png'], { cwd: dir });
+    const [outcome] = await readAll(['photos/broken.png'], { cwd: dir });
     assert.match(rejection(outcome).reason, /cannot read the file/);
   });
 
   it('rejects a CSV image that is a folder', async () => {
-    const [outcome] = await collect(['rows.csv'], { cwd: dir, template: '{{text}}' });
+    const [outcome] = await readAll(['rows.csv'], { cwd: dir, template: '{{text}}' });
     assert.equal(rejection(outcome).reason, 'rows.csv:2: image "x.png": this is a directory, not an image file');
   });
 
@@ -147,7 +130,7 @@ describe('image inputs: files that cannot be read', () => {
       t.skip('running as root: permissions do not stop root from reading (the broken-link case covers unreadable files)');
       return;
     }
-    const [outcome] = await collect(['locked.png'], { cwd: dir });
+    const [outcome] = await readAll(['locked.png'], { cwd: dir });
     assert.match(rejection(outcome).reason, /locked\.png: cannot read the file: permission denied/);
   });
 });

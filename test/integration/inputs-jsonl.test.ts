@@ -3,32 +3,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { Item, ReadOutcome, Rejection } from '../../src/core/item.js';
-import { readInputs, type ReadOptions } from '../../src/inputs/index.js';
+import type { ReadOutcome } from '../../src/core/item.js';
 import { seenNow } from '../helpers/seen.js';
-
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-async function collect(inputs: string[], opts: ReadOptions): Promise<ReadOutcome[]> {
-  const out: ReadOutcome[] = [];
-  for await (const outcome of readInputs(inputs, opts)) out.push(outcome);
-  return out;
-}
-
-function item(outcome: ReadOutcome | undefined): Item {
-  assert.equal(outcome?.type, 'item', `expected an item, got ${JSON.stringify(outcome)}`);
-  return (outcome as { item: Item }).item;
-}
-
-function rejection(outcome: ReadOutcome | undefined): Rejection {
-  assert.equal(outcome?.type, 'rejected', `expected a rejection, got ${JSON.stringify(outcome)}`);
-  return (outcome as { rejection: Rejection }).rejection;
-}
+import { ROOT } from '../helpers/cli.js';
+import { item, readAll, rejection } from '../helpers/read-outcomes.js';
 
 describe('JSONL reader: the demo file', () => {
   it('reads batch-style, input and prompt lines', async () => {
-    const outcomes = await collect(['fixtures/prompts.jsonl'], { cwd: REPO });
+    const outcomes = await readAll(['fixtures/prompts.jsonl'], { cwd: ROOT });
     assert.deepEqual(
       outcomes.map((o) => item(o)),
       [
@@ -75,7 +57,7 @@ describe('JSONL reader: bad and unusual lines (CRLF file)', () => {
   const byLine = (line: number) => outcomes.find((o) => lineOf(o) === line);
 
   before(async () => {
-    outcomes = await collect(['test/fixtures/mixed.jsonl'], { cwd: REPO });
+    outcomes = await readAll(['test/fixtures/mixed.jsonl'], { cwd: ROOT });
   });
 
   it('skips blank and whitespace-only lines but keeps physical line numbers', () => {
@@ -105,7 +87,7 @@ describe('JSONL reader: bad and unusual lines (CRLF file)', () => {
   });
 
   it('renders prompt lines with JSON-stringified values and file:line ids when custom_id is absent', async () => {
-    const withTopic = await collect(['test/fixtures/mixed.jsonl'], { cwd: REPO, template: '{{prompt}} / {{topic}}' });
+    const withTopic = await readAll(['test/fixtures/mixed.jsonl'], { cwd: ROOT, template: '{{prompt}} / {{topic}}' });
     const line11 = withTopic.find((o) => lineOf(o) === 11);
     assert.deepEqual(item(line11), {
       customId: 'mixed.jsonl:11',
@@ -130,7 +112,7 @@ describe('JSONL reader: bad and unusual lines (CRLF file)', () => {
       kind: 'input',
       input: 'Describe',
       images: [
-        { kind: 'file', path: path.join(REPO, 'test/fixtures/images/ok.png'), seen: seenNow(path.join(REPO, 'test/fixtures/images/ok.png')) },
+        { kind: 'file', path: path.join(ROOT, 'test/fixtures/images/ok.png'), seen: seenNow(path.join(ROOT, 'test/fixtures/images/ok.png')) },
         { kind: 'url', url: 'https://example.com/a.jpg' },
       ],
     });
@@ -150,19 +132,19 @@ describe('JSONL reader: options and edge cases', () => {
 
   it('uses idColumn instead of custom_id, falling back to file:line when the field is absent', async () => {
     await write('ids.ndjson', '{"key":"k1","custom_id":"c1","prompt":"a"}\n{"prompt":"b"}\n');
-    const outcomes = await collect(['ids.ndjson'], { cwd: dir, idColumn: 'key' });
+    const outcomes = await readAll(['ids.ndjson'], { cwd: dir, idColumn: 'key' });
     assert.deepEqual(outcomes.map((o) => item(o).customId), ['k1', 'ids.ndjson:2']);
   });
 
   it('strips a BOM on the first line and accepts a trailing line without newline', async () => {
     await write('bom.jsonl', '\uFEFF{"prompt":"first"}\n{"prompt":"last"}');
-    const outcomes = await collect(['bom.jsonl'], { cwd: dir });
+    const outcomes = await readAll(['bom.jsonl'], { cwd: dir });
     assert.deepEqual(outcomes.map((o) => (item(o).request as { text: string }).text), ['first', 'last']);
   });
 
   it('rejects an input that is neither a string nor an array, and a bad image', async () => {
     await write('bad.jsonl', '{"input":{"role":"user"}}\n{"input":"x","image":"nope.png"}\n{"prompt":"x","image":[1]}\n');
-    const outcomes = await collect(['bad.jsonl'], { cwd: dir });
+    const outcomes = await readAll(['bad.jsonl'], { cwd: dir });
     assert.match(rejection(outcomes[0]).reason, /bad\.jsonl:1: "input" must be a string or an array, got an object$/);
     assert.match(rejection(outcomes[1]).reason, /bad\.jsonl:2: image "nope\.png": cannot read the file/);
     assert.match(rejection(outcomes[2]).reason, /bad\.jsonl:3: "image" must be a path or URL string/);
@@ -170,7 +152,7 @@ describe('JSONL reader: options and edge cases', () => {
 
   it('rejects a batch-style line whose body is not an object', async () => {
     await write('body.jsonl', '{"custom_id":"x","method":"POST","url":"/v1/responses","body":[1]}\n');
-    const outcomes = await collect(['body.jsonl'], { cwd: dir });
+    const outcomes = await readAll(['body.jsonl'], { cwd: dir });
     assert.match(rejection(outcomes[0]).reason, /body must be a JSON object, got an array/);
   });
 });

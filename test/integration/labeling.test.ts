@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import type { OutputLine } from '../../src/core/output-line.js';
 import { jobIdFor } from '../../src/queue/keys.js';
+import { numberedIds, writePrompts } from '../helpers/prompts.js';
 import { finished, readLines, runCli, spawnCli, testPrefix, waitFor } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
 
@@ -134,7 +135,7 @@ describe('respool run: structured labeling', () => {
   it('a configured rate of invalid answers: re-asked until valid, or invalid_output; one line each', async () => {
     fake.setOptions({ faults: { rateInvalid: 0.5, seed: 3 } });
     try {
-      const ids = Array.from({ length: 40 }, (_, i) => `q${i}`);
+      const ids = numberedIds('q', 40);
       const { lines } = await runJob('rate', { labels: ['a', 'b'], invalid_output_retries: 1 }, { file: 'rate.jsonl', text: jsonl(ids.map((id) => ({ custom_id: id, prompt: `item ${id}` }))) });
       assert.equal(lines.length, 40);
       const reasked = lines.filter((l) => (l.invalid_answers ?? 0) > 0);
@@ -398,9 +399,9 @@ describe('respool run: a sampled labeling run killed and started again', () => {
   withFakeServer(prefix, (s) => ({ fake, dir } = s), { latencyMs: 40 });
 
   it('every item ends with one batch line, and finished samples are not paid for twice', async () => {
-    const ids = Array.from({ length: 120 }, (_, i) => `k${i}`);
+    const ids = numberedIds('k', 120);
     const input = path.join(dir, 'kill.jsonl');
-    await writeFile(input, ids.map((id) => JSON.stringify({ custom_id: id, prompt: `item ${id}` })).join('\n') + '\n');
+    await writePrompts(input, ids.map((id) => [id, `item ${id}`]));
     const job = path.join(dir, 'kill.json');
     await writeFile(job, JSON.stringify({ name: 'kill', inputs: ['kill.jsonl'], model: 'm', labels: ['a', 'b', 'c'], samples: 3, output_format: 'openai-batch', concurrency: 10, out: 'kill-out.jsonl' }));
     const out = path.join(dir, 'kill-out.jsonl');

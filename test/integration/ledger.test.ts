@@ -9,17 +9,8 @@ import { createRedis } from '../../src/queue/connection.js';
 import { runKeys, type RunKeys } from '../../src/queue/keys.js';
 import { bullPrefix, jobIdFor } from '../../src/queue/keys.js';
 import { areDone, areWritten, claim, deleteLedger, deliver, ledgerCounts, markWritten, RunLedger } from '../../src/queue/ledger.js';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
+import { REDIS_URL, testPrefix } from '../helpers/cli.js';
+import { deletePrefix, keysUnder } from '../helpers/redis-scan.js';
 
 describe('ledger (real Redis)', () => {
   let redis: Redis;
@@ -28,7 +19,7 @@ describe('ledger (real Redis)', () => {
 
   before(async () => {
     redis = createRedis(REDIS_URL);
-    prefix = `rtest-${randomUUID().slice(0, 8)}`;
+    prefix = testPrefix();
   });
 
   beforeEach(async () => {
@@ -39,9 +30,8 @@ describe('ledger (real Redis)', () => {
   });
 
   after(async () => {
-    await deleteByPrefix(redis, prefix);
-    const left = await redis.scan('0', 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    assert.deepEqual(left[1], []);
+    await deletePrefix(prefix, redis);
+    assert.deepEqual(await keysUnder(prefix, redis), []);
     await redis.quit();
   });
 
@@ -297,7 +287,7 @@ describe('ledger (real Redis)', () => {
 
 describe('producer: duplicate custom_ids (real Redis and BullMQ)', () => {
   it('a duplicate whose line-made id collides too is rejected naming the custom_id that was duplicated', async () => {
-    const prefix = `rtest-${randomUUID().slice(0, 8)}`;
+    const prefix = testPrefix();
     const redis = createRedis(REDIS_URL);
     const queue = new Queue<JobData>('dups', { connection: redis, prefix: bullPrefix(prefix) });
     try {
@@ -320,12 +310,7 @@ describe('producer: duplicate custom_ids (real Redis and BullMQ)', () => {
     } finally {
       await queue.obliterate({ force: true });
       await queue.close();
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        if (keys.length > 0) await redis.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
+      await deletePrefix(prefix, redis);
       await redis.quit();
     }
   });

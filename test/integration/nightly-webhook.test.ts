@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import type { Logger } from '../../src/core/logger.js';
 import { postSummary } from '../../src/schedule/webhook.js';
+import { recordingLogger } from '../helpers/logger.js';
 
 /** The on_complete POST against a real local HTTP server. */
 describe('on_complete webhook', () => {
@@ -20,15 +20,6 @@ describe('on_complete webhook', () => {
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}/hook?token=secret-token`;
     return { url, seen, close: () => new Promise<void>((r) => s.close(() => r())) };
-  }
-  function recordingLogger(): { log: Logger; messages: string[] } {
-    const messages: string[] = [];
-    const push = (m: unknown) => {
-      messages.push(String(m));
-      return log;
-    };
-    const log = { error: push, warn: push, info: push, debug: push } as unknown as Logger;
-    return { log, messages };
   }
 
   it('POSTs the summary as JSON, retries a 503, and logs the target without its query', async () => {

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
 import type { RunReport } from '../../src/cli/commands/status.js';
+import { sleep } from '../../src/core/sleep.js';
+import { writePrompts } from '../helpers/prompts.js';
 import { countIds, finished, readLines, runCli, spawnCli, tempDir, testPrefix, waitFor } from '../helpers/cli.js';
 import { deletePrefix, dumpPrefix } from '../helpers/redis-scan.js';
 
@@ -41,11 +43,7 @@ describe('operations: status, retry, cancel', () => {
     assert.equal(res.code, 0, res.stderr);
     return (JSON.parse(res.stdout) as RunReport[])[0]!;
   };
-  const writeInput = async (name: string, prompts: Array<[string, string]>) => {
-    const file = path.join(dir, `${name}.jsonl`);
-    await writeFile(file, prompts.map(([id, prompt]) => JSON.stringify({ custom_id: id, prompt })).join('\n') + '\n');
-    return file;
-  };
+  const writeInput = (name: string, prompts: Array<[string, string]>) => writePrompts(path.join(dir, `${name}.jsonl`), prompts);
   const enqueueArgs = (name: string, input: string, extra: string[] = []) => [
     'enqueue', '--name', name, '--input', input, '--model', 'm', '--base-url', fake.url, '--out', path.join(dir, `${name}.out.jsonl`), ...extra,
   ];
@@ -60,7 +58,7 @@ describe('operations: status, retry, cancel', () => {
     assert.equal(enq.code, 0, enq.stderr);
 
     // Nothing works on it yet: everything is queued, and the oldest item ages.
-    await new Promise((r) => setTimeout(r, 1200));
+    await sleep(1200);
     const idle = await status('st');
     assert.equal(idle.queued, 13);
     assert.equal(idle.active, 0);
@@ -233,7 +231,7 @@ describe('operations: status, retry, cancel', () => {
     // Every call made ended as a completed line: none was made for a cancelled item.
     assert.equal(fake.stats().requests, completed.length);
     const after = fake.stats().requests;
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     assert.equal(fake.stats().requests, after, 'no call after the cancel');
     const s = await status('cx');
     assert.equal(s.state, 'cancelled');

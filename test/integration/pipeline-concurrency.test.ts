@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import { jobHeadroom } from '../../src/worker/worker-set.js';
+import { numberedIds, writePrompts } from '../helpers/prompts.js';
 import { countIds, readLines, runCli, testPrefix } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
 
@@ -22,9 +22,9 @@ describe('respool run: concurrency bounds the calls in flight', () => {
   });
 
   it('never has more than --concurrency calls at the server, though the workers hold more jobs', async () => {
-    const ids = Array.from({ length: 120 }, (_, i) => `c${i}`);
+    const ids = numberedIds('c', 120);
     const input = path.join(dir, 'many.jsonl');
-    await writeFile(input, ids.map((id) => JSON.stringify({ custom_id: id, prompt: `item ${id}` })).join('\n') + '\n');
+    await writePrompts(input, ids.map((id) => [id, `item ${id}`]));
     fake.reset();
     const out = path.join(dir, 'many.out.jsonl');
     const res = await runCli(

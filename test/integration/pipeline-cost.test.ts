@@ -8,6 +8,7 @@ import { findPrice } from '../../src/cost/prices.js';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import { buildRequestBody } from '../../src/worker/build-request.js';
 import { estimateRequestTokens } from '../../src/cost/token-estimate.js';
+import { numberedIds } from '../helpers/prompts.js';
 import { assertEachIdOnce, finished, readLines, ROOT, runCli, spawnCli, testPrefix } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
 
@@ -23,7 +24,7 @@ describe('cost in a run', () => {
   const promptText = (i: number, tag = '') => `${tag}Question ${String(i).padStart(4, '0')}: name a colour.`;
 
   async function prompts(name: string, n: number, extra: string[] = [], tag = ''): Promise<{ file: string; ids: string[] }> {
-    const ids = Array.from({ length: n }, (_, i) => `${name}-${i}`);
+    const ids = numberedIds(`${name}-`, n);
     const file = path.join(dir, `${name}.in.jsonl`);
     // Prompts of one length, so that every call costs the same at the fake server.
     const rows = ids.map((id, i) => JSON.stringify({ custom_id: id, prompt: promptText(i, tag) }));

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import path from 'node:path';
 import type { FakeServer } from '../../src/fake-server/index.js';
+import { numberedIds, writePrompts } from '../helpers/prompts.js';
 import { assertEachIdOnce, countIds, finished, lineCount, readLines, runCli, spawnCli, testPrefix, waitFor } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
 
@@ -17,8 +17,8 @@ describe('crashes and several processes', () => {
   withFakeServer(prefix, (s) => ({ fake, dir } = s), { latencyMs: 100 });
 
   async function prompts(name: string, n: number): Promise<string[]> {
-    const ids = Array.from({ length: n }, (_, i) => `${name}-${i}`);
-    await writeFile(path.join(dir, `${name}.in.jsonl`), ids.map((id) => JSON.stringify({ custom_id: id, prompt: `about ${id}` })).join('\n') + '\n');
+    const ids = numberedIds(`${name}-`, n);
+    await writePrompts(path.join(dir, `${name}.in.jsonl`), ids.map((id) => [id, `about ${id}`]));
     return ids;
   }
 

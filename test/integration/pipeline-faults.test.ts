@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import path from 'node:path';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import { jobIdFor } from '../../src/queue/keys.js';
+import { numberedIds, writePrompts } from '../helpers/prompts.js';
 import { countIds, readLines, runCli, testPrefix } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
-
-async function promptsFile(dir: string, name: string, prompts: Array<[string, string]>): Promise<string> {
-  const file = path.join(dir, name);
-  await writeFile(file, prompts.map(([id, p]) => JSON.stringify({ custom_id: id, prompt: p })).join('\n') + '\n');
-  return file;
-}
 
 describe('respool run: API faults', () => {
   let fake: FakeServer;
@@ -29,8 +23,8 @@ describe('respool run: API faults', () => {
     ], { env: { OPENRESPONSES_API_KEY: 'sk-test-faults' } });
 
   it('429 (with Retry-After) then 500 on every item: retried, the 429 does not use an attempt, one line each', async () => {
-    const ids = Array.from({ length: 30 }, (_, i) => `f${i}`);
-    const input = await promptsFile(dir, 'in-first.jsonl', ids.map((id) => [id, `question ${id}`]));
+    const ids = numberedIds('f', 30);
+    const input = await writePrompts(path.join(dir, 'in-first.jsonl'), ids.map((id) => [id, `question ${id}`]));
     fake.reset();
     fake.setOptions({ faults: { failFirst: 2, failKinds: ['429', '500'], retryAfterMs: 50 } });
     // A short backoff base keeps the test quick; Retry-After still decides the wait after a 429.
@@ -53,8 +47,8 @@ describe('respool run: API faults', () => {
   });
 
   it('random resets, truncated bodies, 429s and 500s: every item ends with exactly one line', async () => {
-    const ids = Array.from({ length: 120 }, (_, i) => `r${i}`);
-    const input = await promptsFile(dir, 'in-random.jsonl', ids.map((id) => [id, `random ${id}`]));
+    const ids = numberedIds('r', 120);
+    const input = await writePrompts(path.join(dir, 'in-random.jsonl'), ids.map((id) => [id, `random ${id}`]));
     fake.reset();
     fake.setOptions({ faults: { rate429: 0.1, rate500: 0.1, rateReset: 0.1, rateTruncate: 0.1, seed: 7, retryAfterMs: 20 } });
     const res = await run('random', input, ['--attempts', '10']);
@@ -73,7 +67,7 @@ describe('respool run: API faults', () => {
   });
 
   it('a 400 is not retried; a 500 on every attempt ends as failed with the last error', async () => {
-    const input = await promptsFile(dir, 'in-hard.jsonl', [
+    const input = await writePrompts(path.join(dir, 'in-hard.jsonl'), [
       ['bad', 'this one is refused [[status:400]]'],
       ['down', 'this one always fails [[status:500]]'],
       ['ok', 'this one works'],

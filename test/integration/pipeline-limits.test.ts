@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import path from 'node:path';
 import type { FakeServer } from '../../src/fake-server/index.js';
+import { numberedIds, writePrompts } from '../helpers/prompts.js';
 import { Redis } from 'ioredis';
 import { assertEachIdOnce, finished, readLines, REDIS_URL, runCli, spawnCli, testPrefix } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
@@ -17,9 +17,9 @@ describe('rate limits', () => {
   withFakeServer(prefix, (s) => ({ fake, dir } = s), { latencyMs: 20 });
 
   async function prompts(name: string, n: number, text = (i: number) => `item ${i}`): Promise<{ file: string; ids: string[] }> {
-    const ids = Array.from({ length: n }, (_, i) => `${name}-${i}`);
+    const ids = numberedIds(`${name}-`, n);
     const file = path.join(dir, `${name}.in.jsonl`);
-    await writeFile(file, ids.map((id, i) => JSON.stringify({ custom_id: id, prompt: text(i) })).join('\n') + '\n');
+    await writePrompts(file, ids.map((id, i) => [id, text(i)]));
     return { file, ids };
   }
 

@@ -8,10 +8,8 @@ import { createRedis } from '../../src/queue/connection.js';
 import { bullPrefix } from '../../src/queue/keys.js';
 import { enqueue, type EnqueueStats } from '../../src/queue/producer.js';
 import { sleep } from '../../src/core/sleep.js';
-import { waitFor } from '../helpers/cli.js';
-import { dumpPrefix } from '../helpers/redis-scan.js';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+import { REDIS_URL, waitFor } from '../helpers/cli.js';
+import { deletePrefix } from '../helpers/redis-scan.js';
 
 async function* prompts(run: string, n: number): AsyncIterable<ReadOutcome> {
   for (let i = 0; i < n; i++) {
@@ -41,7 +39,7 @@ describe('producer lead (real Redis, a real BullMQ worker)', { timeout: 60_000 }
     redis = createRedis(REDIS_URL);
   });
   after(async () => {
-    for (const key of (await dumpPrefix(prefix)).keys()) await redis.del(key);
+    await deletePrefix(prefix, redis);
     await redis.quit();
   });
 

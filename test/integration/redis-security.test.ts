@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
+import { writePrompts } from '../helpers/prompts.js';
 import { countIds, readLines, runCli, tempDir, testPrefix } from '../helpers/cli.js';
-import { startOwnRedis, type OwnRedis } from '../helpers/configured-redis.js';
+import { OwnRedis, type OwnRedisOptions } from '../helpers/own-redis.js';
 
 const PASSWORD = 'pw-Zq8!x/y@h%3A';
 const EVICTION_WARNING = /Redis maxmemory-policy is "allkeys-lru"/g;
@@ -21,15 +21,15 @@ describe('Redis security: password, TLS, eviction policy', () => {
     fake = await startFakeServer();
     dir = await tempDir();
     input = path.join(dir, 'items.jsonl');
-    await writeFile(input, ['a', 'b', 'c'].map((id) => JSON.stringify({ custom_id: id, prompt: `say ${id}` })).join('\n') + '\n');
+    await writePrompts(input, ['a', 'b', 'c'].map((id) => [id, `say ${id}`]));
   });
   after(async () => {
     await fake.close();
-    for (const s of servers) await s.stop();
+    for (const s of servers) await s.destroy();
   });
 
-  const own = async (opts: Parameters<typeof startOwnRedis>[0]) => {
-    const s = await startOwnRedis(opts);
+  const own = async (opts: OwnRedisOptions) => {
+    const s = await OwnRedis.start({ persistent: false, ...opts });
     servers.push(s);
     return s;
   };

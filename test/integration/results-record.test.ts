@@ -3,6 +3,7 @@ import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import { beforeEach, describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
+import { numberedIds, writePrompts } from '../helpers/prompts.js';
 import { assertEachIdOnce, readLines, runCli, testPrefix } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
 import { deletePrefix } from '../helpers/redis-scan.js';
@@ -20,10 +21,10 @@ describe('the results file is the record', { timeout: 120_000 }, () => {
   withFakeServer(prefix, (s) => ({ fake, dir } = s));
   beforeEach(() => fake.reset());
 
-  const ids = Array.from({ length: 8 }, (_, i) => `rec-${i}`);
+  const ids = numberedIds('rec-', 8);
   async function input(name: string): Promise<string> {
     const file = path.join(dir, `${name}.in.jsonl`);
-    await writeFile(file, ids.map((id) => JSON.stringify({ custom_id: id, prompt: `about ${id}` })).join('\n') + '\n');
+    await writePrompts(file, ids.map((id) => [id, `about ${id}`]));
     return file;
   }
   const run = (p: string, name: string, inputFile: string, out: string, extra: string[] = [], cwd?: string) =>

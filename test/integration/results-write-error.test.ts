@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import { ResultsFile } from '../../src/sinks/results-file.js';
+import { numberedIds, writePrompts } from '../helpers/prompts.js';
 import { assertEachIdOnce, readLines, runCli, testPrefix } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
 
@@ -33,8 +34,8 @@ describe('results file write errors', () => {
 
   it('a run whose results file is on a full disk stops with a message naming the file; run again once there is room, every item once', { skip }, async () => {
     const input = path.join(dir, 'items.jsonl');
-    const ids = Array.from({ length: 5 }, (_, i) => `w${i}`);
-    await writeFile(input, ids.map((id) => JSON.stringify({ custom_id: id, prompt: id })).join('\n') + '\n');
+    const ids = numberedIds('w', 5);
+    await writePrompts(input, ids.map((id) => [id, id]));
     const out = path.join(dir, 'full.jsonl');
     await symlink(FULL, out);
     const args = ['--prefix', prefix, 'run', '--name', 'full', '--input', input, '--model', 'm', '--base-url', fake.url, '--out', out];

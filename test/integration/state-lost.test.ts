@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { before, beforeEach, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { FakeServer } from '../../src/fake-server/index.js';
+import { numberedIds, writePrompts } from '../helpers/prompts.js';
 import { assertEachIdOnce, lineCount, readLines, testPrefix, waitFor } from '../helpers/cli.js';
-import type { OwnRedis } from '../helpers/own-redis.js';
-import { withOwnRedis } from '../helpers/own-redis-suite.js';
+import { withOwnRedis, type OwnRedis } from '../helpers/own-redis.js';
 import { Proc } from '../helpers/procs.js';
 
 /**
@@ -30,10 +30,10 @@ describe('the run state vanishes from Redis mid-run', { timeout: 180_000 }, () =
   });
 
   async function setUp(name: string): Promise<{ ids: string[]; args: string[]; out: string }> {
-    const ids = Array.from({ length: ITEMS }, (_, i) => `${name}-${i}`);
+    const ids = numberedIds(`${name}-`, ITEMS);
     const input = path.join(dir, `${name}.in.jsonl`);
     const out = path.join(dir, `${name}.out.jsonl`);
-    await writeFile(input, ids.map((id) => JSON.stringify({ custom_id: id, prompt: `about ${id}` })).join('\n') + '\n');
+    await writePrompts(input, ids.map((id) => [id, `about ${id}`]));
     const args = ['--prefix', prefix, 'run', '--name', name, '--input', input, '--model', 'm', '--base-url', fake.url, '--out', out, '--concurrency', String(CONCURRENCY)];
     return { ids, args, out };
   }

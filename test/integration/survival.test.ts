@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, beforeEach, describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
+import { sleep } from '../../src/core/sleep.js';
+import { numberedIds, writePrompts } from '../helpers/prompts.js';
 import { assertEachIdOnce, lineCount, readLines, runCli, testPrefix, waitFor } from '../helpers/cli.js';
-import type { OwnRedis } from '../helpers/own-redis.js';
-import { withOwnRedis } from '../helpers/own-redis-suite.js';
+import { withOwnRedis, type OwnRedis } from '../helpers/own-redis.js';
 import { deliveredBy } from '../helpers/procs.js';
 
 /**
@@ -14,7 +14,6 @@ import { deliveredBy } from '../helpers/procs.js';
  */
 
 const FAST = { RESPOOL_LOCK_DURATION_MS: '2000', RESPOOL_STALLED_INTERVAL_MS: '1000', OPENRESPONSES_API_KEY: 'sk-survival-test' };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // The suite keeps the outage short; RESPOOL_TEST_OUTAGE_MS=30000 runs the 30 s case by hand.
 const OUTAGE_MS = Number(process.env.RESPOOL_TEST_OUTAGE_MS ?? 6000);
 
@@ -33,9 +32,9 @@ describe('surviving faults, one at a time', { timeout: 120_000 }, () => {
   const worker = (name: string, extra: string[] = []) => start(['worker', '--name', name, ...extra]);
 
   async function inputOf(name: string, n: number): Promise<{ ids: string[]; input: string; out: string }> {
-    const ids = Array.from({ length: n }, (_, i) => `${name}-${i}`);
+    const ids = numberedIds(`${name}-`, n);
     const input = path.join(dir, `${name}.in.jsonl`);
-    await writeFile(input, ids.map((id) => JSON.stringify({ custom_id: id, prompt: `about ${id}` })).join('\n') + '\n');
+    await writePrompts(input, ids.map((id) => [id, `about ${id}`]));
     return { ids, input, out: path.join(dir, `${name}.out.jsonl`) };
   }
 

@@ -2,18 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import type { Logger } from '../../src/core/logger.js';
 import { postSummary } from '../../src/schedule/webhook.js';
-
-function recordingLogger(): { log: Logger; messages: string[] } {
-  const messages: string[] = [];
-  const push = (m: unknown) => {
-    messages.push(String(m));
-    return log;
-  };
-  const log = { error: push, warn: push, info: push, debug: push } as unknown as Logger;
-  return { log, messages };
-}
+import { recordingLogger } from '../helpers/logger.js';
 
 /** A real local server: `/hook` answers `hookStatus` (with a Location for a 3xx), `/elsewhere` 200. */
 async function server(hookStatus: number) {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { OutputLine } from '../../src/core/output-line.js';
 import { createLogger } from '../../src/cli/logger.js';
 import { Progress } from '../../src/cli/progress.js';
+import { sleep } from '../../src/core/sleep.js';
 import { Screen } from '../helpers/screen.js';
 
 function line(status: OutputLine['status'], costUsd = 0.001): OutputLine {

@@ -1,18 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { imageSizeFromBytes, imageSizeFromDataUri } from '../../src/core/image-size.js';
-
-function png(width: number, height: number): Buffer {
-  const b = Buffer.alloc(33);
-  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(b, 0);
-  b.writeUInt32BE(13, 8);
-  b.write('IHDR', 12, 'latin1');
-  b.writeUInt32BE(width, 16);
-  b.writeUInt32BE(height, 20);
-  b[24] = 8; // bit depth
-  b[25] = 6; // RGBA
-  return b;
-}
+import { pngHeader } from '../helpers/png.js';
 
 /** SOI, an APP0 segment (so the walker must skip one), a DQT stub, then SOF0. */
 function jpeg(width: number, height: number, sofMarker = 0xc0): Buffer {
@@ -63,8 +52,8 @@ function webp(chunk: 'VP8 ' | 'VP8L' | 'VP8X', width: number, height: number): B
 const dataUri = (mime: string, bytes: Buffer): string => `data:${mime};base64,${bytes.toString('base64')}`;
 
 test('PNG size comes from the IHDR chunk', () => {
-  assert.deepEqual(imageSizeFromBytes(png(1024, 768)), { width: 1024, height: 768 });
-  assert.deepEqual(imageSizeFromDataUri(dataUri('image/png', png(3, 70000))), { width: 3, height: 70000 });
+  assert.deepEqual(imageSizeFromBytes(pngHeader(1024, 768)), { width: 1024, height: 768 });
+  assert.deepEqual(imageSizeFromDataUri(dataUri('image/png', pngHeader(3, 70000))), { width: 3, height: 70000 });
 });
 
 test('JPEG size comes from the SOF segment after skipping other segments', () => {
@@ -90,15 +79,15 @@ test('GIF and the three WebP variants', () => {
 });
 
 test('the format is read from the bytes, not from the declared MIME type', () => {
-  assert.deepEqual(imageSizeFromDataUri(dataUri('image/jpeg', png(10, 20))), { width: 10, height: 20 });
+  assert.deepEqual(imageSizeFromDataUri(dataUri('image/jpeg', pngHeader(10, 20))), { width: 10, height: 20 });
 });
 
 test('unknown or broken data gives null, never throws', () => {
   assert.equal(imageSizeFromDataUri('https://example.com/cat.png'), null);
   assert.equal(imageSizeFromDataUri('data:image/png,notbase64'), null);
   assert.equal(imageSizeFromDataUri(dataUri('image/png', Buffer.from('hello world, not an image'))), null);
-  assert.equal(imageSizeFromBytes(png(1, 1).subarray(0, 20)), null);
-  assert.equal(imageSizeFromBytes(png(0, 10)), null);
+  assert.equal(imageSizeFromBytes(pngHeader(1, 1).subarray(0, 20)), null);
+  assert.equal(imageSizeFromBytes(pngHeader(0, 10)), null);
   assert.equal(imageSizeFromBytes(jpeg(10, 10).subarray(0, 30)), null);
   assert.equal(imageSizeFromBytes(Buffer.alloc(0)), null);
 });

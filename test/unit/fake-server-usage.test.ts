@@ -2,16 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { digestInput } from '../../src/fake-server/input.js';
 import { buildUsage, imageTiles, imageTokens, inputTokens, REASONING_TOKENS, textTokens } from '../../src/fake-server/usage.js';
-
-function pngUri(width: number, height: number): string {
-  const b = Buffer.alloc(33);
-  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(b, 0);
-  b.writeUInt32BE(13, 8);
-  b.write('IHDR', 12, 'latin1');
-  b.writeUInt32BE(width, 16);
-  b.writeUInt32BE(height, 20);
-  return `data:image/png;base64,${b.toString('base64')}`;
-}
+import { pngHeaderUri } from '../helpers/png.js';
 
 test('tiles follow the fit-2048 then short-side-768 rule', () => {
   assert.equal(imageTiles(1024, 1024), 4); // -> 768x768
@@ -48,8 +39,8 @@ test('input tokens count instructions, every text part and every image', () => {
       role: 'user',
       content: [
         { type: 'input_text', text: 'abcd' },
-        { type: 'input_image', image_url: pngUri(512, 512) },
-        { type: 'input_image', image_url: pngUri(4096, 4096), detail: 'low' },
+        { type: 'input_image', image_url: pngHeaderUri(512, 512) },
+        { type: 'input_image', image_url: pngHeaderUri(4096, 4096), detail: 'low' },
         { type: 'input_image', image_url: 'https://example.com/a.png', detail: 'high' },
       ],
     },

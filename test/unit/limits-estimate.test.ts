@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULTS } from '../../src/config/defaults.js';
 import { estimateRequestTokens, estimateTextTokens, utf8ByteLength } from '../../src/cost/token-estimate.js';
 import { imageTiles, imageTokens, MAX_IMAGE_TOKENS } from '../../src/cost/image-tokens.js';
+import { pngHeaderUri } from '../helpers/png.js';
 // The fake server is imported by this test only, as the reference the estimate must never fall below.
 import { createRng } from '../../src/fake-server/faults.js';
 import { digestInput } from '../../src/fake-server/input.js';
@@ -17,17 +18,6 @@ const gradientPng = dataUri('image/png', fixture('gradient.png')); // 64x48
 const circlePng = dataUri('image/png', fixture('shapes/circle.png')); // 64x48
 const checkerJpeg = dataUri('image/jpeg', fixture('shapes/checkerboard.jpg')); // 64x48
 const sunsetPng = dataUri('image/png', fixture('nested/deeper/sunset.PNG')); // 64x48
-
-/** A PNG that is only a signature and an IHDR chunk: enough for the size reader, at any size. */
-function pngHeaderUri(width: number, height: number): string {
-  const b = Buffer.alloc(33);
-  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(b, 0);
-  b.writeUInt32BE(13, 8);
-  b.write('IHDR', 12, 'latin1');
-  b.writeUInt32BE(width, 16);
-  b.writeUInt32BE(height, 20);
-  return dataUri('image/png', b);
-}
 
 
 /** Code units drawn from every UTF-8 length class, including surrogate pairs and lone surrogates. */
