@@ -31,14 +31,14 @@ describe('layer rules', () => {
   const eslint = new ESLint({ cwd: root });
 
   test('an import from a higher layer fails, naming the rule of the importing folder', async () => {
-    const [message, ...rest] = await layerErrors(eslint, 'src/queue/probe.ts', '../queue/cancel.js');
+    const [message, ...rest] = await layerErrors(eslint, 'src/queue/probe.ts', '../worker/worker-set.js');
     assert.equal(rest.length, 0);
     assert.match(message ?? '', /Layer rule: src\/queue may import only from core, config, inputs, cost, queue/);
   });
 
   test('the rules hold in subfolders, at any depth', async () => {
     assert.equal((await layerErrors(eslint, 'src/worker/limits/probe.ts', '../../cli/logger.js')).length, 1);
-    assert.equal((await layerErrors(eslint, 'src/sinks/export/probe.ts', '../../queue/cancel.js')).length, 1);
+    assert.equal((await layerErrors(eslint, 'src/sinks/export/probe.ts', '../../worker/worker-set.js')).length, 1);
     assert.equal((await layerErrors(eslint, 'src/cost/probe.ts', '../queue/keys.js')).length, 1);
     assert.equal((await layerErrors(eslint, 'src/core/probe.ts', '../config/defaults.js')).length, 1);
   });
