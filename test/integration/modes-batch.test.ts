@@ -97,7 +97,7 @@ describe('respool run --mode batch', () => {
     const lines = await readLines(path.join(dir, 'no-batch.jsonl'));
     assert.deepEqual([...countIds(lines).keys()].sort(), [...ids].sort());
     assert.ok([...countIds(lines).values()].every((n) => n === 1));
-    assert.ok(lines.every((l) => l.status === 'completed' && l.service_tier === undefined));
+    assert.ok(lines.every((l) => l.status === 'completed' && l.service_tier === 'default'));
     assertBilledOnce(fake, 'no-batch', ids);
   });
 
