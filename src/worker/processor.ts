@@ -35,6 +35,8 @@ type ItemJob = Extract<JobData, { type: 'item' }>;
 /** What the worker set lends the processor: the call path, run settings and state, the ledger's ends. */
 export interface ProcessorContext extends CallPath {
   runs: { get(run: string): Promise<RunSettings | null> };
+  /** The tier an `auto` run's items go by now (src/batch/mode.ts); absent: `auto` items go at the standard tier. */
+  modeNow?(run: string): Promise<'batch' | 'flex' | 'online'>;
   clientFor(settings: RunSettings): OpenResponsesClient;
   /** Stops the run for every worker (the key was refused); idempotent. */
   stopRun(run: string, reason: string): Promise<void>;
@@ -110,11 +112,18 @@ async function endWithoutCall(job: Job<JobData>, token: string | undefined, err:
   throw new DelayedError();
 }
 
+/** The run's settings, with an `auto` run's current tier as its mode: a switch to flex sends flex calls. */
+async function sendingSettings(ctx: ProcessorContext, run: string): Promise<RunSettings | null> {
+  const settings = await ctx.runs.get(run);
+  if (settings?.mode !== 'auto' || !ctx.modeNow) return settings;
+  return { ...settings, mode: (await ctx.modeNow(run)) === 'flex' ? 'flex' : 'online' };
+}
+
 /** The item's line; throws to retry the job (BullMQ) or after putting it back in the queue. */
 async function lineOf(ctx: ProcessorContext, job: Job<JobData>, token: string | undefined, signal: AbortSignal | undefined, owner: string): Promise<OutputLine> {
   const data = job.data;
   if (data.type === 'rejected') return rejectedJobLine(data, new Date());
-  const settings = await ctx.runs.get(data.run);
+  const settings = await sendingSettings(ctx, data.run);
   if (!settings) return resultsLine(notCalled(data, ''), { kind: 'internal', message: `no settings found in Redis for run ${data.run}` });
   if (ctx.isStopped(data.run)) return putBack(job, token);
 

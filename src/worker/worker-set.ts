@@ -30,6 +30,7 @@ import { pricerForRun } from '../queue/run-prices.js';
 import type { OutputLine } from '../core/output-line.js';
 import type { CostDecision } from './cost-hooks.js';
 import { Parking } from '../batch/park.js';
+import { effectiveMode, MODE_NOW_FIELD } from '../batch/mode.js';
 import { BatchDriver, type DeliverEntry } from '../batch/driver.js';
 import { batchProvider } from '../batch/provider.js';
 
@@ -69,6 +70,8 @@ export class WorkerSet {
     this.parking = new Parking({ redis: opts.redis, runs: this.runs, ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }) });
     const online = createProcessor({
       runs: this.runs,
+      // An `auto` run's tier now: its deadline watcher records a switch to flex or the standard tier here.
+      modeNow: async (run) => effectiveMode({ mode: 'auto' }, await opts.redis.hget(runKeys(run, opts.prefix).meta, MODE_NOW_FIELD)),
       clientFor: (s) => this.clientFor(s),
       inCallSlot: (run, call) =>
         this.callSlots(run)(async () => {

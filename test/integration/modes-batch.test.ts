@@ -123,6 +123,8 @@ describe('respool run --mode batch', () => {
     assert.ok([...countIds(lines).values()].every((n) => n === 1));
     assert.ok(lines.every((l) => l.status === 'completed' && l.service_tier !== 'batch'), 'every item answered online');
     assert.ok(lines.every((l) => Date.parse(l.finished_at) <= deadlineAt), 'every line before the deadline');
+    // A switch to flex sends flex calls (the fake server answers them as flex).
+    if (/switching from batch to flex/.test(res.stderr)) assert.ok(lines.some((l) => l.service_tier === 'flex'), `flex lines after the switch to flex: ${res.stderr.split('\n').filter((l) => /switch/.test(l)).join(' / ')} tiers ${lines.map((l) => l.service_tier).join(',')}`);
     const stats = fake.stats();
     assert.equal(stats.batch.batchesCreated, 1, 'the run started with a batch');
     assertBilledOnce(fake, 'auto-deadline', ids);
