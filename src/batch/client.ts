@@ -15,7 +15,8 @@ import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { Dispatcher } from 'undici';
 import { errorFromException, errorFromResponse, type ClassifyContext } from '../worker/classify.js';
-import { HEADER_VALUE, loadUndici } from '../worker/client.js';
+import { checkedEndpoint, loadUndici, MAX_TIMER_MS } from '../worker/client.js';
+import { BATCH_CLIENT_DEFAULTS, HTTP_DEFAULTS } from '../config/defaults.js';
 import { ApiCallError, InvalidRequestError, NetworkError, RateLimitedError, ServerError, type ApiCallErrorInit } from '../worker/errors.js';
 import { HeaderLookup } from '../worker/response-headers.js';
 import { BATCH_COMPLETION_WINDOW, BATCH_ENDPOINT, type BatchStatus, type ProviderBatch, type ProviderFile } from './types.js';
@@ -60,11 +61,6 @@ export class BatchApiUnavailableError extends InvalidRequestError {
 /** The file or batch named is not (or no longer) there. */
 export class BatchObjectNotFoundError extends InvalidRequestError {}
 
-const DEFAULT_TIMEOUT_MS = 60_000;
-const DEFAULT_UPLOAD_TIMEOUT_MS = 10 * 60_000;
-const DEFAULT_DOWNLOAD_IDLE_MS = 2 * 60_000;
-const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
-const MAX_TIMER_MS = 2_147_483_647;
 /** An error answer's body is read up to this much, never a whole file sent back by mistake. */
 const MAX_ERROR_BODY_CHARS = 64 * 1024;
 const BATCH_STATUSES: ReadonlySet<string> = new Set<BatchStatus>(['validating', 'failed', 'in_progress', 'finalizing', 'completed', 'expired', 'cancelling', 'cancelled']);
@@ -102,25 +98,16 @@ export class BatchClient {
   readonly #apiKey: string | undefined;
 
   constructor(opts: BatchClientOptions) {
-    let parsed: URL;
-    try {
-      parsed = new URL(opts.baseUrl);
-    } catch {
-      throw new Error(`invalid base URL: ${JSON.stringify(opts.baseUrl)}`);
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`base URL must be http(s): ${parsed.protocol}`);
-    if (parsed.username || parsed.password) throw new Error('base URL must not contain credentials; use the API key setting');
-    const key = opts.apiKey?.trim();
-    if (key && !HEADER_VALUE.test(key)) throw new Error('the API key contains characters that cannot be sent in an HTTP header');
-    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
-    this.origin = parsed.origin;
+    const endpoint = checkedEndpoint(opts.baseUrl, opts.apiKey);
+    this.baseUrl = endpoint.baseUrl;
+    this.origin = endpoint.origin;
     this.basePath = new URL(this.baseUrl).pathname.replace(/\/+$/, '');
-    this.timeoutMs = positive(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
-    this.uploadTimeoutMs = positive(opts.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS, 'uploadTimeoutMs');
-    this.downloadIdleMs = positive(opts.downloadIdleMs ?? DEFAULT_DOWNLOAD_IDLE_MS, 'downloadIdleMs');
-    this.maxLineBytes = positive(opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, 'maxLineBytes');
-    this.userAgent = opts.userAgent ?? 'respool';
-    this.#apiKey = key ? key : undefined;
+    this.timeoutMs = positive(opts.timeoutMs ?? BATCH_CLIENT_DEFAULTS.timeoutMs, 'timeoutMs');
+    this.uploadTimeoutMs = positive(opts.uploadTimeoutMs ?? BATCH_CLIENT_DEFAULTS.uploadTimeoutMs, 'uploadTimeoutMs');
+    this.downloadIdleMs = positive(opts.downloadIdleMs ?? BATCH_CLIENT_DEFAULTS.downloadIdleMs, 'downloadIdleMs');
+    this.maxLineBytes = positive(opts.maxLineBytes ?? BATCH_CLIENT_DEFAULTS.maxLineBytes, 'maxLineBytes');
+    this.userAgent = opts.userAgent ?? HTTP_DEFAULTS.userAgent;
+    this.#apiKey = endpoint.apiKey;
   }
 
   /** `POST /files` with purpose `batch`, as multipart/form-data streamed from `content`. */

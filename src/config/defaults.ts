@@ -119,6 +119,18 @@ export const QUEUE_DEFAULTS = {
 };
 
 /** The HTTP side of the API calls and webhooks. */
+/** The provider Batch API client (src/batch/client.ts). */
+export const BATCH_CLIENT_DEFAULTS = {
+  /** One call of `/files` or `/batches` that is not an upload or a download. */
+  timeoutMs: 60_000,
+  /** Uploading one batch input file (up to 200 MB). */
+  uploadTimeoutMs: 10 * 60_000,
+  /** A download of an output or error file fails when no byte arrives for this long. */
+  downloadIdleMs: 2 * 60_000,
+  /** Longest line of an output or error file read; a longer one fails the download. */
+  maxLineBytes: 64 * 1024 * 1024,
+};
+
 export const HTTP_DEFAULTS = {
   /** The `User-Agent` header of API calls and `on_complete` webhooks. */
   userAgent: 'respool',

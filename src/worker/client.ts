@@ -77,10 +77,31 @@ export async function loadUndici(parts = UNDICI_PARTS): Promise<Send> {
   }
 }
 
-const MAX_TIMER_MS = 2_147_483_647;
+export const MAX_TIMER_MS = 2_147_483_647;
 
 /** Characters a header value can carry (RFC 9110 field-value, without CR/LF/NUL). */
 export const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * The base URL and API key of a client of the API (`/responses`, `/files`, `/batches`), checked
+ * without ever quoting the key: an http(s) URL without credentials (they would be sent as Basic auth
+ * next to the key), and a key that can go in a header. Keys read from files often end with a newline,
+ * so the key is trimmed; a key with other control characters would make the HTTP client throw an
+ * error that quotes the header value, i.e. the key.
+ */
+export function checkedEndpoint(baseUrl: string, apiKey: string | undefined): { baseUrl: string; origin: string; apiKey: string | undefined } {
+  let parsed: URL;
+  try {
+    parsed = new URL(baseUrl);
+  } catch {
+    throw new Error(`invalid base URL: ${JSON.stringify(baseUrl)}`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`base URL must be http(s): ${parsed.protocol}`);
+  if (parsed.username || parsed.password) throw new Error('base URL must not contain credentials; use the API key setting');
+  const key = apiKey?.trim();
+  if (key && !HEADER_VALUE.test(key)) throw new Error('the API key contains characters that cannot be sent in an HTTP header');
+  return { baseUrl: baseUrl.replace(/\/+$/, ''), origin: parsed.origin, apiKey: key ? key : undefined };
+}
 
 export class OpenResponsesClient {
   readonly url: string;
@@ -92,30 +113,17 @@ export class OpenResponsesClient {
   readonly #apiKey: string | undefined;
 
   constructor(opts: OpenResponsesClientOptions) {
-    let parsed: URL;
-    try {
-      parsed = new URL(opts.baseUrl);
-    } catch {
-      throw new Error(`invalid base URL: ${JSON.stringify(opts.baseUrl)}`);
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`base URL must be http(s): ${parsed.protocol}`);
-    // Credentials in the URL would be sent as Basic auth next to the key; refuse them, without echoing them.
-    if (parsed.username || parsed.password) throw new Error('base URL must not contain credentials; use the API key setting');
+    const endpoint = checkedEndpoint(opts.baseUrl, opts.apiKey);
     if (!(opts.timeoutMs > 0)) throw new Error(`timeoutMs must be positive, got ${opts.timeoutMs}`);
 
-    // Keys read from files often end with a newline; a key with other control characters would make
-    // the HTTP client throw an error that quotes the header value, i.e. the key. Refuse it here, without quoting it.
-    const key = opts.apiKey?.trim();
-    if (key && !HEADER_VALUE.test(key)) throw new Error('the API key contains characters that cannot be sent in an HTTP header');
-
-    this.url = `${opts.baseUrl.replace(/\/+$/, '')}/responses`;
+    this.url = `${endpoint.baseUrl}/responses`;
     const target = new URL(this.url);
     this.origin = target.origin;
     this.path = `${target.pathname}${target.search}`;
     // setTimeout fires at once for delays above 2^31-1 ms, so larger values mean "about 24 days".
     this.timeoutMs = Math.min(opts.timeoutMs, MAX_TIMER_MS);
     this.userAgent = opts.userAgent ?? HTTP_DEFAULTS.userAgent;
-    this.#apiKey = key ? key : undefined;
+    this.#apiKey = endpoint.apiKey;
   }
 
   get hasApiKey(): boolean {
