@@ -50,6 +50,7 @@ export { ReportInputError } from './report/read-results.js';
 export {
   ApiCallError,
   AuthenticationError,
+  CapacityUnavailableError,
   InvalidRequestError,
   NetworkError,
   RateLimitedError,
@@ -58,3 +59,8 @@ export {
   ServerError,
 } from './worker/errors.js';
 export type { ApiErrorDetails } from './worker/errors.js';
+/**
+ * The provider Batch API's failures (mode `batch` or `auto`), in the same tree: no Batch API at the
+ * base URL (stops the run), and a file or batch that is not there.
+ */
+export { BatchApiUnavailableError, BatchObjectNotFoundError } from './batch/client.js';
