@@ -37,7 +37,7 @@ import { failedBatchVerdict } from './read-output.js';
 import { CostCap } from '../queue/cost-cap.js';
 import { formatUsd, usdToNanos } from '../cost/compute.js';
 import type { Pricer } from '../cost/pricer.js';
-import { effectiveMode, MODE_NOW_FIELD, MODE_REASON_FIELD } from './mode.js';
+import { effectiveMode } from './mode.js';
 
 type ItemJob = Extract<JobData, { type: 'item' }>;
 
@@ -87,6 +87,7 @@ interface PollState {
 export class BatchDriver {
   private readonly owner = `${os.hostname()}:${process.pid}:${randomUUID()}`;
   private readonly state: BatchState;
+  private readonly store: RunStore;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -100,6 +101,7 @@ export class BatchDriver {
 
   constructor(private readonly opts: BatchDriverOptions) {
     this.state = new BatchState(opts.redis, opts.run, opts.prefix);
+    this.store = new RunStore(opts.redis, opts.run, opts.prefix);
   }
 
   start(): void {
@@ -138,7 +140,7 @@ export class BatchDriver {
     const cancelled = status.state === 'cancelled';
     try {
       await this.flushToOnline(settings);
-      let mode = effectiveMode(settings, await this.opts.redis.hget(runKeys(this.opts.run, this.opts.prefix).meta, MODE_NOW_FIELD));
+      let mode = effectiveMode(settings, await this.store.modeNow());
       if (!cancelled && settings.mode === 'auto' && settings.deadlineAt !== undefined) mode = await this.followDeadline(settings, mode);
       const inBatch = mode === 'batch' && !cancelled;
       if (inBatch) await this.submit(settings, status.enqueueDone);
@@ -169,7 +171,7 @@ export class BatchDriver {
     }
     const decision = planTier({ now, deadlineAt, margin, itemsLeft, current: mode, measuredRate: this.measuredRate(mode, itemsLeft, now), limits, reactionMs });
     if (decision.mode === mode) return mode;
-    await this.opts.redis.hset(runKeys(this.opts.run, this.opts.prefix).meta, { [MODE_NOW_FIELD]: decision.mode, [MODE_REASON_FIELD]: decision.reason });
+    await this.store.recordModeSwitch(decision.mode, decision.reason);
     this.opts.log.warn(`run ${this.opts.run}: switching from ${mode} to ${decision.mode === 'online' ? 'the standard tier' : decision.mode} to meet the deadline (${decision.reason})`);
     this.onlineSince = { at: now, left: itemsLeft };
     return decision.mode;
@@ -467,7 +469,7 @@ export class BatchDriver {
   private async stopForMissingApi(settings: RunSettings, err: BatchApiUnavailableError): Promise<void> {
     const reason = `mode ${settings.mode} needs the provider's Batch API, but ${err.message}: run it again with --mode online or --mode flex (items parked for a batch are sent then; nothing is lost)`;
     this.opts.log.error(`run ${this.opts.run} stopped: ${reason}`);
-    await Promise.all([this.opts.queue.pause(), new RunStore(this.opts.redis, this.opts.run, this.opts.prefix).markStopped(reason, 'no_batch_api')]);
+    await Promise.all([this.opts.queue.pause(), this.store.markStopped(reason, 'no_batch_api')]);
   }
 }
 

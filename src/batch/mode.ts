@@ -6,11 +6,6 @@
 import type { RunSettings } from '../queue/run-meta.js';
 import type { TierMode } from './deadline-plan.js';
 
-/** Run meta field: the tier an `auto` run goes by now (absent: batch). */
-export const MODE_NOW_FIELD = 'mode_now';
-/** Run meta field: why `auto` last switched, for `status`. */
-export const MODE_REASON_FIELD = 'mode_reason';
-
 export function effectiveMode(settings: Pick<RunSettings, 'mode'>, modeNow: string | null | undefined): TierMode {
   switch (settings.mode) {
     case 'batch':

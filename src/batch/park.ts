@@ -12,11 +12,11 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobData } from '../core/item.js';
 import { BatchState } from '../queue/batch-state.js';
-import { runKeys } from '../queue/keys.js';
+import { RunStore } from '../queue/run-store.js';
 import type { RunSettings } from '../queue/run-meta.js';
 import { ImageUnreadableError, prepareCall } from '../worker/prepare-call.js';
 import type { RunCache } from '../worker/run-cache.js';
-import { effectiveMode, MODE_NOW_FIELD } from './mode.js';
+import { effectiveMode } from './mode.js';
 import type { TierMode } from './deadline-plan.js';
 
 type Processor = (job: Job<JobData>, token?: string, signal?: AbortSignal) => Promise<void>;
@@ -75,14 +75,13 @@ export class Parking {
     return s;
   }
 
-  private modeOf(settings: RunSettings): Promise<TierMode> {
+  /** The tier the run's items go by now; an `auto` run's is read again at most every FRESH_MS. */
+  modeOf(settings: RunSettings): Promise<TierMode> {
     if (settings.mode !== 'auto') return Promise.resolve(effectiveMode(settings, null));
     const now = Date.now();
     const cached = this.modes.get(settings.run);
     if (cached && now - cached.at < FRESH_MS) return cached.mode;
-    const mode = this.opts.redis
-      .hget(runKeys(settings.run, this.opts.prefix).meta, MODE_NOW_FIELD)
-      .then((m) => effectiveMode(settings, m));
+    const mode = new RunStore(this.opts.redis, settings.run, this.opts.prefix).modeNow().then((m) => effectiveMode(settings, m));
     mode.catch(() => this.modes.delete(settings.run));
     this.modes.set(settings.run, { at: now, mode });
     return mode;

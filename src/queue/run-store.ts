@@ -88,6 +88,16 @@ export class RunStore {
     await this.redis.hset(this.keys.meta, 'enqueue_done', '1');
   }
 
+  /** The tier an `auto` run goes by now, as its deadline watcher last recorded it (null: none yet). */
+  async modeNow(): Promise<string | null> {
+    return this.redis.hget(this.keys.meta, 'mode_now');
+  }
+
+  /** An `auto` run switches tier, for every worker (read by `modeNow`) and for `status` (the reason). */
+  async recordModeSwitch(mode: string, reason: string): Promise<void> {
+    await this.redis.hset(this.keys.meta, { mode_now: mode, mode_reason: reason });
+  }
+
   async markStopped(reason: string, kind: StopKind = 'key_refused'): Promise<void> {
     await this.redis.hset(this.keys.meta, { state: 'stopped', stop_reason: reason, stop_kind: kind });
   }

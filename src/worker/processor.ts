@@ -36,7 +36,7 @@ type ItemJob = Extract<JobData, { type: 'item' }>;
 export interface ProcessorContext extends CallPath {
   runs: { get(run: string): Promise<RunSettings | null> };
   /** The tier an `auto` run's items go by now (src/batch/mode.ts); absent: `auto` items go at the standard tier. */
-  modeNow?(run: string): Promise<'batch' | 'flex' | 'online'>;
+  modeNow?(settings: RunSettings): Promise<'batch' | 'flex' | 'online'>;
   clientFor(settings: RunSettings): OpenResponsesClient;
   /** Stops the run for every worker (the key was refused); idempotent. */
   stopRun(run: string, reason: string): Promise<void>;
@@ -116,7 +116,7 @@ async function endWithoutCall(job: Job<JobData>, token: string | undefined, err:
 async function sendingSettings(ctx: ProcessorContext, run: string): Promise<RunSettings | null> {
   const settings = await ctx.runs.get(run);
   if (settings?.mode !== 'auto' || !ctx.modeNow) return settings;
-  return { ...settings, mode: (await ctx.modeNow(run)) === 'flex' ? 'flex' : 'online' };
+  return { ...settings, mode: (await ctx.modeNow(settings)) === 'flex' ? 'flex' : 'online' };
 }
 
 /** The item's line; throws to retry the job (BullMQ) or after putting it back in the queue. */

@@ -30,7 +30,6 @@ import { pricerForRun } from '../queue/run-prices.js';
 import type { OutputLine } from '../core/output-line.js';
 import type { CostDecision } from './cost-hooks.js';
 import { Parking } from '../batch/park.js';
-import { effectiveMode, MODE_NOW_FIELD } from '../batch/mode.js';
 import { BatchDriver, type DeliverEntry } from '../batch/driver.js';
 import { batchProvider } from '../batch/provider.js';
 
@@ -71,7 +70,7 @@ export class WorkerSet {
     const online = createProcessor({
       runs: this.runs,
       // An `auto` run's tier now: its deadline watcher records a switch to flex or the standard tier here.
-      modeNow: async (run) => effectiveMode({ mode: 'auto' }, await opts.redis.hget(runKeys(run, opts.prefix).meta, MODE_NOW_FIELD)),
+      modeNow: (settings) => this.parking.modeOf(settings),
       clientFor: (s) => this.clientFor(s),
       inCallSlot: (run, call) =>
         this.callSlots(run)(async () => {
