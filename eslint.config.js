@@ -95,4 +95,12 @@ export default tseslint.config(
     },
   },
   ...layerConfigs(),
+  {
+    // The library takes every setting as an option; only the command line turns the environment into options.
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Only src/cli reads the environment: take the value as an option (docs/architecture.md#layers)' }],
+    },
+  },
 );

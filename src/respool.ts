@@ -6,6 +6,7 @@ import type { JobConfig } from './config/schema.js';
 import { ConfigError } from './config/load.js';
 import type { Logger } from './core/logger.js';
 import type { OutputLine } from './core/output-line.js';
+import type { RedisTls } from './queue/redis-security.js';
 import type { StopKind } from './queue/run-meta.js';
 import { loadRun } from './queue/run-meta.js';
 import { knownCostNanos, type RunTotals } from './report/line-totals.js';
@@ -37,6 +38,12 @@ export interface RespoolOptions {
    * from PATH started with its data in `<stateDir>/redis` and stopped by `close()`
    */
   redis?: string;
+  /**
+   * PEM contents (not file names) for a `rediss://` Redis: `ca` for a private CA, `cert` and `key` for
+   * a server that asks for a client certificate.
+   * @default Node's CA list, no client certificate
+   */
+  redisTls?: RedisTls;
   /** The API key, sent as `Authorization: Bearer <key>`; never logged, stored in Redis or written to a file. */
   apiKey?: string;
   /**
@@ -244,6 +251,7 @@ export async function openRespool(opts: RespoolOptions = {}): Promise<Respool> {
   checkApiKey(opts.apiKey, 'apiKey');
   const ctx = await PipelineContext.open({
     ...(opts.redis ? { redisUrl: opts.redis } : {}),
+    ...(opts.redisTls ? { redisTls: opts.redisTls } : {}),
     ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
     ...(opts.logger ? { log: opts.logger } : {}),
     ...(opts.prefix ? { prefix: opts.prefix } : {}),

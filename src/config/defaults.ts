@@ -144,18 +144,3 @@ export const REPORT_DEFAULTS = {
   dashboardRefreshMs: 2_000,
 };
 
-/**
- * Lock and stalled-check timing can be tuned per deployment (RESPOOL_LOCK_DURATION_MS,
- * RESPOOL_STALLED_INTERVAL_MS): shorter means a dead worker's items come back sooner, at the price
- * of more Redis traffic. Invalid values are ignored in favour of the defaults.
- */
-export function queueTiming(env: NodeJS.ProcessEnv): { lockDurationMs: number; stalledIntervalMs: number } {
-  const read = (name: string, fallback: number) => {
-    const n = Number(env[name]);
-    return Number.isInteger(n) && n >= 100 ? n : fallback;
-  };
-  return {
-    lockDurationMs: read('RESPOOL_LOCK_DURATION_MS', QUEUE_DEFAULTS.lockDurationMs),
-    stalledIntervalMs: read('RESPOOL_STALLED_INTERVAL_MS', QUEUE_DEFAULTS.stalledIntervalMs),
-  };
-}

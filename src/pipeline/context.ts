@@ -5,7 +5,7 @@ import type { JobData } from '../core/item.js';
 import { redactingLogger, silentLogger, type Logger } from '../core/logger.js';
 import { QUEUE_DEFAULTS } from '../config/defaults.js';
 import { createRedis, resolveRedis, type RedisTarget } from '../queue/connection.js';
-import { redactRedisUrl, redisPassword, warnIfEvicting } from '../queue/redis-security.js';
+import { redactRedisUrl, redisPassword, warnIfEvicting, type RedisTls } from '../queue/redis-security.js';
 import { bullPrefix } from '../queue/keys.js';
 
 /** Where the pipeline finds Redis, the API key and its files. Nothing here is read from `process.env`. */
@@ -20,6 +20,11 @@ export interface ContextOptions {
    * @default 'redis://127.0.0.1:6379'
    */
   localRedisUrl?: string;
+  /**
+   * PEM contents for a `rediss://` Redis: a private CA, a client certificate and its key.
+   * @default Node's CA list, no client certificate
+   */
+  redisTls?: RedisTls;
   /** Bearer token for the API; never logged, stored in Redis or written to a file. */
   apiKey?: string;
   /** @default a logger that drops everything */
@@ -63,15 +68,21 @@ export class PipelineContext {
     readonly apiKey: string | undefined,
     readonly cwd: string,
     readonly timing: { lockDurationMs: number; stalledIntervalMs: number },
+    private readonly tls: RedisTls,
   ) {}
 
   static async open(opts: ContextOptions = {}): Promise<PipelineContext> {
     const cwd = path.resolve(opts.cwd ?? process.cwd());
     // The Redis password is hidden like the key, should any message ever carry it.
     const log = redactingLogger(opts.log ?? silentLogger, [opts.apiKey, redisPassword(opts.redisUrl) ?? undefined]);
-    const env = { ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}), ...(opts.localRedisUrl ? { RESPOOL_LOCAL_REDIS_URL: opts.localRedisUrl } : {}) };
-    const target = await resolveRedis({ env, stateDir: path.resolve(cwd, opts.stateDir ?? '.respool'), log });
-    const redis = createRedis(target.url);
+    const target = await resolveRedis({
+      ...(opts.redisUrl ? { url: opts.redisUrl } : {}),
+      ...(opts.localRedisUrl ? { localUrl: opts.localRedisUrl } : {}),
+      stateDir: path.resolve(cwd, opts.stateDir ?? '.respool'),
+      log,
+    });
+    const tls = opts.redisTls ?? {};
+    const redis = createRedis(target.url, {}, tls);
     watchConnection(redis, log, 'Redis');
     try {
       log.debug(`Redis: ${redactRedisUrl(target.url)} (${target.origin})`);
@@ -82,7 +93,7 @@ export class PipelineContext {
       throw err;
     }
     const timing = opts.timing ?? { lockDurationMs: QUEUE_DEFAULTS.lockDurationMs, stalledIntervalMs: QUEUE_DEFAULTS.stalledIntervalMs };
-    return new PipelineContext(log, target, redis, opts.prefix, opts.apiKey, cwd, timing);
+    return new PipelineContext(log, target, redis, opts.prefix, opts.apiKey, cwd, timing, tls);
   }
 
   /**
@@ -90,7 +101,7 @@ export class PipelineContext {
    * every worker's small commands in line behind the collector's and producer's large ones.
    */
   connection(role: string): Redis {
-    const conn = createRedis(this.target.url);
+    const conn = createRedis(this.target.url, {}, this.tls);
     watchConnection(conn, this.log, `Redis (${role})`);
     this.extra.push(conn);
     return conn;

@@ -3,26 +3,37 @@ import { Redis } from '../core/cjs-deps.js';
 import type { Logger } from '../core/logger.js';
 import { ConfigError } from '../config/load.js';
 import { useEmbeddedRedis } from './embedded-redis.js';
-import { redactRedisUrl, tlsOptionsFor } from './redis-security.js';
+import { redactRedisUrl, tlsOptionsFor, type RedisTls } from './redis-security.js';
 import type { RedisTarget } from './redis-target.js';
 
 export type { RedisTarget } from './redis-target.js';
 
 const LOCAL_URL = 'redis://127.0.0.1:6379';
 
+/** Where to find Redis: the options of `resolveRedis`. */
+export interface RedisChoice {
+  /** The Redis to use; checked, never replaced by another. */
+  url?: string;
+  /** Where to look for a local Redis when no `url` is given. @default 'redis://127.0.0.1:6379' */
+  localUrl?: string;
+  /** Folder of an embedded Redis's data, when none answers locally. */
+  stateDir: string;
+  log: Logger;
+}
+
 /**
- * REDIS_URL when set; else a Redis on 127.0.0.1:6379 when one answers; else a redis-server (or
- * valkey-server) from PATH started with its data in `stateDir`, AOF on, stopped when respool exits.
+ * `url` when given; else a Redis on `localUrl` when one answers; else a redis-server (or
+ * valkey-server) from PATH started with its data in `stateDir`, AOF on, stopped by the target's `stop`.
  */
-export async function resolveRedis(opts: { env: NodeJS.ProcessEnv; stateDir: string; log: Logger }): Promise<RedisTarget> {
-  const fromEnv = opts.env.REDIS_URL;
-  if (fromEnv) checkRedisUrl(fromEnv, 'REDIS_URL');
-  if (opts.env.RESPOOL_LOCAL_REDIS_URL) checkRedisUrl(opts.env.RESPOOL_LOCAL_REDIS_URL, 'RESPOOL_LOCAL_REDIS_URL');
-  if (fromEnv) return { url: fromEnv, origin: 'REDIS_URL', stop: async () => {} };
-  // RESPOOL_LOCAL_REDIS_URL: where to look for a local Redis before starting one (tests point it nowhere).
-  const local = opts.env.RESPOOL_LOCAL_REDIS_URL || LOCAL_URL;
+export async function resolveRedis(choice: RedisChoice): Promise<RedisTarget> {
+  if (choice.url) {
+    checkRedisUrl(choice.url, 'redis');
+    return { url: choice.url, origin: 'given', stop: async () => {} };
+  }
+  const local = choice.localUrl || LOCAL_URL;
+  checkRedisUrl(local, 'localRedisUrl');
   if (await answersPing(local)) return { url: local, origin: 'local', stop: async () => {} };
-  return useEmbeddedRedis(opts.stateDir, opts.log, answersPing);
+  return useEmbeddedRedis(choice.stateDir, choice.log, answersPing);
 }
 
 /**
@@ -44,10 +55,10 @@ export function checkRedisUrl(url: string, variable: string): void {
   }
 }
 
-export function createRedis(url: string, extra: RedisOptions = {}): Redis {
+/** A connection to `url`; a `rediss://` URL gets TLS with the PEM contents of `tls`. */
+export function createRedis(url: string, extra: RedisOptions = {}, tls?: RedisTls): Redis {
   // BullMQ workers block on Redis: they need maxRetriesPerRequest null, and it is harmless elsewhere.
-  // A rediss:// URL gets TLS, with the CA and client certificate files named in the environment.
-  return new Redis(url, { maxRetriesPerRequest: null, ...tlsOptionsFor(url, process.env), ...extra });
+  return new Redis(url, { maxRetriesPerRequest: null, ...tlsOptionsFor(url, tls), ...extra });
 }
 
 export async function answersPing(url: string): Promise<boolean> {

@@ -1,34 +1,20 @@
-import { readFileSync } from 'node:fs';
 import type { Redis, RedisOptions } from 'ioredis';
-import { ConfigError } from '../config/load.js';
 import type { Logger } from '../core/logger.js';
 
 /**
- * TLS settings for a `rediss://` URL. Node's default CA list is used unless RESPOOL_REDIS_CA names a
- * PEM file (a private CA); RESPOOL_REDIS_CERT and RESPOOL_REDIS_KEY give a client certificate for a
- * server that asks for one. Read once per process: every connection of a process uses the same files.
+ * PEM contents for a `rediss://` connection: a private CA, and a client certificate and key for a
+ * server that asks for one. Without them Node's default CA list is used and no certificate is sent.
  */
-export function tlsOptionsFor(url: string, env: NodeJS.ProcessEnv): RedisOptions {
-  if (!/^rediss:\/\//i.test(url)) return {};
-  const key = `${env.RESPOOL_REDIS_CA ?? ''}\0${env.RESPOOL_REDIS_CERT ?? ''}\0${env.RESPOOL_REDIS_KEY ?? ''}`;
-  if (cachedTls?.key !== key) {
-    const tls: NonNullable<RedisOptions['tls']> = {};
-    if (env.RESPOOL_REDIS_CA) tls.ca = readPem('RESPOOL_REDIS_CA', env.RESPOOL_REDIS_CA);
-    if (env.RESPOOL_REDIS_CERT) tls.cert = readPem('RESPOOL_REDIS_CERT', env.RESPOOL_REDIS_CERT);
-    if (env.RESPOOL_REDIS_KEY) tls.key = readPem('RESPOOL_REDIS_KEY', env.RESPOOL_REDIS_KEY);
-    cachedTls = { key, tls };
-  }
-  return { tls: cachedTls.tls };
+export interface RedisTls {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
 }
 
-let cachedTls: { key: string; tls: NonNullable<RedisOptions['tls']> } | null = null;
-
-function readPem(name: string, file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new ConfigError(`${name}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+/** ioredis's TLS options for `url`: none for `redis://`, Node's defaults plus `tls` for `rediss://`. */
+export function tlsOptionsFor(url: string, tls: RedisTls = {}): RedisOptions {
+  if (!/^rediss:\/\//i.test(url)) return {};
+  return { tls: { ...tls } };
 }
 
 /** The URL as it may be printed: the password (and a user name's password part) replaced by `***`. */

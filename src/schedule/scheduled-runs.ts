@@ -7,7 +7,7 @@ import { acquireScheduleLock } from './schedule-lock.js';
 import { configOf, runDateOf, scheduleWorker, type ScheduleData } from './scheduler.js';
 
 export function startScheduledRuns(ctx: PipelineContext, workers: WorkerSet, signal: AbortSignal): Worker<ScheduleData, void> {
-  const worker = scheduleWorker(ctx.connection('schedules'), ctx.prefix, async (job) => {
+  const worker = scheduleWorker(ctx.connection('schedules'), ctx.prefix, ctx.timing, async (job) => {
     const config = configOf(job.data);
     const date = runDateOf(job);
     const lock = await acquireScheduleLock(ctx.redis, job.data.schedule, ctx.prefix);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Job } from 'bullmq';
 import { Queue, Worker } from '../core/cjs-deps.js';
 import type { Redis } from 'ioredis';
-import { NIGHTLY_DEFAULTS, queueTiming } from '../config/defaults.js';
+import { NIGHTLY_DEFAULTS } from '../config/defaults.js';
 import { jobConfigSchema, type JobConfig } from '../config/schema.js';
 import { bullPrefix } from '../queue/keys.js';
 import { dateIn } from './dates.js';
@@ -91,8 +91,12 @@ export function configOf(data: ScheduleData): JobConfig {
  * The worker of the scheduler queue in one `respool worker` process. `run` does the dated run; the
  * job's lock is renewed by BullMQ while it works, for as long as the run takes.
  */
-export function scheduleWorker(redis: Redis, prefix: string | undefined, run: (job: Job<ScheduleData>) => Promise<void>): Worker<ScheduleData, void> {
-  const timing = queueTiming(process.env);
+export function scheduleWorker(
+  redis: Redis,
+  prefix: string | undefined,
+  timing: { lockDurationMs: number; stalledIntervalMs: number },
+  run: (job: Job<ScheduleData>) => Promise<void>,
+): Worker<ScheduleData, void> {
   return new Worker<ScheduleData, void>(SCHEDULER_QUEUE, run, {
     connection: redis,
     prefix: bullPrefix(prefix),

@@ -1,7 +1,7 @@
 import { Queue, Worker } from '../core/cjs-deps.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Redis } from 'ioredis';
-import { DEFAULTS, QUEUE_DEFAULTS, queueTiming } from '../config/defaults.js';
+import { DEFAULTS, QUEUE_DEFAULTS } from '../config/defaults.js';
 import { sleep } from '../core/sleep.js';
 import type { JobData } from '../core/item.js';
 import type { Logger } from '../core/logger.js';
@@ -42,7 +42,15 @@ export interface WorkerSetOptions {
   /** Overrides the base URL the run was enqueued with (this worker's --base-url). */
   baseUrl?: string;
   prefix?: string;
+  /**
+   * How long a job's lock (and an item's call claim) lasts without renewal.
+   * @default QUEUE_DEFAULTS.lockDurationMs
+   */
   lockDurationMs?: number;
+  /**
+   * How often stalled jobs (of a worker that died) are looked for.
+   * @default QUEUE_DEFAULTS.stalledIntervalMs
+   */
   stalledIntervalMs?: number;
 }
 
@@ -225,7 +233,7 @@ export class WorkerSet {
       const keys = runKeys(run, this.opts.prefix);
       // A call claim lasts as long as a job's lock: a worker that has not renewed its locks for that
       // long is taken for dead by BullMQ too, and its items may be called again.
-      const claimTtl = this.opts.lockDurationMs ?? queueTiming(process.env).lockDurationMs;
+      const claimTtl = this.opts.lockDurationMs ?? QUEUE_DEFAULTS.lockDurationMs;
       b = {
         claimCall: new MicroBatcher((entries) => claimCalls(this.opts.redis, keys, claimTtl, entries)),
         deliver: new MicroBatcher((lines) => deliver(this.opts.redis, keys, lines), 100),
@@ -301,7 +309,6 @@ export class WorkerSet {
   /** Starts working on a run's queue (no-op if already working on it). */
   async add(run: string): Promise<void> {
     if (this.workers.has(run)) return;
-    const timing = queueTiming(process.env);
     this.stopped.delete(run);
     this.runs.forget(run);
     this.pricers.delete(run);
@@ -312,8 +319,8 @@ export class WorkerSet {
       // more jobs than call slots keep every slot busy meanwhile, so a latency-bound run really has
       // `concurrency` calls in flight; the slots still bound the calls.
       concurrency: this.opts.concurrency + jobHeadroom(this.opts.concurrency),
-      lockDuration: this.opts.lockDurationMs ?? timing.lockDurationMs,
-      stalledInterval: this.opts.stalledIntervalMs ?? timing.stalledIntervalMs,
+      lockDuration: this.opts.lockDurationMs ?? QUEUE_DEFAULTS.lockDurationMs,
+      stalledInterval: this.opts.stalledIntervalMs ?? QUEUE_DEFAULTS.stalledIntervalMs,
       maxStalledCount: QUEUE_DEFAULTS.maxStalledCount,
       settings: { backoffStrategy: (attemptsMade, type, err, job) => this.backoff(attemptsMade, type, err, job?.data as JobData | undefined) },
     });

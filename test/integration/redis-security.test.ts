@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
+import { openRespool } from '../../src/index.js';
 import { writePrompts } from '../helpers/prompts.js';
 import { countIds, readLines, runCli, tempDir, testPrefix } from '../helpers/cli.js';
 import { OwnRedis, type OwnRedisOptions } from '../helpers/own-redis.js';
@@ -76,6 +78,26 @@ describe('Redis security: password, TLS, eviction policy', () => {
     const missing = await runCli(['status'], { env: { REDIS_URL: redis.url, RESPOOL_REDIS_CA: path.join(tls, 'nope.pem') }, killAfterMs: 30_000 });
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /RESPOOL_REDIS_CA: cannot read .*nope\.pem \(ENOENT\)/);
+  });
+
+  it('the library takes the CA as an option (redisTls), reading no environment variable', async () => {
+    const tls = path.join(dir, 'tls-lib');
+    makeCertificates(tls);
+    const redis = await own({ password: PASSWORD, tls: { cert: path.join(tls, 'server.pem'), key: path.join(tls, 'server.key'), ca: path.join(tls, 'ca.pem') } });
+    // The variable the command line reads points nowhere: only the option can make this work.
+    process.env.RESPOOL_REDIS_CA = path.join(tls, 'nope.pem');
+    try {
+      const rp = await openRespool({ redis: redis.url, redisTls: { ca: await readFile(path.join(tls, 'ca.pem')) }, prefix: testPrefix(), apiKey: 'sk-tls-library', cwd: dir });
+      try {
+        const result = await rp.run({ name: 'tls-lib', inputs: input, model: 'm', base_url: fake.url, out: 'tls-lib.jsonl' }).promise;
+        assert.equal(result.outcome, 'complete');
+        assert.deepEqual([...countIds(await readLines(path.join(dir, 'tls-lib.jsonl'))).keys()].sort(), ['a', 'b', 'c']);
+      } finally {
+        await rp.close();
+      }
+    } finally {
+      delete process.env.RESPOOL_REDIS_CA;
+    }
   });
 
   it('warns once per process when Redis may evict keys; says nothing for noeviction or when CONFIG is refused', async () => {

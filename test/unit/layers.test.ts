@@ -14,7 +14,7 @@ import { ESLint } from 'eslint';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-const LAYER_RULES = new Set(['no-restricted-imports', 'no-restricted-syntax']);
+const LAYER_RULES = new Set(['no-restricted-imports', 'no-restricted-syntax', 'no-restricted-properties']);
 
 /** The layer rules' messages that ESLint gives `code` as the file `file` (relative to the repository). */
 async function layerErrorsOf(eslint: ESLint, file: string, code: string): Promise<string[]> {
@@ -80,6 +80,17 @@ describe('layer rules', () => {
       assert.match(errors[0] ?? '', rule, code);
     }
     assert.deepEqual(await layerErrorsOf(eslint, 'src/config/probe.ts', "export const probe = () => import('../inputs/index.js');\n"), []);
+  });
+
+  test('only src/cli reads the environment: process.env anywhere else in src fails lint', async () => {
+    const readsEnv = 'export const home = process.env.HOME;\n';
+    for (const file of ['src/queue/probe.ts', 'src/pipeline/probe.ts', 'src/worker/limits/probe.ts', 'src/respool-probe.ts', 'src/fake-server/probe.ts']) {
+      const errors = await layerErrorsOf(eslint, file, readsEnv);
+      assert.equal(errors.length, 1, file);
+      assert.match(errors[0]!, /Only src\/cli reads the environment/);
+    }
+    assert.deepEqual(await layerErrorsOf(eslint, 'src/cli/probe.ts', readsEnv), []);
+    assert.deepEqual(await layerErrorsOf(eslint, 'src/cli/commands/probe.ts', readsEnv), []);
   });
 
   test('tests may import anything', async () => {
