@@ -7,8 +7,7 @@ import { readSpend } from '../queue/cost-cap.js';
 import { nanosToUsd, usdToNanos } from '../cost/compute.js';
 import { etaSeconds, recentRate } from '../report/rate.js';
 import { oldestPendingTimestamp } from '../report/run-status.js';
-import { budgetKeys, readSnapshot, type BudgetSnapshot } from '../worker/limits/budget.js';
-import { BUDGET_LABEL_FIELD } from '../worker/limits/budget-label.js';
+import { budgetKeys, readLabel, readSnapshot, type BudgetSnapshot } from '../worker/limits/budget.js';
 import type { PipelineContext } from './context.js';
 
 /** What `respool status` shows of one run (its `--json` output is an array of these). */
@@ -103,7 +102,7 @@ export interface LabeledBudget extends BudgetSnapshot {
 
 async function readBudget(ctx: PipelineContext, id: string): Promise<LabeledBudget> {
   const keys = budgetKeys(ctx.prefix ?? QUEUE_DEFAULTS.prefix, id);
-  const [snapshot, label] = await Promise.all([readSnapshot(ctx.redis, keys, id), ctx.redis.hget(keys.hash, BUDGET_LABEL_FIELD)]);
+  const [snapshot, label] = await Promise.all([readSnapshot(ctx.redis, keys, id), readLabel(ctx.redis, keys)]);
   return { ...snapshot, label };
 }
 

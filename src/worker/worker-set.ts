@@ -13,8 +13,7 @@ import { isRetryable, saveRetryData } from '../queue/requeue.js';
 import { limitsFor, loadRun, loadRunState, type RunSettings, type RunState, type StopKind } from '../queue/run-meta.js';
 import { RunStore } from '../queue/run-store.js';
 import { RateLimiter } from './limits/rate-limiter.js';
-import { budgetKeys } from './limits/budget.js';
-import { BUDGET_LABEL_FIELD, budgetLabel } from './limits/budget-label.js';
+import type { Budget } from './limits/budget.js';
 import { backoffDelayMs } from './backoff.js';
 import { OpenResponsesClient } from './client.js';
 import { ApiCallError } from './errors.js';
@@ -105,7 +104,7 @@ export class WorkerSet {
       budgetFor: (settings, model) => {
         const baseUrl = this.opts.baseUrl ?? settings.baseUrl;
         const budget = this.limiter.budgetFor(baseUrl, this.opts.apiKey, model, limitsFor(settings, model));
-        this.recordBudget(settings.run, budget.id, () => budgetLabel(model, baseUrl));
+        this.recordBudget(settings.run, budget, model, baseUrl);
         return budget;
       },
       deliver: async (run, jobId, line, data) => {
@@ -360,13 +359,12 @@ export class WorkerSet {
   private readonly recorded = new Set<string>();
 
   /** Lets `respool status` find the budgets a run uses (their ids, never the key). */
-  private recordBudget(run: string, id: string, label: () => string): void {
-    const k = `${run}\0${id}`;
+  private recordBudget(run: string, budget: Budget, model: string, baseUrl: string): void {
+    const k = `${run}\0${budget.id}`;
     if (this.recorded.has(k)) return;
     this.recorded.add(k);
-    new RunStore(this.opts.redis, run, this.opts.prefix).recordBudget(id).catch(() => this.recorded.delete(k));
-    // Its name for people (model @ host); the budget's own writes give the hash its expiry.
-    this.opts.redis.hset(budgetKeys(this.opts.prefix ?? QUEUE_DEFAULTS.prefix, id).hash, BUDGET_LABEL_FIELD, label()).catch(() => {});
+    new RunStore(this.opts.redis, run, this.opts.prefix).recordBudget(budget.id).catch(() => this.recorded.delete(k));
+    budget.writeLabel(model, baseUrl).catch(() => {});
   }
 
   private clientFor(settings: RunSettings): OpenResponsesClient {

@@ -79,6 +79,8 @@ describe('library: openRespool in process, real Redis, the fake server over HTTP
       assert.equal(report?.state, 'complete');
       assert.equal(report?.items, 2);
       assert.equal(report?.written, 2);
+      // The budget the workers used, named for people by model and host, never by the key.
+      assert.deepEqual(report?.budgets.map((b) => b.label), [`test-model @ ${new URL(fake.url).host}`]);
       assert.ok((await rp.status()).some((r) => r.run === 'lib-status'));
       assert.equal(await rp.status('lib-no-such-run'), null);
     } finally {

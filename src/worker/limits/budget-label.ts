@@ -12,6 +12,3 @@ export function budgetLabel(model: string, baseUrl: string): string {
   }
   return `${model} @ ${host}`;
 }
-
-/** The field of the budget's Redis hash that holds its label. */
-export const BUDGET_LABEL_FIELD = 'label';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { budgetKeys } from '../../queue/keys.js';
+import { budgetLabel } from './budget-label.js';
 import { luaCommands } from '../../queue/lua-commands.js';
 import type { BudgetUse } from './on-429.js';
 
@@ -272,6 +273,22 @@ export class Budget {
   async snapshot(): Promise<BudgetSnapshot> {
     return readSnapshot(this.redis, this.keys, this.id);
   }
+
+  /**
+   * Names the budget for people (`respool status`): `model @ host`, never the key. The budget's own
+   * writes give its hash the expiry.
+   */
+  async writeLabel(model: string, baseUrl: string): Promise<void> {
+    await this.redis.hset(this.keys.hash, LABEL_FIELD, budgetLabel(model, baseUrl));
+  }
+}
+
+/** The field of a budget's hash that holds its label. */
+const LABEL_FIELD = 'label';
+
+/** A budget's name for people, when a worker wrote one (`writeLabel`). */
+export async function readLabel(redis: Redis, keys: { hash: string }): Promise<string | null> {
+  return redis.hget(keys.hash, LABEL_FIELD);
 }
 
 export async function readSnapshot(redis: Redis, keys: { hash: string; inFlight: string }, id: string): Promise<BudgetSnapshot> {
