@@ -43,7 +43,7 @@ export async function reportOn(files: string[], opts: ReportOptions): Promise<st
   // Provider batch lines carry usage but no cost: they are priced here, as a run prices its lines.
   const pricer = new Pricer(await loadPrices(opts.prices));
   const agg = new ReportAggregator(by, (model, usage, tier) => pricer.costOf(model, usage, tier));
-  await readResults(paths, agg);
+  await readResults(paths, agg, opts.cwd);
   const ctx = { files: paths.map((f) => path.relative(opts.cwd, f) || f) };
   switch (opts.format ?? 'json') {
     case 'csv':

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { runCli, tempDir } from '../helpers/cli.js';
+import type { Job, Respool } from '../../src/index.js';
+import { runCli, tempDir, testPrefix } from '../helpers/cli.js';
+import { withLibrary } from '../helpers/library.js';
 
 interface ModesJson {
   mode: string;
@@ -12,18 +14,18 @@ interface ModesJson {
   deadline: { reachable: boolean; batch_window_fits: boolean; latest_switch_at: string | null } | null;
 }
 
-/** `respool estimate` prints the cost per mode and judges an auto deadline; no Redis, no API call. */
+const QUESTIONS = Array.from({ length: 120 }, (_, i) => JSON.stringify({ custom_id: `q${i}`, prompt: `Question ${i}: name a colour.` })).join('\n') + '\n';
+
+/** `rp.estimate` (`respool estimate --json`) gives the cost per mode and judges an auto deadline; no API call. */
 describe('estimate per mode', () => {
+  let rp: Respool;
+  let dir: string;
+  withLibrary(testPrefix(), (s) => ({ rp, dir } = s));
+
   it('costs side by side, and a deadline the key cannot make online is called unreachable', async () => {
-    const dir = await tempDir();
-    const file = path.join(dir, 'q.jsonl');
-    await writeFile(file, Array.from({ length: 120 }, (_, i) => JSON.stringify({ custom_id: `q${i}`, prompt: `Question ${i}: name a colour.` })).join('\n') + '\n');
-    const base = ['estimate', '--input', file, '--model', 'gpt-4.1-mini', '--max-output-tokens', '100', '--rpm', '60', '--mode', 'auto', '--json'];
-    const estimate = async (deadline: string) => {
-      const res = await runCli([...base, '--deadline', deadline]);
-      assert.equal(res.code, 0, res.stderr);
-      return (JSON.parse(res.stdout) as { modes: ModesJson }).modes;
-    };
+    await writeFile(path.join(dir, 'q.jsonl'), QUESTIONS);
+    const base: Job = { inputs: 'q.jsonl', model: 'gpt-4.1-mini', request: { max_output_tokens: 100 }, rpm: 60, mode: 'auto' };
+    const estimate = async (deadline: string) => (await rp.estimate({ ...base, deadline })).modes as ModesJson;
 
     // 120 calls at 60 a minute: 2 minutes online.
     const short = await estimate('90s');
@@ -43,11 +45,24 @@ describe('estimate per mode', () => {
     assert.equal(far.deadline?.batch_window_fits, true);
     const farCosts = Object.fromEntries(far.costs.map((c) => [c.mode, c]));
     assert.deepEqual(farCosts['auto']!.cost_usd, farCosts['batch']!.cost_usd);
+  });
+});
 
-    const table = await runCli(base.filter((a) => a !== '--json').concat(['--deadline', '90s']));
+/** What the command prints: the same figures as a table. */
+describe('estimate per mode (command line)', () => {
+  it('prints the cost per mode, marks the mode in use and says a deadline is not reachable', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'q.jsonl');
+    await writeFile(file, QUESTIONS);
+    const args = ['estimate', '--input', file, '--model', 'gpt-4.1-mini', '--max-output-tokens', '100', '--rpm', '60', '--mode', 'auto', '--deadline', '90s'];
+    const table = await runCli(args);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /Cost per mode/);
     assert.match(table.stdout, /auto \*/);
     assert.match(table.stdout, /NOT reachable/);
+    // --json prints what rp.estimate returns.
+    const json = await runCli([...args, '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    assert.equal((JSON.parse(json.stdout) as { modes: ModesJson }).modes.deadline?.reachable, false);
   });
 });

@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FakeServer } from '../../src/fake-server/index.js';
-import { jobIdFor } from '../../src/queue/keys.js';
-import { countIds, readLines, REDIS_URL, runCli, testPrefix } from '../helpers/cli.js';
-import { withFakeServer } from '../helpers/fake-suite.js';
-import { readSpend } from '../../src/queue/cost-cap.js';
 import { Redis } from 'ioredis';
-import { after } from 'node:test';
+import type { FakeServer } from '../../src/fake-server/index.js';
+import type { Job, Respool } from '../../src/index.js';
+import { jobIdFor } from '../../src/queue/keys.js';
+import { readSpend } from '../../src/queue/cost-cap.js';
+import { countIds, REDIS_URL, runCli, testPrefix } from '../helpers/cli.js';
+import { withFakeServer } from '../helpers/fake-suite.js';
+import { runJob, withLibrary } from '../helpers/library.js';
 
 async function promptsFile(dir: string, name: string, ids: string[]): Promise<string> {
   const file = path.join(dir, name);
@@ -25,25 +26,30 @@ function assertBilledOnce(fake: FakeServer, run: string, ids: string[]): void {
 
 describe('respool run --mode batch', () => {
   let fake: FakeServer;
-  const prefix = testPrefix();
   let dir: string;
-  withFakeServer(prefix, (s) => ({ fake, dir } = s));
+  let rp: Respool;
+  let messages: string[];
+  const prefix = testPrefix();
+  withLibrary(prefix, (s) => ({ fake, dir, rp, messages } = s));
   const redis = new Redis(REDIS_URL);
   after(() => redis.quit());
 
-  const run = (name: string, input: string, extra: string[] = []) =>
-    runCli([
-      '--prefix', prefix, 'run', '--name', name, '--input', input, '--model', 'gpt-4o-mini', '--base-url', fake.url,
-      '--out', path.join(dir, `${name}.jsonl`), '--mode', 'batch', '--batch-poll-ms', '50', ...extra,
-    ], { env: { OPENRESPONSES_API_KEY: 'sk-test-batch' } });
+  const job = (name: string, input: string, extra: Partial<Job> = {}): Job => ({
+    name, inputs: input, model: 'gpt-4o-mini', base_url: fake.url, out: `${name}.jsonl`, mode: 'batch', batch_poll_ms: 50, ...extra,
+  });
+  const run = (name: string, input: string, extra: Partial<Job> = {}) => runJob(rp, job(name, input, extra));
+  /** What the library logged about one run. */
+  const said = (name: string) => messages.filter((m) => m.includes(`run ${name}`)).join('\n');
 
   it('sends every item through provider batches and writes one line per item, tier batch', async () => {
     const ids = Array.from({ length: 25 }, (_, i) => `b${i}`);
     const input = await promptsFile(dir, 'in-batch.jsonl', ids);
     fake.reset();
-    const res = await run('batch-e2e', input, ['--batch-max-requests', '10']);
-    assert.equal(res.code, 0, res.stderr);
-    const lines = await readLines(path.join(dir, 'batch-e2e.jsonl'));
+    const { result, lines, written } = await run('batch-e2e', input, { batch_max_requests: 10 });
+    assert.equal(result.outcome, 'complete');
+    assert.equal(result.failedLines, 0);
+    assert.equal(result.totals.byStatus.completed, 25);
+    assert.equal(written.length, 25);
     assert.deepEqual([...countIds(lines).keys()].sort(), [...ids].sort());
     assert.ok([...countIds(lines).values()].every((n) => n === 1));
     for (const l of lines) {
@@ -68,10 +74,10 @@ describe('respool run --mode batch', () => {
     // Only the first batch expires: a batch takes the options in force when it is created.
     while (fake.stats().batch.batchesCreated === 0) await sleep(20);
     fake.setOptions({ batch: {} });
-    const res = await running;
+    const { result, lines } = await running;
     fake.setOptions({ batch: {} });
-    assert.equal(res.code, 0, res.stderr);
-    const lines = await readLines(path.join(dir, 'batch-expire.jsonl'));
+    assert.equal(result.outcome, 'complete');
+    assert.equal(result.failedLines, 0);
     const counts = countIds(lines);
     assert.equal(counts.size, ids.length);
     assert.ok([...counts.values()].every((n) => n === 1));
@@ -82,19 +88,21 @@ describe('respool run --mode batch', () => {
     assertBilledOnce(fake, 'batch-expire', ids);
   });
 
-  it('an API without batches stops the run with exit code 8 and a message naming the modes to use; --mode online then finishes it', async () => {
+  it('an API without batches stops the run (no_batch_api) with a reason naming the modes to use; mode online then finishes it', async () => {
     const ids = Array.from({ length: 8 }, (_, i) => `n${i}`);
     const input = await promptsFile(dir, 'in-nobatch.jsonl', ids);
     fake.reset();
     fake.setOptions({ batch: { absent: true } });
-    const res = await run('no-batch', input);
-    assert.equal(res.code, 8, res.stderr);
-    assert.match(res.stderr, /no Batch API/);
-    assert.match(res.stderr, /--mode online/);
+    const stopped = await run('no-batch', input);
+    assert.equal(stopped.result.outcome, 'stopped');
+    assert.equal(stopped.result.stopKind, 'no_batch_api');
+    assert.match(stopped.result.stopReason ?? '', /no Batch API/);
+    assert.match(stopped.result.stopReason ?? '', /--mode online/);
+    assert.equal(stopped.written.length, 0, 'no line for a stopped run');
     fake.setOptions({ batch: {} });
-    const again = await run('no-batch', input, ['--mode', 'online']);
-    assert.equal(again.code, 0, again.stderr);
-    const lines = await readLines(path.join(dir, 'no-batch.jsonl'));
+    const { result, lines } = await run('no-batch', input, { mode: 'online' });
+    assert.equal(result.outcome, 'complete');
+    assert.equal(result.failedLines, 0);
     assert.deepEqual([...countIds(lines).keys()].sort(), [...ids].sort());
     assert.ok([...countIds(lines).values()].every((n) => n === 1));
     assert.ok(lines.every((l) => l.status === 'completed' && l.service_tier === 'default'));
@@ -109,22 +117,19 @@ describe('respool run --mode batch', () => {
     fake.setOptions({ batch: { msPerRequest: 100_000 } });
     // 30 s: the run starts with a batch, and switches about halfway (see src/batch/deadline-plan.ts).
     const deadlineAt = Date.now() + 30_000;
-    const res = await runCli([
-      '--prefix', prefix, 'run', '--name', 'auto-deadline', '--input', input, '--model', 'gpt-4o-mini', '--base-url', fake.url,
-      '--out', path.join(dir, 'auto-deadline.jsonl'), '--mode', 'auto', '--deadline', new Date(deadlineAt).toISOString(),
-      '--batch-poll-ms', '200', '--concurrency', '4',
-    ], { env: { OPENRESPONSES_API_KEY: 'sk-test-batch' } });
+    const { result, lines } = await run('auto-deadline', input, { mode: 'auto', deadline: new Date(deadlineAt).toISOString(), batch_poll_ms: 200, concurrency: 4 });
     fake.setOptions({ batch: {} });
-    assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stderr, /switching from batch to (flex|the standard tier) to meet the deadline/);
-    assert.match(res.stderr, /cancelled provider batch/);
-    const lines = await readLines(path.join(dir, 'auto-deadline.jsonl'));
+    assert.equal(result.outcome, 'complete');
+    assert.equal(result.failedLines, 0);
+    const log = said('auto-deadline');
+    assert.match(log, /switching from batch to (flex|the standard tier) to meet the deadline/);
+    assert.match(log, /cancelled provider batch/);
     assert.deepEqual([...countIds(lines).keys()].sort(), [...ids].sort());
     assert.ok([...countIds(lines).values()].every((n) => n === 1));
     assert.ok(lines.every((l) => l.status === 'completed' && l.service_tier !== 'batch'), 'every item answered online');
     assert.ok(lines.every((l) => Date.parse(l.finished_at) <= deadlineAt), 'every line before the deadline');
     // A switch to flex sends flex calls (the fake server answers them as flex).
-    if (/switching from batch to flex/.test(res.stderr)) assert.ok(lines.some((l) => l.service_tier === 'flex'), `flex lines after the switch to flex: ${res.stderr.split('\n').filter((l) => /switch/.test(l)).join(' / ')} tiers ${lines.map((l) => l.service_tier).join(',')}`);
+    if (/switching from batch to flex/.test(log)) assert.ok(lines.some((l) => l.service_tier === 'flex'), `flex lines after the switch to flex: ${log.split('\n').filter((l) => /switch/.test(l)).join(' / ')} tiers ${lines.map((l) => l.service_tier).join(',')}`);
     const stats = fake.stats();
     assert.equal(stats.batch.batchesCreated, 1, 'the run started with a batch');
     assertBilledOnce(fake, 'auto-deadline', ids);
@@ -139,13 +144,11 @@ describe('respool run --mode batch', () => {
     const running = run('batch-cancel', input);
     while ((fake.stats().batch.byStatus.in_progress ?? 0) === 0) await sleep(20);
     while ((fake.stats().billed && Object.keys(fake.stats().billed).length) < 2) await sleep(20);
-    const cancel = await runCli(['--prefix', prefix, 'cancel', '--name', 'batch-cancel', '--wait', '1']);
-    assert.equal(cancel.code, 0, cancel.stderr);
-    const res = await running;
+    await rp.cancel('batch-cancel', { waitMs: 1000 });
+    const { result, lines } = await running;
     fake.setOptions({ batch: {} });
-    assert.equal(res.code, 5, `a cancelled run has failed lines: ${res.stderr}`);
-    assert.match(res.stderr, /cancelled provider batch/);
-    const lines = await readLines(path.join(dir, 'batch-cancel.jsonl'));
+    assert.equal(result.outcome, 'cancelled');
+    assert.match(said('batch-cancel'), /cancelled provider batch/);
     assert.deepEqual([...countIds(lines).keys()].sort(), [...ids].sort());
     assert.ok([...countIds(lines).values()].every((n) => n === 1));
     const done = lines.filter((l) => l.status === 'completed');
@@ -153,6 +156,8 @@ describe('respool run --mode batch', () => {
     assert.ok(done.length > 0 && done.every((l) => l.service_tier === 'batch'), `the batch's finished answers are kept (${done.length})`);
     assert.ok(cancelled.length > 0, 'the rest ends as cancelled');
     assert.equal(done.length + cancelled.length, ids.length);
+    assert.equal(result.failedLines, cancelled.length, 'a cancelled run has failed lines');
+    assert.equal(result.unsuccessful.byStatus.failed, cancelled.length);
     const stats = fake.stats();
     assert.equal(stats.requests, 0, 'no online call after the cancel');
     for (const l of done) assert.equal(stats.billed[jobIdFor('batch-cancel', l.custom_id)], 1);
@@ -162,17 +167,48 @@ describe('respool run --mode batch', () => {
     const ids = Array.from({ length: 6 }, (_, i) => `m${i}`);
     const input = await promptsFile(dir, 'in-cost.jsonl', ids);
     fake.reset();
-    const fits = await run('batch-cost', input, ['--max-cost', '5']);
-    assert.equal(fits.code, 0, fits.stderr);
+    const fits = await run('batch-cost', input, { max_cost: 5 });
+    assert.equal(fits.result.outcome, 'complete');
+    assert.equal(fits.result.costCapReached, false);
+    assert.equal(fits.result.failedLines, 0);
+    assert.ok(fits.result.costUsd !== null && fits.result.costUsd > 0, `cost ${fits.result.costUsd}`);
     const spend = await readSpend(redis, 'batch-cost', prefix);
     assert.ok(spend.spentNanos > 0, 'the answered lines are counted');
     assert.equal(spend.reservedNanos, 0, 'the reservation was settled');
 
-    const over = await run('batch-capped', input, ['--max-cost', '0.0000001']);
-    assert.equal(over.code, 4, over.stderr);
-    const lines = await readLines(path.join(dir, 'batch-capped.jsonl'));
-    assert.equal(lines.length, ids.length);
-    assert.ok(lines.every((l) => l.status === 'skipped' && l.error?.type === 'max_cost'), JSON.stringify(lines[0]));
+    const over = await run('batch-capped', input, { max_cost: 0.0000001 });
+    assert.equal(over.result.costCapReached, true);
+    assert.equal(over.lines.length, ids.length);
+    assert.ok(over.lines.every((l) => l.status === 'skipped' && l.error?.type === 'max_cost'), JSON.stringify(over.lines[0]));
     assert.equal(fake.stats().batch.batchesCreated, 1, 'only the first run submitted a batch');
+  });
+});
+
+/** The command line turns a stopped or capped batch run into its exit codes. */
+describe('respool run --mode batch (command line)', () => {
+  let fake: FakeServer;
+  let dir: string;
+  const prefix = testPrefix();
+  withFakeServer(prefix, (s) => ({ fake, dir } = s));
+  const run = (name: string, input: string, extra: string[] = []) =>
+    runCli([
+      '--prefix', prefix, 'run', '--name', name, '--input', input, '--model', 'gpt-4o-mini', '--base-url', fake.url,
+      '--out', path.join(dir, `${name}.jsonl`), '--mode', 'batch', '--batch-poll-ms', '50', ...extra,
+    ], { env: { OPENRESPONSES_API_KEY: 'sk-test-batch' } });
+
+  it('an API without batches: exit code 8 and a message naming --mode online', async () => {
+    const input = await promptsFile(dir, 'in-nobatch.jsonl', ['n0', 'n1']);
+    fake.setOptions({ batch: { absent: true } });
+    const res = await run('no-batch', input);
+    fake.setOptions({ batch: {} });
+    assert.equal(res.code, 8, res.stderr);
+    assert.match(res.stderr, /no Batch API/);
+    assert.match(res.stderr, /--mode online/);
+  });
+
+  it('past --max-cost: exit code 4', async () => {
+    const input = await promptsFile(dir, 'in-cost.jsonl', ['m0', 'm1']);
+    const res = await run('batch-capped', input, ['--max-cost', '0.0000001']);
+    assert.equal(res.code, 4, res.stderr);
   });
 });

@@ -6,8 +6,9 @@ import { costNanos, usageCounts } from '../../src/cost/compute.js';
 import { bundledPrices } from '../../src/cost/load-prices.js';
 import { findPrice } from '../../src/cost/prices.js';
 import type { FakeServer } from '../../src/fake-server/index.js';
-import { runCli, testPrefix } from '../helpers/cli.js';
-import { withFakeServer } from '../helpers/fake-suite.js';
+import type { Respool } from '../../src/index.js';
+import { testPrefix } from '../helpers/cli.js';
+import { runJob, withLibrary } from '../helpers/library.js';
 
 interface BatchLine {
   custom_id: string;
@@ -15,12 +16,12 @@ interface BatchLine {
   error: { code: string; message: string } | null;
 }
 
-/** `report` on a run's openai-batch results file prices every body's usage, and names what it cannot price. */
+/** `rp.report` (`respool report`) on a run's openai-batch results file prices every body's usage, and names what it cannot price. */
 describe('report on an openai-batch results file', () => {
   let fake: FakeServer;
   let dir: string;
-  const prefix = testPrefix();
-  withFakeServer(prefix, (s) => ({ fake, dir } = s), { latencyMs: 5 });
+  let rp: Respool;
+  withLibrary(testPrefix(), (s) => ({ fake, dir, rp } = s), { latencyMs: 5 });
 
   it('totals equal the sum of the bodies usage at the price table; an unknown model is counted and named in every format', async () => {
     fake.reset();
@@ -30,8 +31,9 @@ describe('report on an openai-batch results file', () => {
     rows.push(JSON.stringify({ custom_id: 'odd', method: 'POST', url: '/v1/responses', body: { model: 'acme-7b', input: 'hello there' } }));
     await writeFile(input, rows.join('\n') + '\n');
     const out = path.join(dir, 'batch.out.jsonl');
-    const run = await runCli(['--prefix', prefix, 'run', '--input', input, '--model', 'gpt-4o-mini', '--out', out, '--name', 'batchrep', '--output-format', 'openai-batch', '--base-url', fake.url], { env: { OPENRESPONSES_API_KEY: 'sk-batch-report-1234' } });
-    assert.equal(run.code, 0, run.stderr);
+    const { result } = await runJob(rp, { inputs: input, model: 'gpt-4o-mini', out, name: 'batchrep', output_format: 'openai-batch', base_url: fake.url });
+    assert.equal(result.outcome, 'complete');
+    assert.equal(result.failedLines, 0);
     const lines = (await readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as BatchLine);
     assert.equal(lines.length, 25);
 
@@ -53,9 +55,7 @@ describe('report on an openai-batch results file', () => {
     assert.deepEqual(unpriced, ['acme-7b']);
     assert.ok(expectedNanos > 0);
 
-    const json = await runCli(['report', out, '--format', 'json', '--by', 'model']);
-    assert.equal(json.code, 0, json.stderr);
-    const r = JSON.parse(json.stdout) as {
+    const r = JSON.parse(await rp.report([out], { format: 'json', by: 'model' })) as {
       lines: number;
       batch_lines: number;
       total: { cost_nanos: number; unpriced_lines: number; status: Record<string, number>; tokens: { input: number; output: number } };
@@ -74,18 +74,18 @@ describe('report on an openai-batch results file', () => {
     assert.ok(!r.breakdowns[0]!.groups.some((g) => g.key.model === '(none)'), 'every line has its model');
     assert.ok(r.warnings.some((w) => /1 line with usage but no price .*acme-7b \(1 line\)/.test(w)), r.warnings.join('\n'));
 
-    const table1 = await runCli(['report', out, '--by', 'model']);
-    assert.match(table1.stdout, /note: 1 line with usage but no price .*acme-7b \(1 line\)/);
-    assert.match(table1.stdout, /^25 lines in 1 file, cost \$/);
-    const md = await runCli(['report', out, '-f', 'markdown', '--by', 'status']);
-    assert.match(md.stdout, /> Note: 1 line with usage but no price .*acme-7b/);
-    const html = await runCli(['report', out, '-f', 'html', '--by', 'status']);
-    assert.match(html.stdout, /<p class="note">1 line with usage but no price .*acme-7b/);
-    const csv = await runCli(['report', out, '-f', 'csv', '--by', 'status']);
-    const csvRows = csv.stdout.trim().split('\n').map((row) => row.split(','));
+    const table1 = await rp.report([out], { format: 'table', by: 'model' });
+    assert.match(table1, /note: 1 line with usage but no price .*acme-7b \(1 line\)/);
+    assert.match(table1, /^25 lines in 1 file, cost \$/);
+    const md = await rp.report([out], { format: 'markdown', by: 'status' });
+    assert.match(md, /> Note: 1 line with usage but no price .*acme-7b/);
+    const html = await rp.report([out], { format: 'html', by: 'status' });
+    assert.match(html, /<p class="note">1 line with usage but no price .*acme-7b/);
+    const csv = await rp.report([out], { format: 'csv', by: 'status' });
+    const csvRows = csv.trim().split('\n').map((row) => row.split(','));
     const head = csvRows[0]!;
     const leftOut = csvRows.find((row) => row[0] === 'left_out: no price')!;
-    assert.ok(leftOut, csv.stdout);
+    assert.ok(leftOut, csv);
     assert.equal(leftOut[head.indexOf('model')], 'acme-7b');
     assert.equal(leftOut[head.indexOf('lines')], '1');
   });

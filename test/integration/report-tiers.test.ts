@@ -5,12 +5,17 @@ import { describe, it } from 'node:test';
 import { usdToNanos } from '../../src/cost/compute.js';
 import { bundledPrices } from '../../src/cost/load-prices.js';
 import { Pricer } from '../../src/cost/pricer.js';
-import { runCli, tempDir } from '../helpers/cli.js';
+import type { Respool } from '../../src/index.js';
+import { testPrefix } from '../helpers/cli.js';
+import { withLibrary } from '../helpers/library.js';
 
-/** `respool report --by tier` over a results file whose lines were served at several tiers. */
+/** `rp.report(files, { by: 'tier' })` (`respool report --by tier`) over a results file whose lines were served at several tiers. */
 describe('report --by tier', () => {
+  let rp: Respool;
+  let dir: string;
+  withLibrary(testPrefix(), (s) => ({ rp, dir } = s));
+
   it('groups the lines by the tier that served them and shows what each tier saved against the standard price', async () => {
-    const dir = await tempDir();
     const pricer = new Pricer(await bundledPrices());
     // The tier each line was served at, as the worker and the batch collector price them.
     const tiers = ['default', 'flex', 'batch', 'batch', 'flex', undefined, 'priority', 'batch'];
@@ -31,9 +36,7 @@ describe('report --by tier', () => {
     const file = path.join(dir, 'tiers.jsonl');
     await writeFile(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
 
-    const json = await runCli(['report', file, '--by', 'tier', '-f', 'json']);
-    assert.equal(json.code, 0, json.stderr);
-    const r = JSON.parse(json.stdout) as {
+    const r = JSON.parse(await rp.report(['tiers.jsonl'], { by: 'tier', format: 'json' })) as {
       total: { cost_nanos: number; standard_cost_nanos: number; saved_nanos: number };
       breakdowns: Array<{ by: string[]; groups: Array<{ key: { tier: string }; lines: number; cost_nanos: number; standard_cost_nanos: number; saved_nanos: number }> }>;
     };
@@ -52,14 +55,12 @@ describe('report --by tier', () => {
     const totalSaved = [...expected.values()].reduce((n, e) => n + e.standard - e.cost, 0);
     assert.equal(r.total.saved_nanos, totalSaved);
 
-    const table = await runCli(['report', file, '--by', 'tier']);
-    assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, /^9 lines in 1 file, cost \$[\d.]+\nSaved \$[\d.]+ \(\d+%\) against the standard price of \$[\d.]+\n/);
-    assert.match(table.stdout, /By tier\ntier\s+lines.*standard_cost_usd\s+saved_usd/);
+    const table = await rp.report([file], { by: 'tier', format: 'table' });
+    assert.match(table, /^9 lines in 1 file, cost \$[\d.]+\nSaved \$[\d.]+ \(\d+%\) against the standard price of \$[\d.]+\n/);
+    assert.match(table, /By tier\ntier\s+lines.*standard_cost_usd\s+saved_usd/);
 
-    const html = await runCli(['report', file, '--by', 'tier', '-f', 'html']);
-    assert.equal(html.code, 0, html.stderr);
-    assert.match(html.stdout, /id="cost-per-tier"/);
-    assert.match(html.stdout, /Saved vs standard/);
+    const html = await rp.report([file], { by: 'tier', format: 'html' });
+    assert.match(html, /id="cost-per-tier"/);
+    assert.match(html, /Saved vs standard/);
   });
 });

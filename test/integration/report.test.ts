@@ -3,7 +3,9 @@ import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { NANOS_PER_USD, usdToNanos } from '../../src/cost/compute.js';
-import { ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { ReportInputError, type Respool } from '../../src/index.js';
+import { runCli, tempDir, testPrefix } from '../helpers/cli.js';
+import { withLibrary } from '../helpers/library.js';
 import { writeResults } from '../helpers/results-gen.js';
 
 interface ReportJson {
@@ -32,19 +34,19 @@ async function sumsOf(file: string) {
   return { lines, nanos, floatUsd, byModel };
 }
 
+/** `rp.report` (what `respool report` prints): totals and breakdowns of results files, in every format. */
 describe('respool report', () => {
+  let rp: Respool;
   let dir: string;
   let big: string;
+  withLibrary(testPrefix(), (s) => ({ rp, dir } = s));
   before(async () => {
-    dir = await tempDir();
     big = path.join(dir, 'big.jsonl');
     await writeResults(big, 10_000, { unpricedModel: 'acme-7b', routerShare: 0.1 });
   });
 
   it('json: totals equal the sum of the line costs to the cent on 10,000 lines, breakdowns add up', async () => {
-    const res = await runCli(['report', big, '--format', 'json', '--by', 'model,day,status,dataset,model+day']);
-    assert.equal(res.code, 0, res.stderr);
-    const r = JSON.parse(res.stdout) as ReportJson;
+    const r = JSON.parse(await rp.report([big], { format: 'json', by: 'model,day,status,dataset,model+day' })) as ReportJson;
     const s = await sumsOf(big);
     assert.equal(r.lines, 10_000);
     assert.equal(r.total.cost_nanos, s.nanos, 'exact, in nano-dollars');
@@ -73,17 +75,15 @@ describe('respool report', () => {
     assert.equal(r.errors.rejected_input, s.lines.filter((l) => l.status === 'rejected').length);
   });
 
-  it('reads several files and globs, once each, and skips lines that are not JSON', async () => {
+  it('reads several files and globs (relative to cwd), once each, and skips lines that are not JSON', async () => {
     const a = path.join(dir, 'part-a.jsonl');
     const b = path.join(dir, 'part-b.jsonl');
     await writeResults(a, 300, { seed: 1 });
     await writeResults(b, 200, { seed: 2 });
     const expected = (await sumsOf(a)).nanos + (await sumsOf(b)).nanos;
     await appendFile(b, '{"custom_id":"torn","status":"compl');
-    const res = await runCli(['report', a, path.join(dir, 'part-*.jsonl'), '--format', 'json']);
-    assert.equal(res.code, 0, res.stderr);
-    const r = JSON.parse(res.stdout) as ReportJson;
-    assert.equal(r.files.length, 2);
+    const r = JSON.parse(await rp.report(['part-a.jsonl', 'part-*.jsonl'], { format: 'json' })) as ReportJson;
+    assert.deepEqual(r.files, ['part-a.jsonl', 'part-b.jsonl']);
     assert.equal(r.lines, 500);
     assert.equal(r.unreadable_lines, 1);
     assert.ok(r.warnings.some((w) => w.includes('part-b.jsonl:201')), r.warnings.join('; '));
@@ -91,13 +91,12 @@ describe('respool report', () => {
   });
 
   it('table: aligned columns with the total and each breakdown', async () => {
-    const res = await runCli(['report', big, '--by', 'model']);
-    assert.equal(res.code, 0, res.stderr);
-    const lines = res.stdout.split('\n');
+    const text = await rp.report([big], { format: 'table', by: 'model' });
+    const lines = text.split('\n');
     const total = (await sumsOf(big)).nanos;
     assert.match(lines[0]!, new RegExp(`^10000 lines in 1 file, cost \\$${(total / NANOS_PER_USD).toFixed(2)}$`));
     const at = lines.indexOf('By model');
-    assert.ok(at > 0, res.stdout);
+    assert.ok(at > 0, text);
     const head = lines[at + 1]!;
     const rule = lines[at + 2]!;
     assert.match(rule, /^-+( +-+)+$/);
@@ -106,13 +105,12 @@ describe('respool report', () => {
     assert.equal(rows.length, 7);
     const costEnd = head.indexOf('cost_usd') + 'cost_usd'.length;
     for (const row of rows) assert.match(row.slice(0, costEnd), /\$\d+\.\d+$/, row);
-    assert.ok(res.stdout.includes('note: '), 'the unpriced lines are mentioned');
+    assert.ok(text.includes('note: '), 'the unpriced lines are mentioned');
   });
 
   it('csv: a header, a total row and one row per group; costs to the nano-dollar', async () => {
-    const res = await runCli(['report', big, '--format', 'csv', '--by', 'model,day']);
-    assert.equal(res.code, 0, res.stderr);
-    const rows = res.stdout.trim().split('\n').map((l) => l.split(','));
+    const text = await rp.report([big], { format: 'csv', by: 'model,day' });
+    const rows = text.trim().split('\n').map((l) => l.split(','));
     const head = rows[0]!;
     assert.deepEqual(head.slice(0, 4), ['breakdown', 'model', 'day', 'lines']);
     const cost = head.indexOf('cost_usd');
@@ -126,33 +124,19 @@ describe('respool report', () => {
   });
 
   it('markdown: headed tables with right-aligned figures', async () => {
-    const res = await runCli(['report', big, '--format', 'markdown', '--by', 'status']);
-    assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stdout, /^# Cost report\n/);
-    assert.match(res.stdout, /## By status\n\n\| status \| lines \|/);
-    assert.match(res.stdout, /\|---\|---:\|/);
-    assert.match(res.stdout, /\| completed \| \d+ \|/);
+    const text = await rp.report([big], { format: 'markdown', by: 'status' });
+    assert.match(text, /^# Cost report\n/);
+    assert.match(text, /## By status\n\n\| status \| lines \|/);
+    assert.match(text, /\|---\|---:\|/);
+    assert.match(text, /\| completed \| \d+ \|/);
   });
 
-  it('html: one self-contained file with the four charts, written with --out', async () => {
-    const out = path.join(dir, 'report.html');
-    const res = await runCli(['report', big, '--format', 'html', '--out', out]);
-    assert.equal(res.code, 0, res.stderr);
-    assert.equal(res.stdout, '');
-    const html = await readFile(out, 'utf8');
+  it('html: one self-contained page with the four charts', async () => {
+    const html = await rp.report([big], { format: 'html' });
     for (const id of ['cost-per-day', 'cost-per-model', 'tokens-per-item', 'failures']) assert.match(html, new RegExp(`<figure class="chart" id="${id}">.*?<svg[^>]*>.*?<rect`, 's'), id);
     assert.doesNotMatch(html, /(src|href)=["']?(https?:)?\/\//i, 'loads nothing from elsewhere');
     assert.doesNotMatch(html, /<link\b/i);
     assert.match(html, /acme-7b/);
-  });
-
-  it('streams: 300,000 lines (170 MB) go through with the heap capped at 64 MB', async () => {
-    const file = path.join(dir, 'large.jsonl');
-    await writeResults(file, 300_000, { seed: 3 });
-    // Holding the lines would need several hundred MB of heap; the report keeps only its groups.
-    const res = await runCli(['report', file, '--format', 'json', '--by', 'model,run,day,status,dataset'], { env: { NODE_OPTIONS: '--max-old-space-size=64' } });
-    assert.equal(res.code, 0, res.stderr.slice(-2000));
-    assert.equal((JSON.parse(res.stdout) as ReportJson).lines, 300_000);
   });
 
   it('absurd numbers (1e308, an overflowing count, a negative cost) are left out, counted and named; no output gets Infinity or NaN', async () => {
@@ -167,31 +151,76 @@ describe('respool report', () => {
       JSON.stringify(ok(5, 0.0034)),
     ];
     await writeFile(file, texts.join('\n') + '\n');
-    const json = await runCli(['report', file, '--format', 'json', '--by', 'model,day']);
-    assert.equal(json.code, 0, json.stderr);
-    const r = JSON.parse(json.stdout) as ReportJson & { total: { absurd_lines: number }; left_out: Array<{ reason: string; model: string; lines: number }>; absurd_at: string[] };
+    const r = JSON.parse(await rp.report([file], { format: 'json', by: 'model,day' })) as ReportJson & { total: { absurd_lines: number }; left_out: Array<{ reason: string; model: string; lines: number }>; absurd_at: string[] };
     assert.equal(r.lines, 5);
     assert.equal(r.total.cost_nanos, usdToNanos(0.0012) + usdToNanos(0.0034), 'the sane lines only');
     assert.deepEqual(r.total.tokens, { input: 200, cached: 0, output: 40, reasoning: 0 });
     assert.equal(r.total.absurd_lines, 3);
     assert.deepEqual(r.left_out.map((e) => `${e.reason}: ${e.model} ${e.lines}`).sort(), ['absurd numbers: m-huge 1', 'absurd numbers: m-inf 1', 'absurd numbers: m-neg 1']);
-    assert.deepEqual(r.absurd_at, ['absurd.jsonl:2', 'absurd.jsonl:3', 'absurd.jsonl:4'].map((w) => path.relative(ROOT, path.join(dir, w))));
+    // Named relative to the library's cwd.
+    assert.deepEqual(r.absurd_at, ['absurd.jsonl:2', 'absurd.jsonl:3', 'absurd.jsonl:4']);
     assert.ok(r.warnings.some((w) => /3 lines with absurd numbers .* m-huge \(1 line\)/.test(w)), r.warnings.join('\n'));
-    for (const format of ['table', 'csv', 'json', 'markdown', 'html']) {
-      const res = await runCli(['report', file, '--format', format, '--by', 'model,day,status']);
-      assert.equal(res.code, 0, res.stderr);
-      assert.doesNotMatch(res.stdout, /Infinity|NaN|e\+\d/, format);
-      assert.match(res.stdout, /m-huge/, `${format} names the model of the absurd line`);
+    for (const format of ['table', 'csv', 'json', 'markdown', 'html'] as const) {
+      const text = await rp.report([file], { format, by: 'model,day,status' });
+      assert.doesNotMatch(text, /Infinity|NaN|e\+\d/, format);
+      assert.match(text, /m-huge/, `${format} names the model of the absurd line`);
     }
-    const html = (await runCli(['report', file, '--format', 'html'])).stdout;
-    assert.match(html, /absurd numbers/);
+    assert.match(await rp.report([file], { format: 'html' }), /absurd numbers/);
+  });
+
+  it('a missing file or a glob matching nothing throws ReportInputError, a bad breakdown an error; an empty file costs nothing', async () => {
+    await assert.rejects(rp.report([path.join(dir, 'nope.jsonl')]), ReportInputError);
+    await assert.rejects(rp.report(['nope-*.jsonl']), ReportInputError);
+    await assert.rejects(rp.report([big], { by: 'model+' }), /empty dimension/);
+    await writeFile(path.join(dir, 'empty.jsonl'), '');
+    const r = JSON.parse(await rp.report(['empty.jsonl'])) as ReportJson;
+    assert.equal(r.lines, 0);
+    assert.equal(r.total.cost_nanos, 0);
+  });
+});
+
+/** What only the command line does: --out, its exit codes, a process with a capped heap. */
+describe('respool report (command line)', () => {
+  let dir: string;
+  let small: string;
+  before(async () => {
+    dir = await tempDir();
+    small = path.join(dir, 'small.jsonl');
+    await writeResults(small, 500, { unpricedModel: 'acme-7b', seed: 4 });
+  });
+
+  it('html written with --out: nothing on stdout, the file holds the report', async () => {
+    const out = path.join(dir, 'report.html');
+    const res = await runCli(['report', small, '--format', 'html', '--out', out]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout, '');
+    assert.match(res.stderr, /report written to /);
+    const html = await readFile(out, 'utf8');
+    assert.match(html, /<figure class="chart" id="cost-per-day">/);
+    assert.match(html, /acme-7b/);
+  });
+
+  it('table by default, on stdout', async () => {
+    const res = await runCli(['report', small, '--by', 'model']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /^500 lines in 1 file, cost \$[\d.]+\n/);
+    assert.ok(res.stdout.split('\n').includes('By model'), res.stdout);
+  });
+
+  it('streams: 300,000 lines (170 MB) go through with the heap capped at 64 MB', async () => {
+    const file = path.join(dir, 'large.jsonl');
+    await writeResults(file, 300_000, { seed: 3 });
+    // Holding the lines would need several hundred MB of heap; the report keeps only its groups.
+    const res = await runCli(['report', file, '--format', 'json', '--by', 'model,run,day,status,dataset'], { env: { NODE_OPTIONS: '--max-old-space-size=64' } });
+    assert.equal(res.code, 0, res.stderr.slice(-2000));
+    assert.equal((JSON.parse(res.stdout) as ReportJson).lines, 300_000);
   });
 
   it('bad flags and missing files exit with 2', async () => {
     assert.equal((await runCli(['report', path.join(dir, 'nope.jsonl')])).code, 2);
     assert.equal((await runCli(['report', path.join(dir, 'nope-*.jsonl')])).code, 2);
-    assert.equal((await runCli(['report', big, '--format', 'pdf'])).code, 2);
-    assert.equal((await runCli(['report', big, '--by', 'model+'])).code, 2);
+    assert.equal((await runCli(['report', small, '--format', 'pdf'])).code, 2);
+    assert.equal((await runCli(['report', small, '--by', 'model+'])).code, 2);
     const empty = path.join(dir, 'empty.jsonl');
     await writeFile(empty, '');
     const res = await runCli(['report', empty, '--format', 'json']);
