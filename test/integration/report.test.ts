@@ -3,7 +3,7 @@ import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { NANOS_PER_USD, usdToNanos } from '../../src/cost/compute.js';
-import { ReportInputError, type Respool } from '../../src/index.js';
+import { ConfigError, ReportInputError, type Respool } from '../../src/index.js';
 import { runCli, tempDir, testPrefix } from '../helpers/cli.js';
 import { withLibrary } from '../helpers/library.js';
 import { writeResults } from '../helpers/results-gen.js';
@@ -172,6 +172,8 @@ describe('respool report', () => {
     await assert.rejects(rp.report([path.join(dir, 'nope.jsonl')]), ReportInputError);
     await assert.rejects(rp.report(['nope-*.jsonl']), ReportInputError);
     await assert.rejects(rp.report([big], { by: 'model+' }), /empty dimension/);
+    // A format the type does not allow (a JavaScript caller) is refused, naming the formats, not turned into a table.
+    await assert.rejects(rp.report([big], { format: 'pdf' as never }), (err: Error) => err instanceof ConfigError && /format: "pdf" is not one of table, csv, json, markdown, html/.test(err.message));
     await writeFile(path.join(dir, 'empty.jsonl'), '');
     const r = JSON.parse(await rp.report(['empty.jsonl'])) as ReportJson;
     assert.equal(r.lines, 0);
