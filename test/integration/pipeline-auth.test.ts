@@ -7,6 +7,7 @@ import { openRespool, type Job, type Respool } from '../../src/index.js';
 import { countIds, REDIS_URL, runCli, testPrefix } from '../helpers/cli.js';
 import { recordingLogger } from '../helpers/logger.js';
 import { dumpPrefix } from '../helpers/redis-scan.js';
+import { withFakeServer } from '../helpers/fake-suite.js';
 import { runJob, withLibrary } from '../helpers/library.js';
 
 const RIGHT_KEY = 'sk-right-3f9a7c1e5b2d4f6a';
@@ -76,7 +77,7 @@ describe('run: the API key (command line)', () => {
   let fake: FakeServer;
   let dir: string;
   const prefix = testPrefix();
-  withLibrary(prefix, (s) => ({ fake, dir } = s), { apiKey: RIGHT_KEY });
+  withFakeServer(prefix, (s) => ({ fake, dir } = s), { apiKey: RIGHT_KEY });
 
   it('a refused key exits 3 saying so, and the key is never printed, even at --log-level debug', async () => {
     const input = path.join(dir, 'cli.jsonl');
