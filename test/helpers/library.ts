@@ -1,6 +1,6 @@
 import { after, before } from 'node:test';
 import { startFakeServer, type FakeServer, type FakeServerOptions } from '../../src/fake-server/index.js';
-import { openRespool, type Job, type OutputLine, type Respool, type RunOptions, type RunResult } from '../../src/index.js';
+import { openRespool, type CollectResult, type Job, type OutputLine, type Respool, type RunOptions, type RunResult } from '../../src/index.js';
 import { readLines, REDIS_URL, tempDir } from './cli.js';
 import { recordingLogger } from './logger.js';
 import { deletePrefix } from './redis-scan.js';
@@ -64,4 +64,30 @@ export async function runJob(rp: Respool, job: Job, opts: RunOptions = {}): Prom
   };
   const result = await rp.run(job, { ...opts, onLine }).promise;
   return { result, lines: await readLines(result.out).catch(() => []), written };
+}
+
+/** What `runOnWorkers` saw: the collector's result, each worker's delivered lines, and the results file. */
+export interface WorkedRun {
+  collected: CollectResult;
+  /** Lines each worker delivered, in the order the workers were started. */
+  delivered: number[];
+  lines: OutputLine[];
+}
+
+/**
+ * Runs `job` as separate processes would: `rp` enqueues it, `workers` workers each on an
+ * `openRespool` of its own (same Redis, prefix, key and folder, as worker processes) work it with
+ * `concurrency` calls each, and `rp` collects it; the workers are stopped once the collector ends.
+ */
+export async function runOnWorkers(s: LibrarySuite, prefix: string, job: Job, opts: { workers: number; concurrency: number }): Promise<WorkedRun> {
+  const enqueued = await s.rp.enqueue(job);
+  const opened = await Promise.all(Array.from({ length: opts.workers }, () => openRespool({ redis: REDIS_URL, prefix, apiKey: s.apiKey, cwd: s.dir })));
+  try {
+    const handles = await Promise.all(opened.map((w) => w.work({ name: enqueued.name, concurrency: opts.concurrency })));
+    const collected = await s.rp.collect(enqueued.name);
+    await Promise.all(handles.map((h) => h.stop()));
+    return { collected, delivered: handles.map((h) => h.delivered), lines: await readLines(collected.out) };
+  } finally {
+    await Promise.all(opened.map((w) => w.close()));
+  }
 }

@@ -4,19 +4,21 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { FakeServer } from '../../src/fake-server/index.js';
+import type { Respool } from '../../src/index.js';
 import { jobIdFor, runKeys } from '../../src/queue/keys.js';
 import { budgetKeys } from '../../src/worker/limits/budget.js';
-import { assertEachIdOnce, readLines, REDIS_URL, runCli, testPrefix } from '../helpers/cli.js';
-import { withFakeServer } from '../helpers/fake-suite.js';
+import { assertEachIdOnce, REDIS_URL, testPrefix } from '../helpers/cli.js';
+import { runJob, withLibrary } from '../helpers/library.js';
 
-describe('respool run --mode flex', () => {
+describe('run with mode: flex', () => {
   let fake: FakeServer;
+  let rp: Respool;
   let dir: string;
   const prefix = testPrefix();
   const redis = new Redis(REDIS_URL);
   after(() => redis.quit());
 
-  withFakeServer(prefix, (s) => ({ fake, dir } = s));
+  withLibrary(prefix, (s) => ({ fake, dir, rp } = s));
 
   async function prompts(name: string, n: number): Promise<{ file: string; ids: string[] }> {
     const ids = Array.from({ length: n }, (_, i) => `${name}-${i}`);
@@ -25,11 +27,12 @@ describe('respool run --mode flex', () => {
     return { file, ids };
   }
 
-  const run = (name: string, input: string, extra: string[]) =>
-    runCli(
-      ['--prefix', prefix, 'run', '--name', name, '--input', input, '--model', 'test-model', '--base-url', fake.url, '--out', path.join(dir, `${name}.out.jsonl`), '--concurrency', '8', '--mode', 'flex', '--backoff-ms', '20', '--attempts', '2', ...extra],
-      { env: { OPENRESPONSES_API_KEY: 'sk-test-flex' } },
-    );
+  const run = async (name: string, input: string, flexFallbackMs: number) => {
+    const done = await runJob(rp, { name, inputs: input, model: 'test-model', base_url: fake.url, out: `${name}.out.jsonl`, concurrency: 8, mode: 'flex', backoff_ms: 20, attempts: 2, flex_fallback_ms: flexFallbackMs });
+    assert.equal(done.result.outcome, 'complete');
+    assert.equal(done.result.failedLines, 0);
+    return done;
+  };
 
   /** 429s and pauses the run's budgets counted: flex's refusals must add to neither. */
   async function budgetCounts(name: string): Promise<{ n429: number; pauses: number }> {
@@ -50,10 +53,7 @@ describe('respool run --mode flex', () => {
     fake.reset();
     fake.setOptions({ faults: { flexUnavailable: 0.5, seed: 5 } });
     // No wait: an item goes at the default tier at its first refusal.
-    const res = await run('half', file, ['--flex-fallback-ms', '0']);
-    fake.setOptions({ faults: {} });
-    assert.equal(res.code, 0, res.stderr);
-    const lines = await readLines(path.join(dir, 'half.out.jsonl'));
+    const { lines } = await run('half', file, 0).finally(() => fake.setOptions({ faults: {} }));
     assertEachIdOnce(lines, ids);
     const stats = fake.stats();
     const refused = stats.byStatus['429'] ?? 0;
@@ -77,10 +77,7 @@ describe('respool run --mode flex', () => {
     const { file, ids } = await prompts('none', 12);
     fake.reset();
     fake.setOptions({ faults: { flexUnavailable: 1 } });
-    const res = await run('none', file, ['--flex-fallback-ms', '300']);
-    fake.setOptions({ faults: {} });
-    assert.equal(res.code, 0, res.stderr);
-    const lines = await readLines(path.join(dir, 'none.out.jsonl'));
+    const { lines } = await run('none', file, 300).finally(() => fake.setOptions({ faults: {} }));
     assertEachIdOnce(lines, ids);
     const stats = fake.stats();
     for (const l of lines) {

@@ -2,17 +2,19 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
+import type { Respool } from '../../src/index.js';
 import { jobHeadroom } from '../../src/worker/worker-set.js';
 import { numberedIds, writePrompts } from '../helpers/prompts.js';
-import { countIds, readLines, runCli, testPrefix } from '../helpers/cli.js';
-import { withFakeServer } from '../helpers/fake-suite.js';
+import { countIds, testPrefix } from '../helpers/cli.js';
+import { runJob, withLibrary } from '../helpers/library.js';
 
-describe('respool run: concurrency bounds the calls in flight', () => {
+describe('run: concurrency bounds the calls in flight', () => {
   let fake: FakeServer;
-  const prefix = testPrefix();
+  let rp: Respool;
   let dir: string;
+  const prefix = testPrefix();
 
-  withFakeServer(prefix, (s) => ({ fake, dir } = s), { latencyMs: 150 });
+  withLibrary(prefix, (s) => ({ fake, dir, rp } = s), { latencyMs: 150 });
 
   it('holds a tenth more jobs from 10 slots up, and none below', () => {
     assert.equal(jobHeadroom(4), 0);
@@ -21,18 +23,13 @@ describe('respool run: concurrency bounds the calls in flight', () => {
     assert.equal(jobHeadroom(200), 20);
   });
 
-  it('never has more than --concurrency calls at the server, though the workers hold more jobs', async () => {
+  it('never has more than concurrency calls at the server, though the workers hold more jobs', async () => {
     const ids = numberedIds('c', 120);
-    const input = path.join(dir, 'many.jsonl');
-    await writePrompts(input, ids.map((id) => [id, `item ${id}`]));
+    await writePrompts(path.join(dir, 'many.jsonl'), ids.map((id) => [id, `item ${id}`]));
     fake.reset();
-    const out = path.join(dir, 'many.out.jsonl');
-    const res = await runCli(
-      ['--prefix', prefix, 'run', '--name', 'slots', '--input', input, '--model', 'test-model', '--base-url', fake.url, '--out', out, '--concurrency', '20'],
-      { env: { OPENRESPONSES_API_KEY: 'sk-test-slots' } },
-    );
-    assert.equal(res.code, 0, res.stderr);
-    const lines = await readLines(out);
+    const { result, lines } = await runJob(rp, { name: 'slots', inputs: 'many.jsonl', model: 'test-model', base_url: fake.url, out: 'many.out.jsonl', concurrency: 20 });
+    assert.equal(result.outcome, 'complete');
+    assert.equal(result.failedLines, 0);
     assert.deepEqual([...countIds(lines).keys()].sort(), [...ids].sort());
     assert.ok(lines.every((l) => l.status === 'completed'));
     const { maxInFlight, requests } = fake.stats();

@@ -2,25 +2,26 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import path from 'node:path';
 import type { FakeServer } from '../../src/fake-server/index.js';
+import type { Job, Respool } from '../../src/index.js';
 import { jobIdFor } from '../../src/queue/keys.js';
 import { numberedIds, writePrompts } from '../helpers/prompts.js';
-import { countIds, readLines, runCli, testPrefix } from '../helpers/cli.js';
-import { withFakeServer } from '../helpers/fake-suite.js';
+import { countIds, testPrefix } from '../helpers/cli.js';
+import { runJob, withLibrary } from '../helpers/library.js';
 
-describe('respool run: API faults', () => {
+describe('run: API faults', () => {
   let fake: FakeServer;
+  let rp: Respool;
   const prefix = testPrefix();
   let dir: string;
 
-  withFakeServer(prefix, (s) => ({ fake, dir } = s));
+  withLibrary(prefix, (s) => ({ fake, dir, rp } = s));
 
-  const run = (name: string, input: string, extra: string[] = []) =>
-    runCli([
-      '--prefix', prefix, 'run', '--name', name, '--input', input, '--model', 'test-model', '--base-url', fake.url,
-      '--out', path.join(dir, `${name}.jsonl`), '--concurrency', '8', '--backoff-ms', '20',
+  const run = (name: string, input: string, extra: Partial<Job> = {}) =>
+    runJob(rp, {
+      name, inputs: input, model: 'test-model', base_url: fake.url, out: `${name}.jsonl`, concurrency: 8, backoff_ms: 20,
       // A known (high) limit: these 429s are injected faults, not a rate to learn (see pipeline-limits).
-      '--rpm', '100000', ...extra,
-    ], { env: { OPENRESPONSES_API_KEY: 'sk-test-faults' } });
+      rpm: 100000, ...extra,
+    });
 
   it('429 (with Retry-After) then 500 on every item: retried, the 429 does not use an attempt, one line each', async () => {
     const ids = numberedIds('f', 30);
@@ -29,10 +30,10 @@ describe('respool run: API faults', () => {
     fake.setOptions({ faults: { failFirst: 2, failKinds: ['429', '500'], retryAfterMs: 50 } });
     // A short backoff base keeps the test quick; Retry-After still decides the wait after a 429.
     // Two attempts are enough: with a third call per item, this proves the 429 did not use one.
-    const res = await run('fail-first', input, ['--attempts', '2']);
+    const { result, lines } = await run('fail-first', input, { attempts: 2 });
     fake.setOptions({ faults: {} });
-    assert.equal(res.code, 0, res.stderr);
-    const lines = await readLines(path.join(dir, 'fail-first.jsonl'));
+    assert.equal(result.outcome, 'complete');
+    assert.equal(result.failedLines, 0);
     assert.deepEqual([...countIds(lines).keys()].sort(), [...ids].sort());
     for (const l of lines) {
       assert.equal(l.status, 'completed', JSON.stringify(l));
@@ -51,10 +52,10 @@ describe('respool run: API faults', () => {
     const input = await writePrompts(path.join(dir, 'in-random.jsonl'), ids.map((id) => [id, `random ${id}`]));
     fake.reset();
     fake.setOptions({ faults: { rate429: 0.1, rate500: 0.1, rateReset: 0.1, rateTruncate: 0.1, seed: 7, retryAfterMs: 20 } });
-    const res = await run('random', input, ['--attempts', '10']);
+    const { result, lines } = await run('random', input, { attempts: 10 });
     fake.setOptions({ faults: {} });
-    assert.equal(res.code, 0, res.stderr);
-    const lines = await readLines(path.join(dir, 'random.jsonl'));
+    assert.equal(result.outcome, 'complete');
+    assert.equal(result.failedLines, 0);
     const counts = countIds(lines);
     assert.equal(counts.size, ids.length);
     assert.ok([...counts.values()].every((n) => n === 1));
@@ -75,11 +76,12 @@ describe('respool run: API faults', () => {
       ['no', 'this one is refused by the model [[refuse]]'],
     ]);
     fake.reset();
-    const res = await run('hard', input, ['--attempts', '3']);
-    // Complete, with failed and incomplete lines: exit code 5, naming the retry command for both.
-    assert.equal(res.code, 5, res.stderr);
-    assert.match(res.stderr, /3 lines did not succeed \(2 failed, 1 incomplete\); respool retry --name hard --status failed,incomplete queues them again/);
-    const byId = new Map((await readLines(path.join(dir, 'hard.jsonl'))).map((l) => [l.custom_id, l]));
+    const { result, lines } = await run('hard', input, { attempts: 3 });
+    // Complete, with failed and incomplete lines (what the command line exits 5 for, naming them).
+    assert.equal(result.outcome, 'complete');
+    assert.equal(result.failedLines, 3);
+    assert.deepEqual(result.unsuccessful, { total: 3, byStatus: { failed: 2, incomplete: 1, invalid_output: 0 } });
+    const byId = new Map(lines.map((l) => [l.custom_id, l]));
     assert.equal(byId.get('bad')?.status, 'failed');
     assert.equal(byId.get('bad')?.error?.type, 'invalid_request');
     assert.equal(byId.get('bad')?.error?.status, 400);

@@ -1,25 +1,35 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import path from 'node:path';
 import type { FakeServer } from '../../src/fake-server/index.js';
-import { ROOT, countIds, readLines, runCli, testPrefix } from '../helpers/cli.js';
+import { openRespool, type Job, type Respool } from '../../src/index.js';
+import { ROOT, countIds, REDIS_URL, runCli, testPrefix } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
+import { runJob } from '../helpers/library.js';
 
-/** The whole path through the real CLI, real Redis and the fake server over real HTTP. */
-describe('respool run: inputs end to end', () => {
+/** The whole pipeline in process, through the library: real Redis and the fake server over real HTTP. */
+describe('run: inputs end to end', () => {
   let fake: FakeServer;
   const prefix = testPrefix();
   let dir: string;
+  // The inputs are the repository's fixtures, named relative to it as a user would: lines name them so.
+  let rp: Respool;
 
   withFakeServer(prefix, (s) => ({ fake, dir } = s));
+  before(async () => {
+    rp = await openRespool({ redis: REDIS_URL, prefix, cwd: ROOT });
+  });
+  after(() => rp.close());
 
-  const run = (name: string, args: string[]) =>
-    runCli(['--prefix', prefix, 'run', '--name', name, '--model', 'test-model', '--base-url', fake.url, '--out', path.join(dir, `${name}.jsonl`), ...args]);
+  const run = async (name: string, job: Omit<Job, 'name' | 'model' | 'base_url' | 'out'>) => {
+    const done = await runJob(rp, { name, model: 'test-model', base_url: fake.url, out: path.join(dir, `${name}.jsonl`), ...job });
+    assert.equal(done.result.outcome, 'complete');
+    return done;
+  };
 
   it('CSV with quotes, embedded newlines, BOM, CRLF and unicode: one completed line per row', async () => {
-    const res = await run('csv', ['--input', 'fixtures/reviews.csv', '--prompt', 'Label ({{lang}}): {{text}}']);
-    assert.equal(res.code, 0, res.stderr);
-    const lines = await readLines(path.join(dir, 'csv.jsonl'));
+    const { result, lines } = await run('csv', { inputs: 'fixtures/reviews.csv', prompt: 'Label ({{lang}}): {{text}}' });
+    assert.equal(result.failedLines, 0);
     assert.deepEqual([...countIds(lines).keys()].sort(), ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8']);
     for (const l of lines) {
       assert.equal(l.status, 'completed', JSON.stringify(l));
@@ -36,15 +46,16 @@ describe('respool run: inputs end to end', () => {
   });
 
   it('CSV with a wrong column count and a missing id: rejected lines name file and line, the rest completes', async () => {
-    const res = await run('csv-bad', ['--input', 'test/fixtures/rows-with-errors.csv', '--prompt', '{{text}} ({{lang}})']);
-    assert.equal(res.code, 0, res.stderr);
-    const lines = await readLines(path.join(dir, 'csv-bad.jsonl'));
+    const { result, lines } = await run('csv-bad', { inputs: 'test/fixtures/rows-with-errors.csv', prompt: '{{text}} ({{lang}})' });
+    // Rejected lines are not failed ones: nothing to retry.
+    assert.equal(result.failedLines, 0);
     const byId = new Map(lines.map((l) => [l.custom_id, l]));
     assert.equal(byId.get('a1')?.status, 'completed');
     assert.equal(byId.get('a6')?.status, 'completed');
     assert.equal(byId.get('a4')?.status, 'completed');
     const rejected = lines.filter((l) => l.status === 'rejected');
     assert.ok(rejected.length >= 3, JSON.stringify(rejected));
+    assert.equal(result.enqueued.rejected, rejected.length);
     for (const r of rejected) {
       assert.equal(r.error?.type, 'rejected_input');
       assert.match(r.error!.message, /rows-with-errors\.csv:\d+/);
@@ -55,9 +66,8 @@ describe('respool run: inputs end to end', () => {
   });
 
   it('JSONL: prompt, input and batch-style lines are sent; malformed and invalid lines are rejected', async () => {
-    const res = await run('jsonl', ['--input', 'test/fixtures/mixed.jsonl']);
-    assert.equal(res.code, 0, res.stderr);
-    const lines = await readLines(path.join(dir, 'jsonl.jsonl'));
+    const { result, lines } = await run('jsonl', { inputs: 'test/fixtures/mixed.jsonl' });
+    assert.equal(result.failedLines, 0);
     const byId = new Map(lines.map((l) => [l.custom_id, l]));
     for (const id of ['p1', 'in1', 'b1', '42']) assert.equal(byId.get(id)?.status, 'completed', `${id}: ${JSON.stringify(byId.get(id))}`);
     // The batch line's body was sent as it is: its own model.
@@ -71,9 +81,8 @@ describe('respool run: inputs end to end', () => {
 
   it('image folder: nested folders and uppercase extensions are sent as data URIs; non-images are rejected', async () => {
     fake.reset();
-    const res = await run('images', ['--input', 'test/fixtures/images', '--detail', 'low']);
-    assert.equal(res.code, 0, res.stderr);
-    const lines = await readLines(path.join(dir, 'images.jsonl'));
+    const { result, lines } = await run('images', { inputs: 'test/fixtures/images', detail: 'low' });
+    assert.equal(result.failedLines, 0);
     const byId = new Map(lines.map((l) => [l.custom_id, l]));
     assert.equal(byId.get('ok.png')?.status, 'completed');
     assert.equal(byId.get('nested/deeper/photo.JPG')?.status, 'completed');
@@ -88,13 +97,21 @@ describe('respool run: inputs end to end', () => {
     assert.equal(fake.stats().requests, 2, 'only the two real images reach the API');
   });
 
-  it('running the same command again adds nothing', async () => {
+  it('running the same job again adds nothing', async () => {
     fake.reset();
-    const res = await run('csv', ['--input', 'fixtures/reviews.csv', '--prompt', 'Label ({{lang}}): {{text}}']);
-    assert.equal(res.code, 0, res.stderr);
-    assert.equal((await readLines(path.join(dir, 'csv.jsonl'))).length, 8);
+    const { result, lines, written } = await run('csv', { inputs: 'fixtures/reviews.csv', prompt: 'Label ({{lang}}): {{text}}' });
+    assert.equal(lines.length, 8);
+    assert.deepEqual(written, []);
+    assert.equal(result.totals.lines, 0);
+    assert.equal(result.enqueued.alreadyDone, 8);
     assert.equal(fake.stats().requests, 0, 'no API call for items already written');
   });
+});
+
+describe('run: inputs (command line)', () => {
+  let fake: FakeServer;
+  const prefix = testPrefix();
+  withFakeServer(prefix, (s) => ({ fake } = s));
 
   it('a bad setting stops before anything is sent, naming the field', async () => {
     const res = await runCli(['--prefix', prefix, 'run', '--input', 'fixtures/reviews.csv', '--model', 'm', '--concurrency', '-3', '--base-url', fake.url], { cwd: ROOT });
