@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -54,22 +54,43 @@ export async function label(): Promise<RunResult> {
 `;
 
 /**
- * Installs the tarball in `project`. Offline from npm's cache, as CI has it after `npm ci`; where the
- * cache lacks the dependencies, the tarball is unpacked as npm would and the repository's installed
- * dependencies are linked under it. Returns which way was used.
+ * A lock file for `project` that pins respool (the tarball) and, at the versions this repository's
+ * package-lock.json holds, every package respool needs at run time (its dev dependencies left out):
+ * `npm ci` then installs them by integrity from npm's cache, which this repository's own `npm ci`
+ * filled. (`npm install <tarball>` would need each package's registry metadata, which that cache lacks.)
  */
-async function installTarball(project: string, tarball: string): Promise<'npm install --offline' | 'unpacked, dependencies linked'> {
+async function lockFor(tarball: string): Promise<{ manifest: object; lock: object }> {
+  const ours = JSON.parse(await readFile(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean } & Record<string, unknown>> };
+  const root = ours.packages['']!;
+  const spec = `file:${tarball}`;
+  const packages: Record<string, unknown> = {
+    '': { name: 'consumer', version: '1.0.0', dependencies: { respool: spec } },
+    'node_modules/respool': { version: root.version, resolved: spec, license: root.license, dependencies: root.dependencies, bin: root.bin, engines: root.engines },
+  };
+  for (const [where, entry] of Object.entries(ours.packages)) if (where !== '' && !entry.dev) packages[where] = entry;
+  return {
+    manifest: { name: 'consumer', version: '1.0.0', private: true, type: 'module', dependencies: { respool: spec } },
+    lock: { name: 'consumer', version: '1.0.0', lockfileVersion: 3, requires: true, packages },
+  };
+}
+
+/**
+ * Installs the tarball and its dependencies in `project` with `npm ci`: offline from npm's cache, or
+ * from the registry when the cache lacks a package. Returns which way was used.
+ */
+async function installTarball(project: string, tarball: string): Promise<'npm ci --offline' | 'npm ci (registry)'> {
+  const { manifest, lock } = await lockFor(tarball);
+  await writeFile(path.join(project, 'package.json'), JSON.stringify(manifest, null, 2));
+  await writeFile(path.join(project, 'package-lock.json'), JSON.stringify(lock, null, 2));
+  const ci = (extra: string[]) => exec(NPM, ['ci', ...extra, '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: project, timeout: 300_000 });
   try {
-    await exec(NPM, ['install', tarball, '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: project, timeout: 300_000 });
-    return 'npm install --offline';
+    await ci(['--offline']);
+    return 'npm ci --offline';
   } catch (err) {
     if (!/ENOTCACHED|only-if-cached/.test(String((err as { stderr?: string }).stderr ?? err))) throw err;
   }
-  const pkg = path.join(project, 'node_modules', 'respool');
-  await mkdir(pkg, { recursive: true });
-  await exec('tar', ['-xzf', tarball, '-C', pkg, '--strip-components=1']);
-  await symlink(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'), 'dir');
-  return 'unpacked, dependencies linked';
+  await ci(['--prefer-offline']);
+  return 'npm ci (registry)';
 }
 
 describe('the packed package, installed in a fresh project', () => {
@@ -83,9 +104,10 @@ describe('the packed package, installed in a fresh project', () => {
     const tarball = path.join(work, packed.trim().split('\n').at(-1)!);
     const project = path.join(work, 'consumer');
     await mkdir(project);
-    await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }));
     await writeFile(path.join(project, 'reviews.csv'), 'id,text\nr1,great value\nr2,broke in a day\nr3,does the job\n');
     t.diagnostic(`installed by: ${await installTarball(project, tarball)}`);
+    // A real install: respool's own dependencies are in the project, not borrowed from this repository.
+    for (const dep of ['bullmq', 'ioredis', 'zod']) await readFile(path.join(project, 'node_modules', dep, 'package.json'));
 
     await writeFile(path.join(project, 'label.mjs'), LABEL_SCRIPT);
     const { stdout } = await exec(process.execPath, ['label.mjs', REDIS_URL, prefix], { cwd: project, timeout: 180_000 });
