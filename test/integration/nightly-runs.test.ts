@@ -1,35 +1,45 @@
 import assert from 'node:assert/strict';
 import { access, mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { startFakeServer, type FakeServer } from '../../src/fake-server/index.js';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import type { FakeServer } from '../../src/fake-server/index.js';
+import type { Job, Respool } from '../../src/index.js';
 import type { RunSummary } from '../../src/report/dated-run-summary.js';
 import { dateIn } from '../../src/schedule/dates.js';
-import { finished, readLines, runCli, spawnCli, tempDir, testPrefix, waitFor } from '../helpers/cli.js';
+import { readLines, runCli, testPrefix, waitFor } from '../helpers/cli.js';
+import { withFakeServer } from '../helpers/fake-suite.js';
+import { withLibrary } from '../helpers/library.js';
 import { writePhoto } from '../helpers/photos.js';
-import { dumpPrefix, deletePrefix } from '../helpers/redis-scan.js';
+import { dumpPrefix } from '../helpers/redis-scan.js';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhook.js';
 
-/** Dated incremental runs and schedules, through the real CLI, real Redis and the fake server. */
+/**
+ * Dated incremental runs and schedules, in process through the library (`rp.run(job, { date })`,
+ * `rp.work({ schedules: true })`), real Redis and the fake server. Making, listing, removing and
+ * resetting schedules are commands of the command line only: those are spawned.
+ */
 describe('nightly captioning', () => {
   let fake: FakeServer;
+  let rp: Respool;
+  let messages: string[];
   let hook: WebhookSink;
   const prefix = testPrefix();
   let dir: string;
 
+  withLibrary(prefix, (s) => ({ fake, dir, rp, messages } = s));
   before(async () => {
-    fake = await startFakeServer();
     hook = await startWebhookSink();
-    dir = await tempDir();
   });
   after(async () => {
-    await fake.close();
     await hook.close();
-    await deletePrefix(prefix);
+  });
+  beforeEach(() => {
+    messages.length = 0;
   });
 
   /** Calls the fake server got since its last reset: what was paid for. */
   const promptsSent = () => fake.stats().requests;
+  const logged = (re: RegExp) => messages.some((m) => re.test(m));
 
   it('incremental runs: unchanged images are skipped, a renamed one is not paid twice, a changed one and failures are sent again', async () => {
     const photos = path.join(dir, 'inc');
@@ -39,36 +49,41 @@ describe('nightly captioning', () => {
     await writePhoto(path.join(photos, 'c.png'), { width: 300, height: 200, seed: 3, format: 'png' });
     // The fake server answers 400 to a prompt holding this token: the item's line is `failed`.
     await writePhoto(path.join(photos, 'bad[[status:400]].jpg'), { width: 300, height: 200, seed: 4 });
-    const job = path.join(dir, 'inc.yaml');
-    await writeFile(
-      job,
-      [
-        'name: cap',
-        'inputs: [inc]',
-        'model: test-model',
-        `base_url: ${fake.url}`,
-        'image_prompt: "Caption {{name}}"',
-        'detail: low',
-        'resize: auto',
-        'incremental: true',
-        `on_complete: "${hook.url}"`,
-        'out: out/cap-{date}.jsonl',
-      ].join('\n'),
-    );
+    const job: Job = {
+      name: 'cap',
+      inputs: ['inc'],
+      model: 'test-model',
+      base_url: fake.url,
+      image_prompt: 'Caption {{name}}',
+      detail: 'low',
+      resize: 'auto',
+      incremental: true,
+      on_complete: hook.url,
+      out: 'out/cap-{date}.jsonl',
+    };
     const run = async (date: string) => {
       fake.reset();
-      const res = await runCli(['--prefix', prefix, 'run', job, '--date', date]);
-      // Every day has the failed item: complete with a failed line is exit code 5, with the retry command.
-      assert.equal(res.code, 5, res.stderr);
-      assert.match(res.stderr, new RegExp(`respool retry --name cap-${date} queues it again`));
-      return { res, lines: await readLines(path.join(dir, 'out', `cap-${date}.jsonl`)) };
+      messages.length = 0;
+      const handle = rp.run(job, { date });
+      assert.equal(handle.name, `cap-${date}`);
+      const result = await handle.promise;
+      // Every day has the failed item: complete with one failed line (the command line's exit code 5).
+      assert.equal(result.outcome, 'complete');
+      assert.equal(result.name, `cap-${date}`);
+      assert.equal(result.failedLines, 1);
+      assert.equal(result.unsuccessful.byStatus.failed, 1);
+      assert.equal(result.out, path.join(dir, 'out', `cap-${date}.jsonl`));
+      return { result, lines: await readLines(result.out) };
     };
     const ids = (lines: { custom_id: string; status: string }[]) => lines.map((l) => `${l.custom_id} ${l.status}`).sort();
 
     const day1 = await run('2026-01-01');
     assert.deepEqual(ids(day1.lines), ['a.jpg completed', 'b.jpg completed', 'bad[[status:400]].jpg failed', 'c.png completed']);
     assert.ok(day1.lines.every((l) => l.run === 'cap-2026-01-01'));
-    assert.match(day1.res.stderr, /summary of cap-2026-01-01 \(complete\): 4 items, 1 failures .*0 unchanged skipped/);
+    assert.ok(
+      logged(/summary of cap-2026-01-01 \(complete\): 4 items, 1 failures .*0 unchanged skipped/),
+      messages.join('\n'),
+    );
     const summary1 = hook.bodies.at(-1) as RunSummary;
     assert.equal(hook.bodies.length, 1);
     assert.deepEqual(
@@ -81,6 +96,7 @@ describe('nightly captioning', () => {
     const day2 = await run('2026-01-02');
     assert.deepEqual(ids(day2.lines), ['bad[[status:400]].jpg failed']);
     assert.equal(promptsSent(), 1);
+    assert.equal(hook.bodies.length, 2);
     assert.equal((hook.bodies.at(-1) as RunSummary).skipped_unchanged, 3);
 
     // A renamed photo keeps its content; an edited one is new content; a new one is new.
@@ -104,9 +120,10 @@ describe('nightly captioning', () => {
     assert.equal(reset.code, 0, reset.stderr);
     const day4 = await run('2026-01-04');
     assert.deepEqual(ids(day4.lines), ['a-renamed.jpg completed', 'b.jpg completed', 'bad[[status:400]].jpg failed', 'c.png completed', 'd.jpg completed']);
+    assert.equal(promptsSent(), 5);
   });
 
-  it('a schedule fires a dated run in a worker, which writes the file and POSTs the summary; --list and --remove', async () => {
+  it('a schedule fires a dated run in the workers, which write the file and POST the summary; --list and --remove', async () => {
     const photos = path.join(dir, 'sched');
     await mkdir(photos);
     await writePhoto(path.join(photos, 'one.jpg'), { width: 1600, height: 1200, seed: 9 });
@@ -127,18 +144,15 @@ describe('nightly captioning', () => {
     const listed = JSON.parse(list.stdout) as Array<{ name: string; every: number; tz: string; out: string }>;
     assert.deepEqual(listed.map((s) => [s.name, s.every, s.tz, s.out]), [['nightly', 1000, 'Europe/Berlin', path.join(dir, 'out', 'nightly-{date}.jsonl')]]);
 
-    const worker = spawnCli(['--prefix', prefix, 'worker', '--concurrency', '4'], { cwd: dir });
-    const exited = finished(worker, 90_000);
-    const posted = await waitFor(() => hook.bodies.length > 0, 45_000, 'the on_complete POST').then(
-      () => null,
-      (err: Error) => err,
-    );
-    const removed = await runCli(['--prefix', prefix, 'schedule', '--remove', 'nightly']);
-    worker.kill('SIGTERM');
-    const res = await exited;
-    assert.equal(posted, null, `${posted?.message}; worker log:\n${res.stderr}`);
+    const worker = await rp.work({ schedules: true, concurrency: 4 });
+    let removed;
+    try {
+      await waitFor(() => hook.bodies.length > 0, 45_000, 'the on_complete POST');
+    } finally {
+      removed = await runCli(['--prefix', prefix, 'schedule', '--remove', 'nightly']);
+      assert.equal(await worker.stop(), true, 'every call in flight finished');
+    }
     assert.equal(removed.code, 0, removed.stderr);
-    assert.equal(res.code, 0, res.stderr);
     const first = hook.bodies[0] as RunSummary;
     const dates = [dateIn(startedAt, 'Europe/Berlin'), dateIn(Date.now(), 'Europe/Berlin')];
     assert.ok(dates.includes(first.date), `${first.date} is not today in Berlin (${dates.join(', ')})`);
@@ -152,8 +166,8 @@ describe('nightly captioning', () => {
     // Firings after the first find nothing new: the two photos were paid once.
     assert.equal(fake.stats().requests, 2);
     assert.deepEqual(fake.stats().images.map((i) => `${i.width}x${i.height}`).sort(), ['384x512', '512x384']);
-    assert.match(res.stderr, /schedule nightly fired/);
-    assert.match(res.stderr, /summary of nightly-\d{4}-\d{2}-\d{2} \(complete\): 2 items, 0 failures/);
+    assert.ok(logged(/schedule nightly fired/), messages.join('\n'));
+    assert.ok(logged(/summary of nightly-\d{4}-\d{2}-\d{2} \(complete\): 2 items, 0 failures/), messages.join('\n'));
 
     const listAfter = await runCli(['--prefix', prefix, 'schedule', '--list']);
     assert.equal(listAfter.stdout.trim(), 'no schedules');
@@ -161,8 +175,35 @@ describe('nightly captioning', () => {
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /no schedule named nightly/);
   });
+});
+
+/** What only the command line does with incremental jobs: its exit codes and what it prints. */
+describe('nightly captioning (command line)', () => {
+  let fake: FakeServer;
+  const prefix = testPrefix();
+  let dir: string;
+  withFakeServer(prefix, (s) => ({ fake, dir } = s));
+
+  it('an incremental run with a failed line exits 5, naming the retry command of its dated run', async () => {
+    await mkdir(path.join(dir, 'one'));
+    await writePhoto(path.join(dir, 'one', 'fine.jpg'), { width: 300, height: 200, seed: 6 });
+    // The fake server answers 400 to a prompt holding this token: the item's line is `failed`.
+    await writePhoto(path.join(dir, 'one', 'bad[[status:400]].jpg'), { width: 300, height: 200, seed: 7 });
+    const job = path.join(dir, 'one.yaml');
+    await writeFile(
+      job,
+      ['name: once', 'inputs: [one]', 'model: test-model', `base_url: ${fake.url}`, 'image_prompt: "Caption {{name}}"', 'incremental: true', 'out: out/once-{date}.jsonl'].join('\n'),
+    );
+    const res = await runCli(['--prefix', prefix, 'run', job, '--date', '2026-02-01']);
+    assert.equal(res.code, 5, res.stderr);
+    assert.match(res.stderr, /respool retry --name once-2026-02-01 queues it again/);
+    assert.match(res.stderr, /summary of once-2026-02-01 \(complete\): 2 items, 1 failures/);
+    const lines = await readLines(path.join(dir, 'out', 'once-2026-02-01.jsonl'));
+    assert.deepEqual(lines.map((l) => `${l.custom_id} ${l.status}`).sort(), ['bad[[status:400]].jpg failed', 'fine.jpg completed']);
+  });
 
   it('refuses a bad time zone, a missing pattern, and incremental jobs in enqueue', async () => {
+    await mkdir(path.join(dir, 'sched'), { recursive: true });
     const job = path.join(dir, 'bad.yaml');
     await writeFile(job, ['name: bad', 'inputs: [sched]', 'model: m', 'incremental: true', 'out: out/bad-{date}.jsonl'].join('\n'));
     const tz = await runCli(['--prefix', prefix, 'schedule', job, '--cron', '0 2 * * *', '--tz', 'Mars/Olympus']);

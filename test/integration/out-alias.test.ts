@@ -3,12 +3,14 @@ import { link, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { ConfigError, resolveConfig } from '../../src/config/load.js';
-import { runCli, tempDir, testPrefix } from '../helpers/cli.js';
+import { openRespool } from '../../src/index.js';
+import { REDIS_URL, runCli, tempDir, testPrefix } from '../helpers/cli.js';
 import { deletePrefix } from '../helpers/redis-scan.js';
 
 /**
  * `out` must not be an input under another name: a symbolic link, a hard link, or a path through a
- * linked folder. Real files; the CLI case runs the built command.
+ * linked folder. Real files; a run is refused in process through the library; the export case runs
+ * the built command.
  */
 describe('out is refused when it is an input through a link', () => {
   let dir: string;
@@ -33,7 +35,8 @@ describe('out is refused when it is an input through a link', () => {
   it('a symbolic link to the input', async () => {
     const out = path.join(dir, 'sym.jsonl');
     await symlink(input, out);
-    assert.match(settingsError(out) ?? '', /out: .*sym\.jsonl is also an input: it is the same file as .*items\.jsonl \(through a link\)/);
+    // Given as flags, the message names the flag it came from.
+    assert.match(settingsError(out) ?? '', /out: .*sym\.jsonl is also an input: it is the same file as .*items\.jsonl \(through a link\) \(from --out\)/);
   });
 
   it('a hard link to the input', async () => {
@@ -63,23 +66,30 @@ describe('out is refused when it is an input through a link', () => {
     assert.equal(settingsError(path.join(dir, 'data', 'new.jsonl')), null);
   });
 
-  it('respool run with out linked to its input: exit 2, the input untouched, nothing queued', async () => {
+  it('a run with out linked to its input: a ConfigError naming out, the input untouched, nothing queued', async () => {
     const prefix = testPrefix();
     const out = path.join(dir, 'run-link.jsonl');
     await symlink(input, out);
     const before = await readFile(input, 'utf8');
+    const rp = await openRespool({ redis: REDIS_URL, prefix, cwd: dir });
     try {
-      const res = await runCli(['--prefix', prefix, 'run', '--name', 'alias', '--input', input, '--model', 'm', '--base-url', 'http://127.0.0.1:9/v1', '--out', out]);
-      assert.equal(res.code, 2, res.stderr);
-      assert.match(res.stderr, /invalid job settings:\n {2}- out: .*run-link\.jsonl is also an input: it is the same file as .*items\.jsonl \(through a link\) \(from --out\)/);
+      assert.throws(
+        () => rp.run({ name: 'alias', inputs: input, model: 'm', base_url: 'http://127.0.0.1:9/v1', out }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          /invalid job settings:\n {2}- out: .*run-link\.jsonl is also an input: it is the same file as .*items\.jsonl \(through a link\) \(from job\)/.test(err.message),
+      );
       assert.equal(await readFile(input, 'utf8'), before);
+      assert.equal(await rp.status('alias'), null);
+      assert.deepEqual(await rp.status(), []);
     } finally {
+      await rp.close();
       await deletePrefix(prefix);
     }
   });
 });
 
-describe('export --out is refused when it is one of its inputs through a link', () => {
+describe('export --out is refused when it is one of its inputs through a link (command line)', () => {
   it('a link to the --join input: exit 2, the input untouched', async () => {
     const dir = await tempDir();
     const join = path.join(dir, 'rows.csv');
