@@ -12,8 +12,12 @@ import { jobIdFor, runKeys } from './keys.js';
 export interface EnqueueStats {
   /** Items read (accepted and rejected), duplicates included. */
   read: number;
-  /** Jobs handed to BullMQ (a job that already exists is not added again). */
+  /**
+   * Jobs handed to BullMQ (a job that already exists is not added again): the items to call and the
+   * rejected ones, whose lines go through the queue too. Items sent to the API: `added - rejected`.
+   */
   added: number;
+  /** Items that became `rejected` lines (bad input, duplicate ids). */
   rejected: number;
   /** Items whose result is already delivered or written: skipped on a re-run. */
   alreadyDone: number;
