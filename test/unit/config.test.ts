@@ -175,6 +175,12 @@ describe('config: readJobFile', () => {
     assert.equal(c.out, path.join('out', 'full.jsonl'));
   });
 
+  it('request settings of a job file (metadata on every call) reach the resolved config', async () => {
+    await writeFile(path.join(dir, 'jobs', 'meta.yaml'), 'inputs: [data.csv]\nmodel: m\nrequest:\n  metadata: { dataset: colours, team: finance }\n');
+    const c = resolveConfig([await readJobFile('jobs/meta.yaml', dir)]);
+    assert.deepEqual(c.request.metadata, { dataset: 'colours', team: 'finance' });
+  });
+
   it('refuses a missing file, bad YAML, bad JSON and a non-object', async () => {
     await assert.rejects(readJobFile('nope.yaml', dir), (err: Error) => err instanceof ConfigError && /cannot read job file nope\.yaml: ENOENT/.test(err.message));
     await writeFile(path.join(dir, 'bad.yaml'), 'inputs: [a\nmodel: : :\n');
