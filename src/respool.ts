@@ -22,7 +22,7 @@ import { readCostCapReached, readUnsuccessful, type UnsuccessfulLines } from './
 import { ProgressEvents, type RunProgress } from './pipeline/progress-events.js';
 import { reportOn, type ReportFormat } from './pipeline/report.js';
 import { runPipeline } from './pipeline/run.js';
-import { cancelRun, retryRun, type CancelResult, type RetryableStatus, type RetryResult } from './pipeline/run-control.js';
+import { cancelRun, cleanRun, retryRun, type CancelResult, type RetryableStatus, type RetryResult } from './pipeline/run-control.js';
 import { runReport, runReports, type RunReport } from './pipeline/status.js';
 import { startWorking, type WorkHandle } from './pipeline/work.js';
 import { startScheduledRuns } from './schedule/scheduled-runs.js';
@@ -220,6 +220,12 @@ export interface Respool extends AsyncDisposable {
   retry(name: string, opts?: { statuses?: RetryableStatus[] }): Promise<RetryResult>;
   /** Cancels a run (`respool cancel`): no new calls; items not sent end as `cancelled` failed lines. */
   cancel(name: string, opts?: { waitMs?: number }): Promise<CancelResult>;
+  /**
+   * Forgets a run (`respool clean`): its queue, ledger and settings leave Redis. The results file
+   * stays: running the job again reads it back and sends nothing already written. Resolves to false
+   * when no run has that name.
+   */
+  clean(name: string): Promise<boolean>;
   /** Totals and breakdowns of results files (`respool report`), as text in `format` (JSON by default). */
   report(files: string[], opts?: ReportOptions): Promise<string>;
   /** What a run of `job` would cost, without calling the API (`respool estimate --json`); `probe: N` calls it for N items. */
@@ -407,6 +413,11 @@ class RespoolClient implements Respool {
   cancel(name: string, opts: { waitMs?: number } = {}): Promise<CancelResult> {
     this.checkOpen();
     return cancelRun(this.ctx, name, opts);
+  }
+
+  clean(name: string): Promise<boolean> {
+    this.checkOpen();
+    return cleanRun(this.ctx, name);
   }
 
   report(files: string[], opts: ReportOptions = {}): Promise<string> {

@@ -2,7 +2,7 @@ import { ConfigError } from '../config/load.js';
 import { sleep } from '../core/sleep.js';
 import { RETRYABLE_STATUSES } from '../queue/requeue.js';
 import { RunStore } from '../queue/run-store.js';
-import { loadRun } from '../queue/run-meta.js';
+import { listRuns, loadRun } from '../queue/run-meta.js';
 import { cancelWaitingJobs, markCancelled } from '../queue/cancel.js';
 import type { PipelineContext } from './context.js';
 
@@ -69,4 +69,20 @@ export async function cancelRun(ctx: PipelineContext, run: string, opts: { waitM
   }
   ended += await cancelWaitingJobs(ctx.redis, queue, run, ctx.prefix);
   return { ended, stillActive: active };
+}
+
+/**
+ * Forgets a run (`respool clean`): its queue, ledger and settings leave Redis; the results file stays,
+ * so running the same job again reads it back and sends nothing already written. Returns false when
+ * no run has that name.
+ */
+export async function cleanRun(ctx: PipelineContext, run: string): Promise<boolean> {
+  if (!(await listRuns(ctx.redis, ctx.prefix)).includes(run)) return false;
+  await new RunStore(ctx.redis, run, ctx.prefix).clean(ctx.queue(run));
+  return true;
+}
+
+/** Every run under the prefix, by name. */
+export function runNames(ctx: PipelineContext): Promise<string[]> {
+  return listRuns(ctx.redis, ctx.prefix);
 }

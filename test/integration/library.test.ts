@@ -88,6 +88,26 @@ describe('library: openRespool in process, real Redis, the fake server over HTTP
     }
   });
 
+  it('clean(): forgets the run in Redis; the results file stays and the next run sends nothing again', async () => {
+    const rp = await openRespool({ redis: REDIS_URL, prefix, apiKey: key, cwd: dir });
+    try {
+      const input = await csv('clean.csv', ['one', 'two', 'three']);
+      const job = { name: 'lib-clean', inputs: input, prompt: '{{text}}', model: 'test-model', base_url: fake.url };
+      await rp.run(job).promise;
+      const calls = fake.stats().requests;
+      assert.equal(await rp.clean('lib-clean'), true);
+      assert.equal(await rp.status('lib-clean'), null);
+      assert.equal(await rp.clean('lib-clean'), false, 'a run no longer known');
+      const again = await rp.run(job).promise;
+      assert.equal(again.outcome, 'complete');
+      assert.equal(again.enqueued.alreadyDone, 3);
+      assert.equal(fake.stats().requests, calls, 'nothing sent again');
+      assert.equal((await readLines(again.out)).length, 3);
+    } finally {
+      await rp.close();
+    }
+  });
+
   it('cancel(): the items not sent end as cancelled failed lines, one line per item, outcome cancelled', async () => {
     const rp = await openRespool({ redis: REDIS_URL, prefix, apiKey: key, cwd: dir });
     try {

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { cleanRun } from '../../queue/clean.js';
-import { listRuns } from '../../queue/run-meta.js';
+import { cleanRun, runNames } from '../../pipeline/run-control.js';
 import { ConfigError } from '../../config/load.js';
 import { parseRunName } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
@@ -15,11 +14,9 @@ export function registerClean(program: Command, globals: () => GlobalFlags): voi
       if (!flags.name && !flags.all) throw new ConfigError('clean needs --name RUN or --all');
       const session = await Session.open(globals());
       try {
-        const known = await listRuns(session.redis, session.prefix);
-        if (flags.name && !known.includes(flags.name)) throw new ConfigError(`no run named ${flags.name}`);
-        const runs = flags.all ? known : [flags.name!];
+        const runs = flags.all ? await runNames(session.context) : [flags.name!];
         for (const run of runs) {
-          await cleanRun(session.redis, session.queue(run), run, session.prefix);
+          if (!(await cleanRun(session.context, run))) throw new ConfigError(`no run named ${run}`);
           session.log.info(`forgot run ${run}`);
         }
       } finally {
