@@ -5,15 +5,14 @@ import { beforeEach, describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import { openRespool, type Job, type Respool } from '../../src/index.js';
 import { numberedIds, writePrompts } from '../helpers/prompts.js';
-import { assertEachIdOnce, readLines, REDIS_URL, runCli, testPrefix } from '../helpers/cli.js';
+import { assertEachIdOnce, readLines, REDIS_URL, testPrefix } from '../helpers/cli.js';
 import { runJob, withLibrary } from '../helpers/library.js';
 import { deletePrefix } from '../helpers/redis-scan.js';
 
 /**
  * The results file is the record: a run whose Redis does not know its lines (after `clean`, in a
  * fresh Redis or another prefix, from another folder) pays for none of them again and appends none;
- * `fresh` starts over. In process through the library, real Redis and the fake server; `clean` is a
- * command of the command line only, so it is spawned.
+ * `fresh` starts over. In process through the library, real Redis and the fake server.
  */
 describe('the results file is the record', { timeout: 120_000 }, () => {
   let fake: FakeServer;
@@ -43,10 +42,7 @@ describe('the results file is the record', { timeout: 120_000 }, () => {
     assert.equal(done.result.failedLines, 0);
     return done;
   }
-  const clean = async (name: string) => {
-    const res = await runCli(['--prefix', prefix, 'clean', '--name', name]);
-    assert.equal(res.code, 0, res.stderr);
-  };
+  const clean = async (name: string) => assert.equal(await rp.clean(name), true, `no run named ${name} to clean`);
   const calls = () => fake.stats().requests;
 
   it('clean, then the same run again: no call, no new line, and the log says what was found in the file', async () => {
