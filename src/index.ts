@@ -36,6 +36,10 @@ export type { EstimateReport } from './pipeline/estimate.js';
 export type { ReportFormat } from './pipeline/report.js';
 /** The states of a run in Redis, and why a stopped run stopped. */
 export type { RunState, StopKind } from './queue/run-meta.js';
+/** A schedule as `rp.schedules()` lists it, and when `rp.schedule` fires one. */
+export type { ScheduleInfo, ScheduleOptions } from './schedule/manage.js';
+/** PEM contents for a `rediss://` Redis (`redisTls`). */
+export type { RedisTls } from './queue/redis-security.js';
 
 /** A bad setting: the message lists each bad field and where it came from. */
 export { ConfigError } from './config/load.js';

@@ -26,6 +26,7 @@ import { cancelRun, cleanRun, retryRun, type CancelResult, type RetryableStatus,
 import { runReport, runReports, type RunReport } from './pipeline/status.js';
 import { startWorking, type WorkHandle } from './pipeline/work.js';
 import { startScheduledRuns } from './schedule/scheduled-runs.js';
+import { addSchedule, forgetIncremental, schedules, unschedule, type ScheduleInfo, type ScheduleOptions } from './schedule/manage.js';
 import { datedConfig, runDated } from './schedule/dated-run.js';
 import { dateIn, isDate } from './schedule/dates.js';
 import { NIGHTLY_DEFAULTS } from './config/defaults.js';
@@ -226,6 +227,19 @@ export interface Respool extends AsyncDisposable {
    * when no run has that name.
    */
   clean(name: string): Promise<boolean>;
+  /**
+   * Runs `job` on a schedule (`respool schedule`): its dated runs are started by whichever process has
+   * `rp.work({ schedules: true })` (or `respool worker`) going. A schedule of the same name is replaced.
+   * @example
+   * await rp.schedule({ name: 'captions', inputs: 'photos', model: 'gpt-4o-mini', incremental: true, out: 'out/captions-{date}.jsonl' }, { cron: '0 2 * * *', tz: 'Europe/Berlin' });
+   */
+  schedule(job: Job, when: ScheduleOptions): Promise<ScheduleInfo>;
+  /** Every schedule under the prefix, with its next firing. */
+  schedules(): Promise<ScheduleInfo[]>;
+  /** Removes a schedule (its incremental state stays: see `resetIncremental`); false when none has that name. */
+  unschedule(name: string): Promise<boolean>;
+  /** Forgets what an `incremental: true` job has done: its next run sends every item again. False when it had no state. */
+  resetIncremental(name: string): Promise<boolean>;
   /** Totals and breakdowns of results files (`respool report`), as text in `format` (JSON by default). */
   report(files: string[], opts?: ReportOptions): Promise<string>;
   /** What a run of `job` would cost, without calling the API (`respool estimate --json`); `probe: N` calls it for N items. */
@@ -418,6 +432,26 @@ class RespoolClient implements Respool {
   clean(name: string): Promise<boolean> {
     this.checkOpen();
     return cleanRun(this.ctx, name);
+  }
+
+  schedule(job: Job, when: ScheduleOptions): Promise<ScheduleInfo> {
+    this.checkOpen();
+    return addSchedule(this.ctx, this.jobConfig(job), when);
+  }
+
+  schedules(): Promise<ScheduleInfo[]> {
+    this.checkOpen();
+    return schedules(this.ctx);
+  }
+
+  unschedule(name: string): Promise<boolean> {
+    this.checkOpen();
+    return unschedule(this.ctx, name);
+  }
+
+  resetIncremental(name: string): Promise<boolean> {
+    this.checkOpen();
+    return forgetIncremental(this.ctx, name);
   }
 
   report(files: string[], opts: ReportOptions = {}): Promise<string> {

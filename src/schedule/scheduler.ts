@@ -28,11 +28,17 @@ export interface ScheduleData {
 export type Repeat = { pattern: string; tz: string } | { every: number; tz: string };
 
 export interface ScheduleInfo {
+  /** The job's name; its runs are `<name>-<date>`. */
   name: string;
+  /** The cron pattern, or null for an `every` schedule. */
   pattern: string | null;
+  /** Milliseconds between firings, or null for a cron schedule. */
   every: number | null;
+  /** Time zone of the pattern and of `{date}`. */
   tz: string;
+  /** When it fires next (ISO 8601), when known. */
   next: string | null;
+  /** The results file pattern (absolute), `{date}` left in. */
   out: string | null;
 }
 

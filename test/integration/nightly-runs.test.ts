@@ -3,7 +3,7 @@ import { access, mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
-import type { Job, Respool } from '../../src/index.js';
+import { ConfigError, type Job, type Respool } from '../../src/index.js';
 import type { RunSummary } from '../../src/report/dated-run-summary.js';
 import { dateIn } from '../../src/schedule/dates.js';
 import { readLines, runCli, testPrefix, waitFor } from '../helpers/cli.js';
@@ -115,44 +115,39 @@ describe('nightly captioning', () => {
     assert.equal(hashes.length, 5, 'a, b (old), b (new), c, d; never the failed one');
     assert.ok(hashes.every((h) => /^[0-9a-f]{64}$/.test(h)));
 
-    // --reset-state forgets it: the next run pays for every image again.
-    const reset = await runCli(['--prefix', prefix, 'schedule', '--reset-state', 'cap']);
-    assert.equal(reset.code, 0, reset.stderr);
+    // resetIncremental (--reset-state) forgets it: the next run pays for every image again.
+    assert.equal(await rp.resetIncremental('cap'), true);
+    assert.equal(await rp.resetIncremental('cap'), false, 'nothing left to forget');
     const day4 = await run('2026-01-04');
     assert.deepEqual(ids(day4.lines), ['a-renamed.jpg completed', 'b.jpg completed', 'bad[[status:400]].jpg failed', 'c.png completed', 'd.jpg completed']);
     assert.equal(promptsSent(), 5);
   });
 
-  it('a schedule fires a dated run in the workers, which write the file and POST the summary; --list and --remove', async () => {
+  it('a schedule fires a dated run in the workers, which write the file and POST the summary; it is listed, then removed', async () => {
     const photos = path.join(dir, 'sched');
     await mkdir(photos);
     await writePhoto(path.join(photos, 'one.jpg'), { width: 1600, height: 1200, seed: 9 });
     await writePhoto(path.join(photos, 'two.jpg'), { width: 800, height: 600, seed: 10, orientation: 8 });
-    const job = path.join(dir, 'sched.yaml');
-    await writeFile(
-      job,
-      ['name: nightly', 'inputs: [sched]', 'model: test-model', `base_url: ${fake.url}`, 'detail: low', 'resize: auto', 'incremental: true', `on_complete: "${hook.url}"`, 'out: out/nightly-{date}.jsonl'].join('\n'),
-    );
+    const job: Job = { name: 'nightly', inputs: ['sched'], model: 'test-model', base_url: fake.url, detail: 'low', resize: 'auto', incremental: true, on_complete: hook.url, out: 'out/nightly-{date}.jsonl' };
     hook.bodies.length = 0;
     fake.reset();
     const startedAt = Date.now();
     // Every second instead of a cron pattern, so the test does not wait for 02:00.
-    const scheduled = await runCli(['--prefix', prefix, 'schedule', job, '--every', '1000', '--tz', 'Europe/Berlin']);
-    assert.equal(scheduled.code, 0, scheduled.stderr);
-    const list = await runCli(['--prefix', prefix, 'schedule', '--list', '--json']);
-    assert.equal(list.code, 0, list.stderr);
-    const listed = JSON.parse(list.stdout) as Array<{ name: string; every: number; tz: string; out: string }>;
-    assert.deepEqual(listed.map((s) => [s.name, s.every, s.tz, s.out]), [['nightly', 1000, 'Europe/Berlin', path.join(dir, 'out', 'nightly-{date}.jsonl')]]);
+    const scheduled = await rp.schedule(job, { everyMs: 1000, tz: 'Europe/Berlin' });
+    assert.equal(scheduled.name, 'nightly');
+    assert.ok(scheduled.next !== null && Date.parse(scheduled.next) > startedAt - 1000, String(scheduled.next));
+    const listed = await rp.schedules();
+    assert.deepEqual(listed.map((s) => [s.name, s.pattern, s.every, s.tz, s.out]), [['nightly', null, 1000, 'Europe/Berlin', path.join(dir, 'out', 'nightly-{date}.jsonl')]]);
 
     const worker = await rp.work({ schedules: true, concurrency: 4 });
     let removed;
     try {
       await waitFor(() => hook.bodies.length > 0, 45_000, 'the on_complete POST');
     } finally {
-      removed = await runCli(['--prefix', prefix, 'schedule', '--remove', 'nightly']);
+      removed = await rp.unschedule('nightly');
       assert.equal(await worker.stop(), true, 'every call in flight finished');
     }
-    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(removed, true);
     const first = hook.bodies[0] as RunSummary;
     const dates = [dateIn(startedAt, 'Europe/Berlin'), dateIn(Date.now(), 'Europe/Berlin')];
     assert.ok(dates.includes(first.date), `${first.date} is not today in Berlin (${dates.join(', ')})`);
@@ -169,11 +164,21 @@ describe('nightly captioning', () => {
     assert.ok(logged(/schedule nightly fired/), messages.join('\n'));
     assert.ok(logged(/summary of nightly-\d{4}-\d{2}-\d{2} \(complete\): 2 items, 0 failures/), messages.join('\n'));
 
-    const listAfter = await runCli(['--prefix', prefix, 'schedule', '--list']);
-    assert.equal(listAfter.stdout.trim(), 'no schedules');
-    const missing = await runCli(['--prefix', prefix, 'schedule', '--remove', 'nightly']);
-    assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /no schedule named nightly/);
+    assert.deepEqual(await rp.schedules(), []);
+    assert.equal(await rp.unschedule('nightly'), false, 'no schedule of that name any more');
+  });
+
+  it('schedule() refuses a bad time zone, a missing or double firing rule, a bad cron pattern and a name too long, naming the option', async () => {
+    const job: Job = { name: 'refused', inputs: ['sched'], model: 'm', incremental: true, out: 'out/refused-{date}.jsonl' };
+    const refused = (re: RegExp) => (err: Error) => err instanceof ConfigError && re.test(err.message);
+    await assert.rejects(rp.schedule(job, { cron: '0 2 * * *', tz: 'Mars/Olympus' }), refused(/^tz: unknown time zone "Mars\/Olympus"/));
+    await assert.rejects(rp.schedule(job, {}), refused(/either cron \(a pattern\) or everyMs/));
+    await assert.rejects(rp.schedule(job, { cron: '0 2 * * *', everyMs: 1000 }), refused(/either cron \(a pattern\) or everyMs/));
+    await assert.rejects(rp.schedule(job, { everyMs: 0 }), refused(/^everyMs: expected a whole number/));
+    await assert.rejects(rp.schedule(job, { cron: 'not a cron' }), refused(/^cron: /));
+    // A job that is not incremental may have a longer name than its dated runs can: a schedule cannot.
+    await assert.rejects(rp.schedule({ ...job, incremental: false, name: 'n'.repeat(60) }, { everyMs: 1000 }), refused(/^name: at most \d+ characters for a schedule/));
+    assert.deepEqual((await rp.schedules()).map((s) => s.name), [], 'nothing was stored');
   });
 });
 

@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
 import { NIGHTLY_DEFAULTS } from '../../config/defaults.js';
 import { ConfigError } from '../../config/load.js';
-import { resetIncremental } from '../../queue/incremental.js';
-import { MAX_DATED_NAME } from '../../config/schema.js';
-import { isTimeZone } from '../../schedule/dates.js';
-import { absoluteConfig, listSchedules, removeSchedule, schedulerQueue, upsertSchedule, type Repeat, type ScheduleInfo } from '../../schedule/scheduler.js';
+import { addSchedule, forgetIncremental, schedules, unschedule, type ScheduleInfo, type ScheduleOptions } from '../../schedule/manage.js';
 import { addJobFlags, configFromFlags } from '../job-flags.js';
 import { parsePositiveInt } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
@@ -37,22 +34,13 @@ export function registerSchedule(program: Command, globals: () => GlobalFlags): 
       if (flags.list || flags.remove || flags.resetState) return manage(flags, globals());
       if (!jobfile) throw new ConfigError('schedule needs a job file (or --list, --remove NAME, --reset-state NAME)');
       if ((flags.cron === undefined) === (flags.every === undefined)) throw new ConfigError('schedule needs either --cron PATTERN or --every MS');
-      const tz = flags.tz ?? NIGHTLY_DEFAULTS.tz;
-      if (!isTimeZone(tz)) throw new ConfigError(`--tz: unknown time zone "${tz}" (use an IANA name such as Europe/Berlin)`);
-      const config = absoluteConfig(await configFromFlags(jobfile, flags), process.cwd());
-      if (config.name.length > MAX_DATED_NAME) throw new ConfigError(`name: at most ${MAX_DATED_NAME} characters for a schedule (its runs add -YYYY-MM-DD)`);
-      const repeat: Repeat = flags.cron !== undefined ? { pattern: flags.cron, tz } : { every: parsePositiveInt(flags.every!, '--every'), tz };
+      const config = await configFromFlags(jobfile, flags);
+      const when: ScheduleOptions = flags.cron !== undefined ? { cron: flags.cron } : { everyMs: parsePositiveInt(flags.every!, '--every') };
       const session = await Session.open(globals());
-      const queue = schedulerQueue(session.redis, session.prefix);
       try {
-        await upsertSchedule(queue, config, repeat).catch((err: Error) => {
-          throw new ConfigError(`--cron: ${err.message}`);
-        });
-        const [info] = (await listSchedules(queue)).filter((s) => s.name === config.name);
-        session.log.info(`schedule ${config.name}: ${flags.cron ?? `every ${flags.every} ms`} (${tz}), next run ${info?.next ?? 'unknown'}, writing ${config.out}`);
-        if (!config.incremental) session.log.warn(`schedule ${config.name}: incremental is not set, so every run sends every item`);
+        const info = await addSchedule(session.context, config, { ...when, ...(flags.tz ? { tz: flags.tz } : {}) });
+        session.log.info(`schedule ${info.name}: ${flags.cron ?? `every ${flags.every} ms`} (${info.tz}), next run ${info.next ?? 'unknown'}, writing ${info.out}`);
       } finally {
-        await queue.close();
         await session.close();
       }
     });
@@ -60,24 +48,22 @@ export function registerSchedule(program: Command, globals: () => GlobalFlags): 
 
 async function manage(flags: ScheduleFlags, globals: GlobalFlags): Promise<void> {
   const session = await Session.open(globals);
-  const queue = schedulerQueue(session.redis, session.prefix);
   try {
     if (flags.remove) {
-      if (!(await removeSchedule(queue, flags.remove))) throw new ConfigError(`no schedule named ${flags.remove}`);
+      if (!(await unschedule(session.context, flags.remove))) throw new ConfigError(`no schedule named ${flags.remove}`);
       session.log.info(`removed schedule ${flags.remove}`);
     }
     if (flags.resetState) {
-      const n = await resetIncremental(session.redis, flags.resetState, session.prefix);
-      session.log.info(n > 0 ? `forgot the incremental state of ${flags.resetState}` : `${flags.resetState} had no incremental state`);
+      const forgot = await forgetIncremental(session.context, flags.resetState);
+      session.log.info(forgot ? `forgot the incremental state of ${flags.resetState}` : `${flags.resetState} had no incremental state`);
     }
     if (flags.list) {
-      const all = await listSchedules(queue);
+      const all = await schedules(session.context);
       if (flags.json) process.stdout.write(`${JSON.stringify(all)}\n`);
       else if (all.length === 0) process.stdout.write('no schedules\n');
       else process.stdout.write(`${scheduleTable(all)}\n`);
     }
   } finally {
-    await queue.close();
     await session.close();
   }
 }
