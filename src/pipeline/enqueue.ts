@@ -52,7 +52,8 @@ export async function enqueueRun(ctx: PipelineContext, config: JobConfig, opts: 
   // `respool cancel` from anywhere stops the reading too.
   const watch = whenCancelled(ctx.redis, config.name, ctx.prefix, opts.signal);
   try {
-    const stats = await enqueue(outcomes, { redis: ctx.redis, queue, run: config.name, attempts: config.attempts, prefix: ctx.prefix, ...enqueueOpts, signal: watch.signal });
+    // Sources are relative to the context's folder (the library's `cwd`), which need not be the process's.
+    const stats = await enqueue(outcomes, { redis: ctx.redis, queue, run: config.name, attempts: config.attempts, prefix: ctx.prefix, cwd: ctx.cwd, ...enqueueOpts, signal: watch.signal });
     // The reading may have been stopped for the cancel before the watch saw it (in `run`, the
     // collector finishing the cancelled run stops it), so a stop asks Redis once more.
     const cancelled = watch.cancelled() || (watch.signal.aborted && (await store.loadState()) === 'cancelled');

@@ -3,8 +3,9 @@ import { copyFile, mkdir, rename, stat, symlink, unlink } from 'node:fs/promises
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
-import { finished, readLines, ROOT, runCli, spawnCli, testPrefix } from '../helpers/cli.js';
-import { withFakeServer } from '../helpers/fake-suite.js';
+import type { Respool } from '../../src/index.js';
+import { readLines, ROOT, testPrefix } from '../helpers/cli.js';
+import { withLibrary } from '../helpers/library.js';
 
 const PNG = path.join(ROOT, 'test/fixtures/images/ok.png');
 const OUTSIDE_JPEG = path.join(ROOT, 'test/fixtures/images/nested/deeper/photo.JPG');
@@ -12,13 +13,14 @@ const OUTSIDE_JPEG = path.join(ROOT, 'test/fixtures/images/nested/deeper/photo.J
 /**
  * An image folder is enqueued, then changed before a worker reads it: the worker must send the file
  * enqueue checked, or nothing. Real files, real Redis, the fake server over HTTP (which records the
- * images it receives).
+ * images it receives); enqueue, workers and collector in process through the library.
  */
 describe('image files are checked again when the worker reads them', () => {
   let fake: FakeServer;
+  let rp: Respool;
   const prefix = testPrefix();
   let dir: string;
-  withFakeServer(prefix, (s) => ({ fake, dir } = s));
+  withLibrary(prefix, (s) => ({ fake, dir, rp } = s));
 
   it('an image swapped for a link to an outside file, or replaced, after enqueue: rejected lines, no outside bytes sent', async () => {
     const pics = path.join(dir, 'pics');
@@ -28,11 +30,8 @@ describe('image files are checked again when the worker reads them', () => {
     for (const name of ['a.png', 'b.png', 'c.png']) await copyFile(PNG, path.join(pics, name));
     await copyFile(OUTSIDE_JPEG, path.join(outside, 'secret.jpg'));
     const out = path.join(dir, 'swap.jsonl');
-    const common = ['--prefix', prefix];
-    const run = ['--name', 'swap'];
-
-    const enqueued = await runCli([...common, 'enqueue', ...run, '--input', pics, '--model', 'm', '--base-url', fake.url, '--out', out, '--resize', 'off']);
-    assert.equal(enqueued.code, 0, enqueued.stderr);
+    const enqueued = await rp.enqueue({ name: 'swap', inputs: pics, model: 'm', base_url: fake.url, out, resize: 'off' });
+    assert.equal(enqueued.added, 3);
 
     // After enqueue: a.png becomes a link to the outside file; b.png is replaced by a copy of it.
     await unlink(path.join(pics, 'a.png'));
@@ -41,12 +40,14 @@ describe('image files are checked again when the worker reads them', () => {
     await rename(path.join(dir, 'b.tmp'), path.join(pics, 'b.png'));
 
     fake.reset();
-    const worker = spawnCli([...common, 'worker', ...run]);
-    const workerDone = finished(worker);
-    const collected = await runCli([...common, 'collect', ...run]);
-    worker.kill('SIGTERM');
-    await workerDone;
-    assert.equal(collected.code, 0, collected.stderr);
+    const worker = await rp.work({ name: 'swap' });
+    const collected = await rp.collect('swap');
+    assert.equal(await worker.stop(), true);
+    assert.equal(collected.outcome, 'complete');
+    // The swapped files are rejected lines, not failed ones.
+    assert.equal(collected.failedLines, 0);
+    assert.equal(collected.out, out);
+    assert.equal(collected.totals.byStatus.rejected, 2);
 
     const byId = new Map((await readLines(out)).map((l) => [l.custom_id, l]));
     assert.equal(byId.size, 3);

@@ -1,6 +1,7 @@
 /**
- * Structured labeling end to end: `respool run` with labels, a schema, re-asks and samples, against
- * the fake server over HTTP and a real Redis; then `respool export` on the results.
+ * Structured labeling end to end: runs with labels, a schema, re-asks and samples, in process through
+ * the library against the fake server over HTTP and a real Redis; then `respool export` on the results.
+ * A labeling run killed and started again stays on the command line (it kills the process).
  */
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -8,37 +9,39 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import type { OutputLine } from '../../src/core/output-line.js';
+import type { Job, Respool } from '../../src/index.js';
 import { jobIdFor } from '../../src/queue/keys.js';
 import { numberedIds, writePrompts } from '../helpers/prompts.js';
 import { finished, readLines, runCli, spawnCli, testPrefix, waitFor } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
+import { runJob, withLibrary } from '../helpers/library.js';
 
-describe('respool run: structured labeling', () => {
+const UNSUCCESSFUL = new Set(['failed', 'incomplete', 'invalid_output']);
+
+describe('structured labeling', () => {
   let fake: FakeServer;
+  let rp: Respool;
   const prefix = testPrefix();
   let dir: string;
 
-  withFakeServer(prefix, (s) => ({ fake, dir } = s));
+  withLibrary(prefix, (s) => ({ fake, dir, rp } = s));
 
-  /** Writes a job file and input, runs it, returns its lines by custom_id. */
-  async function runJob(name: string, job: Record<string, unknown>, input: { file: string; text: string }, extra: string[] = []) {
+  /** Writes the input, runs the job in process, returns its result and its lines by custom_id. */
+  async function label(name: string, job: Omit<Job, 'inputs'>, input: { file: string; text: string }) {
     await writeFile(path.join(dir, input.file), input.text);
-    const jobFile = path.join(dir, `${name}.json`);
-    await writeFile(jobFile, JSON.stringify({ name, inputs: [input.file], model: 'lab-model', out: `${name}-out.jsonl`, concurrency: 4, backoff_ms: 10, ...job }));
     fake.reset();
-    const res = await runCli(['--prefix', prefix, 'run', jobFile, '--base-url', fake.url, ...extra]);
-    const lines = await readLines(path.join(dir, `${name}-out.jsonl`));
-    // A complete run exits 5 exactly when some line is failed, incomplete or invalid_output.
-    const unsuccessful = lines.some((l) => l.status === 'failed' || l.status === 'incomplete' || l.status === 'invalid_output');
-    assert.equal(res.code, unsuccessful ? 5 : 0, res.stderr);
-    return { res, lines, byId: new Map(lines.map((l) => [l.custom_id, l])) };
+    const { result, lines } = await runJob(rp, { name, inputs: [input.file], model: 'lab-model', base_url: fake.url, out: `${name}-out.jsonl`, concurrency: 4, backoff_ms: 10, ...job });
+    assert.equal(result.outcome, 'complete');
+    // failedLines counts exactly the failed, incomplete and invalid_output lines (the command line's exit code 5).
+    assert.equal(result.failedLines, lines.filter((l) => UNSUCCESSFUL.has(l.status)).length);
+    return { result, lines, byId: new Map(lines.map((l) => [l.custom_id, l])) };
   }
 
   const jsonl = (rows: Array<Record<string, unknown>>) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
   const get = (m: Map<string, OutputLine>, id: string): OutputLine => m.get(id) ?? assert.fail(`no line for ${id}`);
 
   it('single label: every answer is one of the labels, checked, in parsed; the request passed the spec', async () => {
-    const { lines, byId } = await runJob(
+    const { lines, byId } = await label(
       'single',
       { labels: ['positive', 'negative', 'neutral'], prompt: 'Review: {{text}}' },
       { file: 'single.csv', text: 'id,text\na,"I am positive about it"\nb,Very negative experience\nc,Just neutral\nd,No label word here\n' },
@@ -61,7 +64,7 @@ describe('respool run: structured labeling', () => {
   });
 
   it('multi-label: a list of the labels that apply, under the field named', async () => {
-    const { byId } = await runJob(
+    const { byId } = await label(
       'multi',
       { labels: { values: ['billing', 'shipping', 'quality'], multi: true, field: 'topics' } },
       { file: 'multi.jsonl', text: jsonl([{ custom_id: 'm1', prompt: 'The shipping was slow and billing wrong' }, { custom_id: 'm2', prompt: 'quality!' }]) },
@@ -81,7 +84,7 @@ describe('respool run: structured labeling', () => {
       required: ['product', 'rating', 'address'],
       additionalProperties: false,
     };
-    const { byId } = await runJob('schema', { schema }, { file: 'schema.jsonl', text: jsonl([{ custom_id: 's1', prompt: 'extract' }, { custom_id: 's2', prompt: 'extract [[invalid_schema]]' }]) });
+    const { byId } = await label('schema', { schema }, { file: 'schema.jsonl', text: jsonl([{ custom_id: 's1', prompt: 'extract' }, { custom_id: 's2', prompt: 'extract [[invalid_schema]]' }]) });
     const s1 = get(byId, 's1');
     assert.equal(s1.status, 'completed');
     assert.deepEqual(s1.parsed, { product: 'sample', rating: 1, address: { city: 'sample' } });
@@ -89,7 +92,7 @@ describe('respool run: structured labeling', () => {
   });
 
   it('invalid answers are asked again (new Idempotency-Keys), then invalid_output with the raw text', async () => {
-    const { byId } = await runJob(
+    const { byId } = await label(
       'invalid',
       { labels: ['yes', 'no'], invalid_output_retries: 2 },
       {
@@ -136,7 +139,7 @@ describe('respool run: structured labeling', () => {
     fake.setOptions({ faults: { rateInvalid: 0.5, seed: 3 } });
     try {
       const ids = numberedIds('q', 40);
-      const { lines } = await runJob('rate', { labels: ['a', 'b'], invalid_output_retries: 1 }, { file: 'rate.jsonl', text: jsonl(ids.map((id) => ({ custom_id: id, prompt: `item ${id}` }))) });
+      const { lines } = await label('rate', { labels: ['a', 'b'], invalid_output_retries: 1 }, { file: 'rate.jsonl', text: jsonl(ids.map((id) => ({ custom_id: id, prompt: `item ${id}` }))) });
       assert.equal(lines.length, 40);
       const reasked = lines.filter((l) => (l.invalid_answers ?? 0) > 0);
       assert.ok(reasked.length > 0, 'some answers were invalid');
@@ -152,7 +155,7 @@ describe('respool run: structured labeling', () => {
   });
 
   it('samples: N calls per item, the majority label in parsed, the answers and agreement in samples, usage summed', async () => {
-    const { lines, byId, res } = await runJob(
+    const { lines, byId, result } = await label(
       'samples',
       { labels: ['positive', 'negative', 'neutral'], samples: 3 },
       {
@@ -180,13 +183,13 @@ describe('respool run: structured labeling', () => {
     assert.equal(stats.requests, lines.reduce((n, l) => n + (l.calls ?? 1), 0));
     assert.equal(lines.reduce((n, l) => n + (l.usage?.input_tokens ?? 0), 0), stats.inputTokens);
     assert.equal(lines.reduce((n, l) => n + (l.usage?.output_tokens ?? 0), 0), stats.outputTokens);
-    assert.match(res.stderr, new RegExp(`API calls: ${stats.requests}`), 'the summary counts every call');
+    assert.equal(result.totals.apiCalls, stats.requests, 'the totals count every call');
   });
 
   it('an attempt that fails between samples goes on from the sample it reached, without paying again', async () => {
     fake.setOptions({ faults: { failFirst: 1, failKinds: ['500'] } });
     try {
-      const { byId } = await runJob(
+      const { byId } = await label(
         'resume',
         { labels: ['positive', 'negative', 'neutral'], samples: 3, attempts: 5 },
         { file: 'resume.jsonl', text: jsonl([{ custom_id: 'r', prompt: 'x [[votes:negative|negative|positive]]' }]) },
@@ -207,7 +210,7 @@ describe('respool run: structured labeling', () => {
   });
 
   it('multi-label samples: labels chosen by more than half of the samples', async () => {
-    const { byId } = await runJob(
+    const { byId } = await label(
       'multisamples',
       { labels: { values: ['billing', 'shipping', 'quality'], multi: true }, samples: 3 },
       { file: 'ms.jsonl', text: jsonl([{ custom_id: 'x', prompt: 'a [[votes:shipping+billing|billing|billing+quality]]' }]) },
@@ -216,6 +219,8 @@ describe('respool run: structured labeling', () => {
     assert.deepEqual(get(byId, 'x').samples, { n: 3, valid: 3, answers: [['billing', 'shipping'], ['billing'], ['billing', 'quality']], majority: ['billing'], agreement: 0.333 });
   });
 
+  // `respool export` is the command line's own: it runs in the folder the run read its inputs from,
+  // where the paths in the lines' ids (duplicates: `<path>:<line>`) are the ones the run saw.
   it('export: results joined onto the CSV rows, answer fields as columns, rows without a result kept', async () => {
     const schema = {
       type: 'object',
@@ -224,7 +229,7 @@ describe('respool run: structured labeling', () => {
       additionalProperties: false,
     };
     const csv = 'id,text,status\nr1,"a good one, really",x\nr2,"bad\nvery bad",y\nr3,[[invalid_schema]],z\n';
-    await runJob('exp', { schema, prompt: '{{text}}' }, { file: 'exp.csv', text: csv });
+    await label('exp', { schema, prompt: '{{text}}' }, { file: 'exp.csv', text: csv });
     // The input grew since the run: r4 and an id-less row have no result.
     const bigger = path.join(dir, 'exp-more.csv');
     await writeFile(bigger, `${csv}r4,new row,w\n`);
@@ -241,7 +246,7 @@ describe('respool run: structured labeling', () => {
     await writeFile(resultsFile, priced.join(''));
 
     const outCsv = path.join(dir, 'labeled.csv');
-    const res = await runCli(['export', resultsFile, '--join', bigger, '--out', outCsv]);
+    const res = await runCli(['export', resultsFile, '--join', bigger, '--out', outCsv], { cwd: dir });
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stderr, /exported 4 rows .*: 3 with a result, 1 without/);
     assert.equal(
@@ -257,7 +262,7 @@ describe('respool run: structured labeling', () => {
     );
 
     const outJsonl = path.join(dir, 'labeled.jsonl');
-    const res2 = await runCli(['export', resultsFile, '--join', bigger, '--out', outJsonl]);
+    const res2 = await runCli(['export', resultsFile, '--join', bigger, '--out', outJsonl], { cwd: dir });
     assert.equal(res2.code, 0, res2.stderr);
     const rows = (await readFile(outJsonl, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(rows[0], { id: 'r1', text: 'a good one, really', status: 'x', label: 'good', 'detail.score': 1, 'result.status': 'completed', error: null, cost: 0.003 });
@@ -266,11 +271,13 @@ describe('respool run: structured labeling', () => {
 
   it('export finds the lines the run wrote for bad rows: a repeated id, a wrong field count, an empty id', async () => {
     const csv = 'id,text\na,one positive\na,again\nb,too,many\n,no id\nc,fine negative\n';
-    await runJob('bad', { labels: ['positive', 'negative'], prompt: '{{text}}' }, { file: 'bad.csv', text: csv });
+    await label('bad', { labels: ['positive', 'negative'], prompt: '{{text}}' }, { file: 'bad.csv', text: csv });
     const lines = await readLines(path.join(dir, 'bad-out.jsonl'));
     assert.equal(lines.filter((l) => l.status === 'rejected').length, 3);
+    // The repeated id names the row that used it first, in the folder the run read it from.
+    assert.equal(lines.find((l) => l.custom_id === 'bad.csv:3')?.error?.message, `duplicate custom_id "a" (first used at ${path.join(dir, 'bad.csv')}:2)`);
     const out = path.join(dir, 'bad-export.csv');
-    const res = await runCli(['export', path.join(dir, 'bad-out.jsonl'), '--join', path.join(dir, 'bad.csv'), '--out', out]);
+    const res = await runCli(['export', path.join(dir, 'bad-out.jsonl'), '--join', path.join(dir, 'bad.csv'), '--out', out], { cwd: dir });
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stderr, /exported 5 rows .*: 5 with a result, 0 without/);
     assert.doesNotMatch(res.stderr, /have no row/, 'every result found its row');
@@ -286,9 +293,9 @@ describe('respool run: structured labeling', () => {
       'not json',
       JSON.stringify({ custom_id: 7, prompt: 'numeric id, quality' }),
     ].join('\n') + '\n';
-    await runJob('jexp', { labels: { values: ['billing', 'shipping', 'quality'], multi: true } }, { file: 'jexp.jsonl', text });
+    await label('jexp', { labels: { values: ['billing', 'shipping', 'quality'], multi: true } }, { file: 'jexp.jsonl', text });
     const out = path.join(dir, 'jexp.csv');
-    const res = await runCli(['export', path.join(dir, 'jexp-out.jsonl'), '--join', path.join(dir, 'jexp.jsonl'), '--out', out]);
+    const res = await runCli(['export', path.join(dir, 'jexp-out.jsonl'), '--join', path.join(dir, 'jexp.jsonl'), '--out', out], { cwd: dir });
     assert.equal(res.code, 0, res.stderr);
     const rows = (await readFile(out, 'utf8')).split('\r\n');
     assert.equal(rows[0], 'custom_id,prompt,lang,extra,labels,status,error,cost');
@@ -301,19 +308,20 @@ describe('respool run: structured labeling', () => {
 
   it('export without an id column: rows are found by <file name>:<line>, as the reader named them; samples add agreement', async () => {
     const csv = 'text\nfirst is positive\n\n"second,\nnegative"\n';
-    await runJob('noid', { labels: ['positive', 'negative'], samples: 2, prompt: '{{text}}' }, { file: 'noid.csv', text: csv });
+    await label('noid', { labels: ['positive', 'negative'], samples: 2, prompt: '{{text}}' }, { file: 'noid.csv', text: csv });
     const out = path.join(dir, 'noid-out.csv');
-    const res = await runCli(['export', path.join(dir, 'noid-out.jsonl'), '--join', path.join(dir, 'noid.csv'), '--out', out]);
+    const res = await runCli(['export', path.join(dir, 'noid-out.jsonl'), '--join', path.join(dir, 'noid.csv'), '--out', out], { cwd: dir });
     assert.equal(res.code, 0, res.stderr);
     assert.equal(await readFile(out, 'utf8'), 'text,label,status,error,cost,agreement\r\nfirst is positive,positive,completed,,,1\r\n"second,\nnegative",negative,completed,,,1\r\n');
   });
 });
 
-describe('respool run: openai-batch output', () => {
+describe('openai-batch output', () => {
   let fake: FakeServer;
+  let rp: Respool;
   const prefix = testPrefix();
   let dir: string;
-  withFakeServer(prefix, (s) => ({ fake, dir } = s));
+  withLibrary(prefix, (s) => ({ fake, dir, rp } = s));
 
   it('a provider batch input file comes back as provider batch output lines, with the real response bodies', async () => {
     const schema = { type: 'object', properties: { label: { type: 'string', enum: ['spam', 'ham'] } }, required: ['label'], additionalProperties: false };
@@ -326,9 +334,11 @@ describe('respool run: openai-batch output', () => {
     const input = path.join(dir, 'batch-input.jsonl');
     await writeFile(input, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
     const out = path.join(dir, 'batch-output.jsonl');
-    const res = await runCli(['--prefix', prefix, 'run', '--input', input, '--model', 'unused', '--base-url', fake.url, '--out', out, '--name', 'batch', '--output-format', 'openai-batch', '--attempts', '1']);
-    // b3 is refused: a failed line, exit code 5.
-    assert.equal(res.code, 5, res.stderr);
+    const { result } = await runJob(rp, { name: 'batch', inputs: input, model: 'unused', base_url: fake.url, out, output_format: 'openai-batch', attempts: 1 });
+    // b3 is refused: one failed line (b4, a rejected input, is not one).
+    assert.equal(result.outcome, 'complete');
+    assert.equal(result.failedLines, 1);
+    assert.equal(result.unsuccessful.byStatus.failed, 1);
     const got = new Map((await readFile(out, 'utf8')).trim().split('\n').map((t) => {
       const l = JSON.parse(t) as { id: string; custom_id: string; response: { status_code: number; request_id: string | null; body: Record<string, unknown> } | null; error: { code: string; message: string } | null };
       return [l.custom_id, l] as const;
@@ -363,7 +373,7 @@ describe('respool run: openai-batch output', () => {
     const csvIn = path.join(dir, 'ids.csv');
     await writeFile(csvIn, 'custom_id,note\nb1,x\nb2,y\nb3,z\nb5,none\n');
     const exported = path.join(dir, 'batch.csv');
-    const ex = await runCli(['export', out, '--join', csvIn, '--out', exported]);
+    const ex = await runCli(['export', out, '--join', csvIn, '--out', exported], { cwd: dir });
     assert.equal(ex.code, 0, ex.stderr);
     const rows = (await readFile(exported, 'utf8')).split('\r\n');
     assert.equal(rows[0], 'custom_id,note,label,status,error,cost');
@@ -375,11 +385,11 @@ describe('respool run: openai-batch output', () => {
   it('structured runs in batch format: the body of the answer the line reports, invalid_output in error', async () => {
     const input = path.join(dir, 'lab.jsonl');
     await writeFile(input, [{ custom_id: 'ok', prompt: 'spam offer' }, { custom_id: 'bad', prompt: 'spam [[invalid_schema]]' }].map((l) => JSON.stringify(l)).join('\n') + '\n');
-    const job = path.join(dir, 'lab.json');
-    await writeFile(job, JSON.stringify({ name: 'labbatch', inputs: ['lab.jsonl'], model: 'm', labels: ['spam', 'ham'], invalid_output_retries: 1, output_format: 'openai-batch', out: 'lab-out.jsonl' }));
-    const res = await runCli(['--prefix', prefix, 'run', job, '--base-url', fake.url]);
-    // 'bad' ends invalid_output: exit code 5.
-    assert.equal(res.code, 5, res.stderr);
+    const { result } = await runJob(rp, { name: 'labbatch', inputs: ['lab.jsonl'], model: 'm', base_url: fake.url, labels: ['spam', 'ham'], invalid_output_retries: 1, output_format: 'openai-batch', out: 'lab-out.jsonl' });
+    // 'bad' ends invalid_output: one unsuccessful line.
+    assert.equal(result.outcome, 'complete');
+    assert.equal(result.failedLines, 1);
+    assert.equal(result.unsuccessful.byStatus.invalid_output, 1);
     const got = new Map((await readFile(path.join(dir, 'lab-out.jsonl'), 'utf8')).trim().split('\n').map((t) => {
       const l = JSON.parse(t) as { custom_id: string; response: { status_code: number; body: { output: Array<{ type: string; content?: Array<{ text: string }> }> } } | null; error: { code: string } | null };
       return [l.custom_id, l] as const;
@@ -392,7 +402,7 @@ describe('respool run: openai-batch output', () => {
   });
 });
 
-describe('respool run: a sampled labeling run killed and started again', () => {
+describe('a sampled labeling run killed and started again (command line)', () => {
   let fake: FakeServer;
   const prefix = testPrefix();
   let dir: string;
