@@ -47,6 +47,10 @@ export { ConfigError } from './config/load.js';
 export { CollectorBusyError, RunStateLostError } from './sinks/collector.js';
 /** A missing results file or a glob that matched nothing, for `report`. */
 export { ReportInputError } from './report/read-results.js';
+/** A results file or input that `export` cannot read, or an input that is not a table. */
+export { ExportInputError } from './pipeline/export.js';
+/** What `rp.export` is asked, and what it wrote. */
+export type { ExportRequest, ExportStats, ExportFormat } from './pipeline/export.js';
 /**
  * Typed failures of one API call, as results lines carry them in `error.type`: each class says
  * whether it is `retryable` and whether it `stopsRun`.

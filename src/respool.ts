@@ -21,6 +21,7 @@ import { resolveJob, type Job } from './pipeline/job.js';
 import { readCostCapReached, readUnsuccessful, type UnsuccessfulLines } from './pipeline/outcome.js';
 import { ProgressEvents, type RunProgress } from './pipeline/progress-events.js';
 import { reportOn, type ReportFormat } from './pipeline/report.js';
+import { exportResults, type ExportRequest, type ExportStats } from './pipeline/export.js';
 import { runPipeline } from './pipeline/run.js';
 import { cancelRun, cleanRun, retryRun, type CancelResult, type RetryableStatus, type RetryResult } from './pipeline/run-control.js';
 import { runReport, runReports, type RunReport } from './pipeline/status.js';
@@ -240,6 +241,12 @@ export interface Respool extends AsyncDisposable {
   unschedule(name: string): Promise<boolean>;
   /** Forgets what an `incremental: true` job has done: its next run sends every item again. False when it had no state. */
   resetIncremental(name: string): Promise<boolean>;
+  /**
+   * Joins a results file back onto the CSV or JSONL rows it came from (`respool export`): one row per
+   * input row, with the answer fields, status and cost; rows without a result are kept (`no_result`).
+   * @throws ConfigError for a bad option, ExportInputError for a file it cannot read
+   */
+  export(results: string, opts: ExportRequest): Promise<ExportStats>;
   /** Totals and breakdowns of results files (`respool report`), as text in `format` (JSON by default). */
   report(files: string[], opts?: ReportOptions): Promise<string>;
   /** What a run of `job` would cost, without calling the API (`respool estimate --json`); `probe: N` calls it for N items. */
@@ -458,6 +465,10 @@ class RespoolClient implements Respool {
   resetIncremental(name: string): Promise<boolean> {
     this.checkOpen();
     return forgetIncremental(this.ctx, name);
+  }
+
+  export(results: string, opts: ExportRequest): Promise<ExportStats> {
+    return exportResults(results, opts, this.ctx.cwd, this.ctx.log);
   }
 
   report(files: string[], opts: ReportOptions = {}): Promise<string> {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import type { OutputLine } from '../../src/core/output-line.js';
-import type { Job, Respool } from '../../src/index.js';
+import { ConfigError, ExportInputError, type Job, type Respool } from '../../src/index.js';
 import { jobIdFor } from '../../src/queue/keys.js';
 import { numberedIds, writePrompts } from '../helpers/prompts.js';
 import { finished, readLines, runCli, spawnCli, testPrefix, waitFor } from '../helpers/cli.js';
@@ -24,7 +24,8 @@ describe('structured labeling', () => {
   const prefix = testPrefix();
   let dir: string;
 
-  withLibrary(prefix, (s) => ({ fake, dir, rp } = s));
+  let messages: string[];
+  withLibrary(prefix, (s) => ({ fake, dir, rp, messages } = s));
 
   /** Writes the input, runs the job in process, returns its result and its lines by custom_id. */
   async function label(name: string, job: Omit<Job, 'inputs'>, input: { file: string; text: string }) {
@@ -246,9 +247,10 @@ describe('structured labeling', () => {
     await writeFile(resultsFile, priced.join(''));
 
     const outCsv = path.join(dir, 'labeled.csv');
-    const res = await runCli(['export', resultsFile, '--join', bigger, '--out', outCsv], { cwd: dir });
-    assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stderr, /exported 4 rows .*: 3 with a result, 1 without/);
+    messages.length = 0;
+    const stats = await rp.export(resultsFile, { join: bigger, out: outCsv });
+    assert.deepEqual([stats.rows, stats.withResult, stats.withoutResult, stats.unmatchedResults], [4, 3, 1, 0]);
+    assert.ok(messages.some((m) => /exported 4 rows .*: 3 with a result, 1 without/.test(m)), messages.join('\n'));
     assert.equal(
       await readFile(outCsv, 'utf8'),
       [
@@ -262,8 +264,8 @@ describe('structured labeling', () => {
     );
 
     const outJsonl = path.join(dir, 'labeled.jsonl');
-    const res2 = await runCli(['export', resultsFile, '--join', bigger, '--out', outJsonl], { cwd: dir });
-    assert.equal(res2.code, 0, res2.stderr);
+    // Relative paths resolve against the library's cwd.
+    await rp.export('exp-out.jsonl', { join: 'exp-more.csv', out: 'labeled.jsonl' });
     const rows = (await readFile(outJsonl, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(rows[0], { id: 'r1', text: 'a good one, really', status: 'x', label: 'good', 'detail.score': 1, 'result.status': 'completed', error: null, cost: 0.003 });
     assert.deepEqual(rows[3], { id: 'r4', text: 'new row', status: 'w', label: null, 'detail.score': null, 'result.status': 'no_result', error: null, cost: null });
@@ -277,10 +279,9 @@ describe('structured labeling', () => {
     // The repeated id names the row that used it first, in the folder the run read it from.
     assert.equal(lines.find((l) => l.custom_id === 'bad.csv:3')?.error?.message, `duplicate custom_id "a" (first used at ${path.join(dir, 'bad.csv')}:2)`);
     const out = path.join(dir, 'bad-export.csv');
-    const res = await runCli(['export', path.join(dir, 'bad-out.jsonl'), '--join', path.join(dir, 'bad.csv'), '--out', out], { cwd: dir });
-    assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stderr, /exported 5 rows .*: 5 with a result, 0 without/);
-    assert.doesNotMatch(res.stderr, /have no row/, 'every result found its row');
+    const stats = await rp.export(path.join(dir, 'bad-out.jsonl'), { join: path.join(dir, 'bad.csv'), out });
+    assert.deepEqual([stats.rows, stats.withResult, stats.withoutResult], [5, 5, 0]);
+    assert.equal(stats.unmatchedResults, 0, 'every result found its row');
     const rows = (await readFile(out, 'utf8')).split('\r\n').map((r) => r.split(',').slice(0, 4).join(','));
     assert.deepEqual(rows.slice(0, 6), ['id,text,label,status', 'a,one positive,positive,completed', 'a,again,,rejected', 'b,too,,rejected', ',no id,,rejected', 'c,fine negative,negative,completed']);
   });
@@ -295,8 +296,7 @@ describe('structured labeling', () => {
     ].join('\n') + '\n';
     await label('jexp', { labels: { values: ['billing', 'shipping', 'quality'], multi: true } }, { file: 'jexp.jsonl', text });
     const out = path.join(dir, 'jexp.csv');
-    const res = await runCli(['export', path.join(dir, 'jexp-out.jsonl'), '--join', path.join(dir, 'jexp.jsonl'), '--out', out], { cwd: dir });
-    assert.equal(res.code, 0, res.stderr);
+    await rp.export(path.join(dir, 'jexp-out.jsonl'), { join: path.join(dir, 'jexp.jsonl'), out });
     const rows = (await readFile(out, 'utf8')).split('\r\n');
     assert.equal(rows[0], 'custom_id,prompt,lang,extra,labels,status,error,cost');
     assert.equal(rows[1], 'j1,billing trouble,en,,billing,completed,,');
@@ -310,9 +310,18 @@ describe('structured labeling', () => {
     const csv = 'text\nfirst is positive\n\n"second,\nnegative"\n';
     await label('noid', { labels: ['positive', 'negative'], samples: 2, prompt: '{{text}}' }, { file: 'noid.csv', text: csv });
     const out = path.join(dir, 'noid-out.csv');
-    const res = await runCli(['export', path.join(dir, 'noid-out.jsonl'), '--join', path.join(dir, 'noid.csv'), '--out', out], { cwd: dir });
-    assert.equal(res.code, 0, res.stderr);
+    await rp.export(path.join(dir, 'noid-out.jsonl'), { join: path.join(dir, 'noid.csv'), out });
     assert.equal(await readFile(out, 'utf8'), 'text,label,status,error,cost,agreement\r\nfirst is positive,positive,completed,,,1\r\n"second,\nnegative",negative,completed,,,1\r\n');
+  });
+
+  it('export refuses, naming the option: an out of no known format, a join that is no table, a missing file, an out that is an input', async () => {
+    await label('refuse', { labels: ['positive', 'negative'], prompt: '{{text}}' }, { file: 'refuse.csv', text: 'id,text\nr1,good\n' });
+    const config = (re: RegExp) => (err: Error) => err instanceof ConfigError && re.test(err.message);
+    await assert.rejects(rp.export('refuse-out.jsonl', { join: 'refuse.csv', out: 'x.txt' }), config(/^out x\.txt: cannot tell the format from the extension; give format csv or format jsonl/));
+    await assert.rejects(rp.export('refuse-out.jsonl', { join: 'refuse.txt', out: 'x.csv' }), config(/^join refuse\.txt: give the CSV or JSONL input/));
+    await assert.rejects(rp.export('nope.jsonl', { join: 'refuse.csv', out: 'x.csv' }), (err: Error) => err instanceof ExportInputError && err.message === 'cannot read nope.jsonl');
+    await assert.rejects(rp.export('refuse-out.jsonl', { join: 'refuse.csv', out: 'refuse.csv' }), config(/^out refuse\.csv would overwrite an input of the export/));
+    assert.equal(await readFile(path.join(dir, 'refuse.csv'), 'utf8'), 'id,text\nr1,good\n', 'the input is untouched');
   });
 });
 
@@ -373,8 +382,7 @@ describe('openai-batch output', () => {
     const csvIn = path.join(dir, 'ids.csv');
     await writeFile(csvIn, 'custom_id,note\nb1,x\nb2,y\nb3,z\nb5,none\n');
     const exported = path.join(dir, 'batch.csv');
-    const ex = await runCli(['export', out, '--join', csvIn, '--out', exported], { cwd: dir });
-    assert.equal(ex.code, 0, ex.stderr);
+    await rp.export(out, { join: csvIn, out: exported });
     const rows = (await readFile(exported, 'utf8')).split('\r\n');
     assert.equal(rows[0], 'custom_id,note,label,status,error,cost');
     assert.match(rows[2]!, /^b2,y,(spam|ham),completed,,$/);

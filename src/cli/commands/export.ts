@@ -1,9 +1,6 @@
-import { access } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { ConfigError } from '../../config/load.js';
-import { outAliasProblem } from '../../config/out-path.js';
-import { InputTableError } from '../../sinks/export/input-table.js';
-import { exportFormatFor, exportJoined } from '../../sinks/export/join.js';
+import { exportResults, ExportInputError, type ExportRequest } from '../../pipeline/export.js';
 import { EXIT, ExitError } from '../exit.js';
 import { createLogger } from '../logger.js';
 import type { GlobalFlags } from '../session.js';
@@ -29,30 +26,21 @@ export function registerExport(program: Command, globals: () => GlobalFlags): vo
     .action(async (results: string, flags: ExportFlags) => {
       const g = globals();
       const log = createLogger({ level: g.logLevel, json: g.logJson });
-      const format = exportFormatFor(flags.out, flags.format);
-      if (!format) throw new ConfigError(`--out ${flags.out}: cannot tell the format from the extension; give --format csv or --format jsonl`);
-      if (!/\.(csv|jsonl|ndjson)$/i.test(flags.join)) throw new ConfigError(`--join ${flags.join}: give the CSV or JSONL input the run read (.csv, .jsonl or .ndjson)`);
-      for (const file of [results, flags.join]) {
-        try {
-          await access(file);
-        } catch {
-          throw new ExitError(`cannot read ${file}`, EXIT.fatal);
-        }
-      }
-      // By device and inode too: a link to an input would be truncated by the write.
-      if (outAliasProblem(flags.out, [results, flags.join]) !== null) {
-        throw new ConfigError(`--out ${flags.out} would overwrite an input of the export`);
-      }
+      if (flags.format !== undefined && flags.format !== 'csv' && flags.format !== 'jsonl') throw new ConfigError(`--format ${flags.format}: csv or jsonl`);
+      const request: ExportRequest = {
+        join: flags.join,
+        out: flags.out,
+        ...(flags.format ? { format: flags.format } : {}),
+        ...(flags.idColumn ? { idColumn: flags.idColumn } : {}),
+        csvRaw: flags.csvRaw === true,
+      };
       try {
-        const stats = await exportJoined({ results, join: flags.join, out: flags.out, format, cwd: process.cwd(), ...(flags.idColumn ? { idColumn: flags.idColumn } : {}), csvRaw: flags.csvRaw === true });
-        log.info(`exported ${stats.rows} rows to ${flags.out}: ${stats.withResult} with a result, ${stats.withoutResult} without (status no_result)`);
-        if (stats.unmatchedResults > 0) log.warn(`${stats.unmatchedResults} results have no row in ${flags.join} (another input of the run, or another --id-column)`);
-        if (stats.repeatedResultIds > 0) log.warn(`${stats.repeatedResultIds} custom_ids appear on several results lines; the last one was used`);
-        if (stats.unreadableResultLines > 0) log.warn(`${stats.unreadableResultLines} lines of ${results} are not results lines and were skipped`);
-        if (stats.stoppedAt) log.warn(`${flags.join}:${stats.stoppedAt.line}: malformed CSV (${stats.stoppedAt.message}); the rows after it were not exported`);
+        await exportResults(results, request, process.cwd(), log, FLAG_NAMES);
       } catch (err) {
-        if (err instanceof InputTableError) throw new ExitError(err.message, EXIT.fatal);
+        if (err instanceof ExportInputError) throw new ExitError(err.message, EXIT.fatal);
         throw err;
       }
     });
 }
+
+const FLAG_NAMES = { join: '--join', out: '--out', format: '--format', idColumn: '--id-column' };

@@ -27,16 +27,21 @@ export interface ExportOptions {
 }
 
 export interface ExportStats {
+  /** Rows written: one per input row. */
   rows: number;
+  /** Rows that found their result. */
   withResult: number;
   /** Rows kept without a result (`no_result`). */
   withoutResult: number;
   /** Results whose custom_id no row of the input has. */
   unmatchedResults: number;
+  /** Lines of the results file that are not results lines (skipped). */
   unreadableResultLines: number;
+  /** custom_ids on several results lines (the last one is used). */
   repeatedResultIds: number;
   /** Set when a CSV syntax error in the input stopped the export there. */
   stoppedAt: { line: number; message: string } | null;
+  /** The header written: the input's columns, then the result's. */
   columns: string[];
 }
 
