@@ -29,7 +29,7 @@ export type { RunProgress } from './pipeline/progress-events.js';
 export type { RunTotals } from './report/line-totals.js';
 export type { EnqueueStats } from './pipeline/enqueue.js';
 export type { WorkHandle } from './pipeline/work.js';
-export type { RunReport, LabeledBudget } from './pipeline/status.js';
+export type { RunReport, LabeledBudget, BatchReport } from './pipeline/status.js';
 export type { RetryResult, CancelResult, RetryableStatus } from './pipeline/run-control.js';
 export type { UnsuccessfulLines } from './pipeline/outcome.js';
 export type { EstimateReport } from './pipeline/estimate.js';

@@ -8,6 +8,9 @@ import { nanosToUsd, usdToNanos } from '../cost/compute.js';
 import { etaSeconds, recentRate } from '../report/rate.js';
 import { oldestPendingTimestamp } from '../report/run-status.js';
 import { budgetKeys, readLabel, readSnapshot, type BudgetSnapshot } from '../worker/limits/budget.js';
+import type { ExecutionMode } from '../config/schema.js';
+import { BatchState } from '../queue/batch-state.js';
+import { RunStore } from '../queue/run-store.js';
 import type { PipelineContext } from './context.js';
 
 /** What `respool status` shows of one run (its `--json` output is an array of these). */
@@ -44,6 +47,24 @@ export interface RunReport {
   eta_s: number | null;
   /** Age in seconds of the oldest job waiting or in flight; null when there is none. */
   oldest_s: number | null;
+  /**
+   * How the run sends its items (docs/modes.md): the job's `mode`; for `auto`, the tier it moved to
+   * (`flex`, `online`) and why, once it did.
+   */
+  mode: { configured: ExecutionMode; now: string | null; reason: string | null };
+  /** The provider batches the run has out (batch and auto modes), oldest first. */
+  batches: BatchReport[];
+}
+
+/** One provider batch of a run, as `status` shows it. */
+export interface BatchReport {
+  /** The provider's batch id; null while the batch is being created. */
+  batch_id: string | null;
+  items: number;
+  /** When the provider batch was created (ISO 8601); null while being created. */
+  submitted_at: string | null;
+  /** True once `cancel` was sent for it (the run was cancelled, or `auto` moved its items online). */
+  cancel_requested: boolean;
 }
 
 /** One run's figures, or null when no run has that name. */
@@ -64,6 +85,7 @@ export async function runReport(ctx: PipelineContext, run: string): Promise<RunR
   const complete = status.enqueueDone && written >= items && superseded === 0;
   const budgetIds = await ctx.redis.smembers(keys.budgets);
   const budgets = await Promise.all(budgetIds.map((id) => readBudget(ctx, id)));
+  const [modeSwitch, chunks] = await Promise.all([new RunStore(ctx.redis, run, ctx.prefix).modeSwitch(), new BatchState(ctx.redis, run, ctx.prefix).chunks()]);
   return {
     run,
     state: status.state === 'cancelled' ? 'cancelled' : complete ? 'complete' : status.state,
@@ -86,6 +108,13 @@ export async function runReport(ctx: PipelineContext, run: string): Promise<RunR
     rate: rate === null ? null : Math.round(rate * 100) / 100,
     eta_s: roundTenth(etaSeconds(items - written, rate)),
     oldest_s: oldest === null ? null : roundTenth(Math.max(0, (now - oldest) / 1000)),
+    mode: { configured: status.settings.mode ?? 'online', ...modeSwitch },
+    batches: chunks.map((c) => ({
+      batch_id: c.batchId ?? null,
+      items: c.n,
+      submitted_at: c.submittedAt === undefined ? null : new Date(c.submittedAt).toISOString(),
+      cancel_requested: c.cancelRequested === true,
+    })),
   };
 }
 

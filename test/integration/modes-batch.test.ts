@@ -133,6 +133,11 @@ describe('respool run --mode batch', () => {
     const stats = fake.stats();
     assert.equal(stats.batch.batchesCreated, 1, 'the run started with a batch');
     assertBilledOnce(fake, 'auto-deadline', ids);
+    // status says where auto moved, and why (the same words as the log's switch line).
+    const report = await rp.status('auto-deadline');
+    assert.equal(report?.mode.configured, 'auto');
+    assert.ok(report?.mode.now === 'flex' || report?.mode.now === 'online', String(report?.mode.now));
+    assert.ok(report?.mode.reason && log.includes(`(${report.mode.reason})`), `${report?.mode.reason} / ${log}`);
   });
 
   it('cancel: the provider batch is cancelled, what it finished is kept, the rest ends as cancelled lines', async () => {
@@ -144,6 +149,14 @@ describe('respool run --mode batch', () => {
     const running = run('batch-cancel', input);
     while ((fake.stats().batch.byStatus.in_progress ?? 0) === 0) await sleep(20);
     while ((fake.stats().billed && Object.keys(fake.stats().billed).length) < 2) await sleep(20);
+    // status shows the live provider batch of the run.
+    const live = await rp.status('batch-cancel');
+    assert.deepEqual(live?.mode, { configured: 'batch', now: null, reason: null });
+    assert.equal(live?.batches.length, 1);
+    assert.match(live!.batches[0]!.batch_id ?? '', /^batch_/);
+    assert.equal(live!.batches[0]!.items, 20);
+    assert.ok(live!.batches[0]!.submitted_at !== null && Date.parse(live!.batches[0]!.submitted_at) <= Date.now());
+    assert.equal(live!.batches[0]!.cancel_requested, false);
     await rp.cancel('batch-cancel', { waitMs: 1000 });
     const { result, lines } = await running;
     fake.setOptions({ batch: {} });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatBudget, type LabeledBudget } from '../../src/cli/commands/status.js';
+import { formatBatch, formatBudget, formatMode, type LabeledBudget } from '../../src/cli/commands/status.js';
 import { budgetLabel } from '../../src/worker/limits/budget-label.js';
 
 describe('budgetLabel', () => {
@@ -45,5 +45,18 @@ describe('formatBudget', () => {
 
   it('falls back to the hash for a budget without a label', () => {
     assert.match(formatBudget({ ...budget, label: null }), /^budget 28e47f8b: /);
+  });
+});
+
+describe('formatMode and formatBatch', () => {
+  it('names the job mode, and where an auto run moved and why', () => {
+    assert.equal(formatMode({ configured: 'batch', now: null, reason: null }), 'mode batch');
+    assert.equal(formatMode({ configured: 'auto', now: 'flex', reason: 'the batch would miss the deadline' }), 'mode auto, now flex (the batch would miss the deadline)');
+  });
+
+  it('a provider batch: its id, items, when it was made; one being created and one being cancelled say so', () => {
+    assert.equal(formatBatch({ batch_id: 'batch_abc', items: 120, submitted_at: '2026-12-05T02:00:00.000Z', cancel_requested: false }), 'batch batch_abc: 120 items, submitted 2026-12-05T02:00:00.000Z');
+    assert.equal(formatBatch({ batch_id: null, items: 3, submitted_at: null, cancel_requested: false }), 'batch (being created): 3 items');
+    assert.equal(formatBatch({ batch_id: 'batch_x', items: 1, submitted_at: null, cancel_requested: true }), 'batch batch_x: 1 items, cancel requested');
   });
 });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { formatUsd, usdToNanos } from '../../cost/compute.js';
 import { formatDuration } from '../../report/rate.js';
-import { runReports, type LabeledBudget, type RunReport } from '../../pipeline/status.js';
+import { runReports, type BatchReport, type LabeledBudget, type RunReport } from '../../pipeline/status.js';
 import { parseRunName } from '../parse.js';
 import { Session, type GlobalFlags } from '../session.js';
 import { formatTable } from '../table.js';
@@ -47,6 +47,8 @@ export function registerStatus(program: Command, globals: () => GlobalFlags): vo
             const m = r.max_cost;
             process.stdout.write(`  max_cost ${formatUsd(usdToNanos(m.cap))}: spent ${formatUsd(usdToNanos(m.spent))}, ${formatUsd(usdToNanos(m.in_flight))} reserved in flight${m.reached ? ', reached: the rest is skipped' : ''}\n`);
           }
+          if (r.mode.configured !== 'online' || r.mode.now) process.stdout.write(`  ${formatMode(r.mode)}\n`);
+          for (const b of r.batches) process.stdout.write(`  ${formatBatch(b)}\n`);
           for (const b of r.budgets) process.stdout.write(`  ${formatBudget(b)}\n`);
         }
       } finally {
@@ -71,4 +73,15 @@ export function statusTable(reports: RunReport[]): string {
     formatDuration(r.oldest_s),
   ]);
   return formatTable(header, rows, 2);
+}
+
+/** `mode auto, now flex (the deadline is near)`: the job's mode and, for `auto`, where it moved. */
+export function formatMode(mode: RunReport['mode']): string {
+  return `mode ${mode.configured}${mode.now ? `, now ${mode.now}${mode.reason ? ` (${mode.reason})` : ''}` : ''}`;
+}
+
+/** One provider batch: its id, items, when it was created, and a cancel sent. */
+export function formatBatch(b: BatchReport): string {
+  const id = b.batch_id ?? '(being created)';
+  return `batch ${id}: ${b.items} items${b.submitted_at ? `, submitted ${b.submitted_at}` : ''}${b.cancel_requested ? ', cancel requested' : ''}`;
 }
