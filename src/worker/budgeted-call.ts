@@ -66,6 +66,8 @@ export class BudgetedCall {
   private body: Record<string, unknown>;
   /** Flex's "resource unavailable" answers to this attempt. */
   private flexRefusals = 0;
+  /** Set once a flex item falls back: its calls then get the default tier's timeout, not the client's flex one. */
+  private timeoutMs: number | undefined;
   private readonly now: () => number;
 
   constructor(
@@ -76,7 +78,14 @@ export class BudgetedCall {
     this.rateLimited = rateLimitedBefore;
     this.now = spec.now ?? Date.now;
     const flex = spec.flex;
-    this.body = flex && asksForFlex(spec.body) && flexTimeIsUp(this.now(), flex.refusedSince, flex.fallbackMs) ? atDefaultTier(spec.body) : spec.body;
+    this.body = spec.body;
+    if (flex && asksForFlex(spec.body) && flexTimeIsUp(this.now(), flex.refusedSince, flex.fallbackMs)) this.fallBackToDefaultTier(flex);
+  }
+
+  /** From now on the item goes at the default tier, with the default tier's timeout. */
+  private fallBackToDefaultTier(flex: FlexFallback): void {
+    this.body = atDefaultTier(this.body);
+    this.timeoutMs = flex.defaultTierTimeoutMs;
   }
 
   /**
@@ -117,7 +126,7 @@ export class BudgetedCall {
     this.flexRefusals++;
     const step = flexNextStep(now, flex.refusedSince, this.flexRefusals, flex, err.retryAfterMs);
     if (!step.fallBack) return step.waitMs;
-    this.body = atDefaultTier(this.body);
+    this.fallBackToDefaultTier(flex);
     return 0;
   }
 
@@ -132,7 +141,7 @@ export class BudgetedCall {
       throw new CallNotMadeError(claim);
     }
     try {
-      const res = await spec.client.createResponse(this.body, { signal: spec.signal, idempotencyKey });
+      const res = await spec.client.createResponse(this.body, { signal: spec.signal, idempotencyKey, ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }) });
       path.apiAnswered?.(spec.run);
       await path.limiter.settle(spec.budget, lease, spec.estimatedTokens, totalTokens(res.json), res.headers);
       return res;

@@ -37,6 +37,11 @@ export interface CreateResponseOptions {
   signal?: AbortSignal;
   /** Sent as `Idempotency-Key`, so that a server that supports it can drop a retried duplicate. */
   idempotencyKey?: string;
+  /**
+   * This call's whole-call limit instead of the client's (a flex item sent at the default tier).
+   * @default the client's `timeoutMs`
+   */
+  timeoutMs?: number;
 }
 
 export interface CreateResponseResult {
@@ -142,14 +147,15 @@ export class OpenResponsesClient {
     const payload = JSON.stringify(body);
     headers['Content-Length'] = String(Buffer.byteLength(payload));
 
-    const ctx = { secrets: this.#apiKey === undefined ? [] : [this.#apiKey], timeoutMs: this.timeoutMs };
+    const timeoutMs = opts.timeoutMs === undefined ? this.timeoutMs : Math.min(opts.timeoutMs, MAX_TIMER_MS);
+    const ctx = { secrets: this.#apiKey === undefined ? [] : [this.#apiKey], timeoutMs };
     // One abort fed by both the timer and the caller's signal.
     const abort = new CallAbort();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      abort.abort(new DOMException(`no response within ${this.timeoutMs} ms`, 'TimeoutError'));
-    }, this.timeoutMs);
+      abort.abort(new DOMException(`no response within ${timeoutMs} ms`, 'TimeoutError'));
+    }, timeoutMs);
     const callerSignal = opts.signal;
     const onCallerAbort = () => abort.abort(callerSignal?.reason);
     if (callerSignal?.aborted) onCallerAbort();

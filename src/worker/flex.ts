@@ -17,6 +17,8 @@ export interface FlexFallback {
   noteFirstRefusal(at: number): Promise<void>;
   /** Waits between refusals: `baseMs` doubling per refusal, at most `maxMs` (the run's backoff). */
   backoff: { baseMs: number; maxMs: number };
+  /** The whole-call limit once sent at the default tier: the run's `timeout_ms`, not the longer flex one. */
+  defaultTierTimeoutMs: number;
 }
 
 export type FlexStep = { fallBack: true } | { fallBack: false; waitMs: number };

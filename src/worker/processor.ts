@@ -207,6 +207,7 @@ class ItemAttempt {
       refusedSince: typeof since === 'number' ? since : null,
       noteFirstRefusal: (at) => saveProgress(this.job, { flex_refused_at: at }),
       backoff: { baseMs: this.settings.backoffMs, maxMs: this.settings.maxBackoffMs },
+      defaultTierTimeoutMs: this.settings.timeoutMs,
     };
   }
 

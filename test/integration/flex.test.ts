@@ -73,6 +73,32 @@ describe('run with mode: flex', () => {
     assert.deepEqual(await budgetCounts('half'), { n429: 0, pauses: 0 });
   });
 
+  it('flex calls get flex_timeout_ms; an item that falls back to the default tier gets timeout_ms again', async () => {
+    const slow = { model: 'test-model', base_url: fake.url, concurrency: 8, mode: 'flex' as const, backoff_ms: 20, attempts: 2, flex_fallback_ms: 0, timeout_ms: 1000, flex_timeout_ms: 10_000 };
+    fake.reset();
+    // Every answer takes 1500 ms: past timeout_ms, well within flex_timeout_ms.
+    fake.setOptions({ latencyMs: 1500 });
+    try {
+      const flexOk = await prompts('slow-flex', 4);
+      const ok = await runJob(rp, { ...slow, name: 'slow-flex', inputs: flexOk.file, out: 'slow-flex.out.jsonl' });
+      assert.equal(ok.result.failedLines, 0);
+      assert.ok(ok.lines.every((l) => l.status === 'completed' && l.service_tier === 'flex'), 'a flex call may take longer than timeout_ms');
+
+      // Flex refuses every call: each item falls back at once, and the default tier is held to timeout_ms.
+      fake.setOptions({ faults: { flexUnavailable: 1 } });
+      const fellBack = await prompts('slow-default', 4);
+      const late = await runJob(rp, { ...slow, name: 'slow-default', inputs: fellBack.file, out: 'slow-default.out.jsonl' });
+      assertEachIdOnce(late.lines, fellBack.ids);
+      for (const l of late.lines) {
+        assert.equal(l.status, 'failed', JSON.stringify(l));
+        assert.equal(l.error?.type, 'timeout');
+        assert.match(l.error?.message ?? '', /after 1000 ms/);
+      }
+    } finally {
+      fake.setOptions({ latencyMs: 0, faults: {} });
+    }
+  });
+
   it('a flex that stays unavailable is asked again with backoff, then each item goes at the default tier after flex_fallback_ms', async () => {
     const { file, ids } = await prompts('none', 12);
     fake.reset();
