@@ -1,4 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { BATCH_LEASE_MS } from '../batch/driver.js';
+import { batchProvider } from '../batch/provider.js';
 import { ConfigError } from '../config/load.js';
+import { BatchState } from '../queue/batch-state.js';
 import { sleep } from '../core/sleep.js';
 import { RETRYABLE_STATUSES } from '../queue/requeue.js';
 import { RunStore } from '../queue/run-store.js';
@@ -45,6 +49,12 @@ export interface CancelResult {
   ended: number;
   /** Calls still in flight when the wait was over; they end with their own lines. */
   stillActive: number;
+  /**
+   * Provider batches of the run that this cancel stopped itself, because no worker of the run was
+   * driving its batches (one that is cancels them). What they finished is kept: the run's next worker
+   * collects it, and the rest ends as cancelled lines.
+   */
+  batchesCancelled: string[];
 }
 
 /**
@@ -54,9 +64,11 @@ export interface CancelResult {
  */
 export async function cancelRun(ctx: PipelineContext, run: string, opts: { waitMs?: number } = {}): Promise<CancelResult> {
   const waitMs = opts.waitMs ?? 60_000;
-  if (!(await loadRun(ctx.redis, run, ctx.prefix))) throw new ConfigError(`no run named ${run}`);
+  const status = await loadRun(ctx.redis, run, ctx.prefix);
+  if (!status) throw new ConfigError(`no run named ${run}`);
   const queue = ctx.queue(run);
   await markCancelled(ctx.redis, queue, run, ctx.prefix);
+  const batchesCancelled = await cancelUndrivenBatches(ctx, run, status.settings.baseUrl);
   let ended = await cancelWaitingJobs(ctx.redis, queue, run, ctx.prefix);
   // Calls in flight finish with their own lines; an attempt that fails now goes back to the
   // queue, where the next sweep (here, or the run's collector) ends it as cancelled.
@@ -68,7 +80,38 @@ export async function cancelRun(ctx: PipelineContext, run: string, opts: { waitM
     active = (await queue.getJobCounts('active')).active ?? 0;
   }
   ended += await cancelWaitingJobs(ctx.redis, queue, run, ctx.prefix);
-  return { ended, stillActive: active };
+  return { ended, stillActive: active, batchesCancelled };
+}
+
+/**
+ * A provider batch keeps running (and billing) until it is cancelled at the provider. A worker of the
+ * run cancels it when it sees the run cancelled; with none running, this does, taking the batch
+ * driver's lease so that it never races one. Returns the ids of the batches it cancelled.
+ */
+async function cancelUndrivenBatches(ctx: PipelineContext, run: string, baseUrl: string): Promise<string[]> {
+  const state = new BatchState(ctx.redis, run, ctx.prefix);
+  if (!(await state.exists())) return [];
+  const owner = `cancel-${randomUUID()}`;
+  if (!(await state.takeLease(owner, BATCH_LEASE_MS))) return [];
+  const cancelled: string[] = [];
+  try {
+    const provider = batchProvider({ baseUrl, apiKey: ctx.apiKey });
+    for (const chunk of await state.chunks()) {
+      if (chunk.batchId === undefined || chunk.cancelRequested) continue;
+      try {
+        await provider.cancelBatch(chunk.batchId);
+      } catch (err) {
+        ctx.log.warn(`run ${run}: cancelling provider batch ${chunk.batchId}: ${(err as Error).message}; the run's next worker tries again`);
+        continue;
+      }
+      await state.saveChunk(owner, { ...chunk, cancelRequested: true });
+      cancelled.push(chunk.batchId);
+      ctx.log.info(`run ${run}: cancelled provider batch ${chunk.batchId} (no worker of the run is running): what it finished is kept; the run's next worker collects it and ends the rest as cancelled`);
+    }
+  } finally {
+    await state.releaseLease(owner);
+  }
+  return cancelled;
 }
 
 /**

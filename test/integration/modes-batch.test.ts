@@ -8,7 +8,7 @@ import type { FakeServer } from '../../src/fake-server/index.js';
 import type { Job, Respool } from '../../src/index.js';
 import { jobIdFor } from '../../src/queue/keys.js';
 import { readSpend } from '../../src/queue/cost-cap.js';
-import { countIds, REDIS_URL, runCli, testPrefix } from '../helpers/cli.js';
+import { countIds, readLines, REDIS_URL, runCli, testPrefix } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
 import { runJob, withLibrary } from '../helpers/library.js';
 
@@ -174,6 +174,65 @@ describe('respool run --mode batch', () => {
     const stats = fake.stats();
     assert.equal(stats.requests, 0, 'no online call after the cancel');
     for (const l of done) assert.equal(stats.billed[jobIdFor('batch-cancel', l.custom_id)], 1);
+  });
+
+  it('cancel with no worker running: the provider batch is cancelled from here; the next worker keeps what it finished and ends the rest', async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `u${i}`);
+    const input = await promptsFile(dir, 'in-undriven.jsonl', ids);
+    fake.reset();
+    // 20 requests of 500 ms: the batch is still at work when the only worker stops.
+    fake.setOptions({ batch: { msPerRequest: 500 } });
+    try {
+      await rp.enqueue(job('batch-undriven', input));
+      const worker = await rp.work({ name: 'batch-undriven' });
+      while ((fake.stats().batch.byStatus.in_progress ?? 0) === 0) await sleep(20);
+      while (Object.keys(fake.stats().billed).length < 2) await sleep(20);
+      await worker.stop();
+      messages.length = 0;
+      const cancelled = await rp.cancel('batch-undriven', { waitMs: 1000 });
+      assert.equal(cancelled.batchesCancelled.length, 1, 'no worker drives the batch: cancel stops it itself');
+      assert.match(cancelled.batchesCancelled[0]!, /^batch_/);
+      assert.match(said('batch-undriven'), /cancelled provider batch batch_\S+ \(no worker of the run is running\)/);
+      assert.equal(fake.stats().batch.byStatus.in_progress ?? 0, 0, 'the provider is no longer working the batch');
+      const status = await rp.status('batch-undriven');
+      assert.equal(status?.batches[0]?.cancel_requested, true);
+
+      // The next worker collects what the batch finished; the rest ends as cancelled lines.
+      const again = await rp.work({ name: 'batch-undriven' });
+      const collected = await rp.collect('batch-undriven').finally(() => again.stop());
+      assert.equal(collected.outcome, 'complete');
+      const lines = await readLines(collected.out);
+      assert.deepEqual([...countIds(lines).keys()].sort(), [...ids].sort());
+      assert.ok([...countIds(lines).values()].every((n) => n === 1));
+      const done = lines.filter((l) => l.status === 'completed');
+      const ended = lines.filter((l) => l.error?.type === 'cancelled');
+      assert.ok(done.length >= 2 && done.every((l) => l.service_tier === 'batch'), `the batch's finished answers are kept (${done.length})`);
+      assert.equal(done.length + ended.length, ids.length);
+      const stats = fake.stats();
+      assert.equal(stats.requests, 0, 'no online call');
+      assert.equal(stats.batch.batchesCreated, 1);
+      for (const l of done) assert.equal(stats.billed[jobIdFor('batch-undriven', l.custom_id)], 1);
+    } finally {
+      fake.setOptions({ batch: {} });
+    }
+  });
+
+  it('cancel while a worker drives the batch leaves the cancelling to it', async () => {
+    const ids = Array.from({ length: 6 }, (_, i) => `d${i}`);
+    const input = await promptsFile(dir, 'in-driven.jsonl', ids);
+    fake.reset();
+    fake.setOptions({ batch: { msPerRequest: 500 } });
+    try {
+      const running = run('batch-driven', input);
+      while ((fake.stats().batch.byStatus.in_progress ?? 0) === 0) await sleep(20);
+      const cancelled = await rp.cancel('batch-driven', { waitMs: 1000 });
+      assert.deepEqual(cancelled.batchesCancelled, [], 'the running worker holds the batch lease');
+      const { result } = await running;
+      assert.equal(result.outcome, 'cancelled');
+      assert.match(said('batch-driven'), /cancelled provider batch .*what it finished is kept, the rest goes online/);
+    } finally {
+      fake.setOptions({ batch: {} });
+    }
   });
 
   it('max_cost: a batch reserves its cost before it is submitted and settles on return; past the cap, items are skipped', async () => {
