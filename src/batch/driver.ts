@@ -415,12 +415,12 @@ export class BatchDriver {
           if (batchOut.length >= DELIVER_EVERY) await flush();
         } else {
           again++;
-          if (answer.counts) await this.state.addTry(out.custom_id);
+          if (answer.counts) await this.state.addTry(out.custom_id, chunk.id);
         }
       }
     }
     await flush();
-    if (batch.status === 'failed') await this.refusedBatch(settings, batch, items, tries);
+    if (batch.status === 'failed') await this.refusedBatch(settings, chunk, batch, items, tries);
     const undelivered = inBatch ? 'batch' : 'online';
     const finished = await this.state.finishChunk(this.owner, chunk.id, undelivered);
     if (finished && chunk.reservedNanos !== undefined && settings.maxCost !== undefined) await this.costCap(settings).settle(`batch-${chunk.id}`, spentNanos);
@@ -438,7 +438,7 @@ export class BatchDriver {
    * items go into a later batch, once the live ones had time to finish, without using an attempt. A
    * file found wrong uses one attempt of each item.
    */
-  private async refusedBatch(settings: RunSettings, batch: ProviderBatch, items: Map<string, ItemJob>, tries: Map<string, number>): Promise<void> {
+  private async refusedBatch(settings: RunSettings, chunk: ChunkRecord, batch: ProviderBatch, items: Map<string, ItemJob>, tries: Map<string, number>): Promise<void> {
     const verdict = failedBatchVerdict(batch);
     const message = `the provider refused the batch ${batch.id}: ${verdict.message}`;
     if (verdict.verdict === 'later') {
@@ -451,7 +451,7 @@ export class BatchDriver {
     for (const [id, item] of items) {
       const attempt = (tries.get(id) ?? 0) + 1;
       if (attempt >= settings.attempts) final.push({ id, data: item, line: { ...resultsLine(lineContext(item, settings.model, attempt), { kind: 'failed', error: { type: 'invalid_request', message, status: null } }), service_tier: 'batch' } });
-      else await this.state.addTry(id);
+      else await this.state.addTry(id, chunk.id);
     }
     await this.opts.deliver(this.opts.run, final);
   }

@@ -45,6 +45,7 @@ interface BatchCommands {
   respoolBatchPendingToOnline(...args: string[]): Promise<[number, number]>;
   respoolBatchLease(...args: string[]): Promise<number>;
   respoolBatchRelease(...args: string[]): Promise<number>;
+  respoolBatchAddTry(...args: string[]): Promise<number>;
 }
 
 function commands(redis: Redis) {
@@ -57,6 +58,7 @@ function commands(redis: Redis) {
     respoolBatchPendingToOnline: { file: 'batchPendingToOnline' },
     respoolBatchLease: { file: 'batchLease' },
     respoolBatchRelease: { file: 'batchRelease' },
+    respoolBatchAddTry: { file: 'batchAddTry' },
   });
 }
 
@@ -145,9 +147,12 @@ export class BatchState {
     return (await this.redis.hmget(this.keys.data, ...ids)).map((v) => (v === null ? null : (JSON.parse(v) as JobData)));
   }
 
-  /** Counts one more batch answer worth another try; returns the count. */
-  addTry(id: string): Promise<number> {
-    return this.redis.hincrby(this.keys.tries, id, 1);
+  /**
+   * Counts one more batch answer worth another try, once per chunk (reading a chunk's files again
+   * after a crash counts nothing twice); returns the count.
+   */
+  async addTry(id: string, chunk: string): Promise<number> {
+    return Number(await commands(this.redis).respoolBatchAddTry(this.keys.tries, id, chunk));
   }
 
   /** Ends a chunk: undelivered items go back to pending (`batch`) or to the online hand-over. */

@@ -117,7 +117,7 @@ export interface BatchKeys {
   inChunk: string; // hash: job id -> chunk id, while the item is in a chunk
   toOnline: string; // hash: job id -> JobData JSON, being put in the run's queue as an online job
   online: string; // set: job ids sent online; never parked again
-  tries: string; // hash: job id -> batch answers worth another try so far
+  tries: string; // hash: job id -> batch answers worth another try so far; `<job id>@` -> the chunk last counted
   seq: string; // counter: chunk ids
   lease: string; // string: the process that submits and polls the run's batches, with an expiry
 }

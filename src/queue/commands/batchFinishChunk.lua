@@ -28,7 +28,7 @@ for _, id in ipairs(ids) do
   if done(KEYS[8], id) then
     redis.call('HDEL', KEYS[3], id)
     redis.call('HDEL', KEYS[4], id)
-    redis.call('HDEL', KEYS[10], id)
+    redis.call('HDEL', KEYS[10], id, id .. '@')
   elseif ARGV[4] == 'online' then
     local data = redis.call('HGET', KEYS[4], id)
     if data then
