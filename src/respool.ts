@@ -2,7 +2,8 @@
  * The library: `openRespool` and the object it returns. Every method is a thin layer over the
  * pipeline (src/pipeline), as the command line's commands are; nothing here reads `process.env`.
  */
-import { RUN_NAME_PATTERN, type JobConfig } from './config/schema.js';
+import type { JobConfig } from './config/schema.js';
+import { checkRunName } from './config/run-name.js';
 import { ConfigError } from './config/load.js';
 import type { Logger } from './core/logger.js';
 import type { OutputLine } from './core/output-line.js';
@@ -380,7 +381,7 @@ class RespoolClient implements Respool {
 
   async work(opts: WorkOptions = {}): Promise<WorkHandle> {
     this.checkOpen();
-    if (opts.name !== undefined) checkRunName(opts.name);
+    if (opts.name !== undefined) checkRunName(opts.name, 'name');
     const handle = await startWorking(this.ctx, {
       ...opts,
       ...(opts.schedules && !opts.name ? { alongside: (workers, signal) => startScheduledRuns(this.ctx, workers, signal) } : {}),
@@ -392,7 +393,7 @@ class RespoolClient implements Respool {
 
   async collect(name: string, opts: CollectOptions = {}): Promise<CollectResult> {
     this.checkOpen();
-    checkRunName(name);
+    checkRunName(name, 'name');
     const stop = new AbortController();
     const task = { stop, promise: this.collectToEnd(name, opts, opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal) };
     this.runs.add(task);
@@ -426,19 +427,19 @@ class RespoolClient implements Respool {
   async status(name?: string): Promise<RunReport | null | RunReport[]> {
     this.checkOpen();
     if (name === undefined) return runReports(this.ctx);
-    checkRunName(name);
+    checkRunName(name, 'name');
     return runReport(this.ctx, name);
   }
 
   async retry(name: string, opts: { statuses?: RetryableStatus[] } = {}): Promise<RetryResult> {
     this.checkOpen();
-    checkRunName(name);
+    checkRunName(name, 'name');
     return retryRun(this.ctx, name, opts.statuses ?? ['failed']);
   }
 
   async cancel(name: string, opts: { waitMs?: number } = {}): Promise<CancelResult> {
     this.checkOpen();
-    checkRunName(name);
+    checkRunName(name, 'name');
     return cancelRun(this.ctx, name, opts);
   }
 
@@ -504,16 +505,6 @@ class RespoolClient implements Respool {
 
   private checkOpen(): void {
     if (this.closed) throw new Error('this respool was closed');
-  }
-}
-
-/**
- * A run name passed to a method: it becomes part of Redis keys and the queue name, so a name that
- * could reach other keys (`a:b`, `*`) is refused before anything is read or written.
- */
-function checkRunName(name: string): void {
-  if (typeof name !== 'string' || !RUN_NAME_PATTERN.test(name)) {
-    throw new ConfigError(`name: ${JSON.stringify(name)} is not a run name; it must start with a letter or digit and use only A-Z a-z 0-9 . _ - (at most 64)`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { ConfigError } from '../config/load.js';
-import { RUN_NAME_PATTERN } from '../config/schema.js';
+import { checkRunName } from '../config/run-name.js';
 
 export function parsePositiveInt(value: string, flag: string): number {
   const n = Number(value);
@@ -15,6 +15,5 @@ export function parsePort(value: string, flag: string): number {
 
 /** A run name from --name: it becomes part of Redis keys and the queue name, so it is checked first. */
 export function parseRunName(value: string): string {
-  if (!RUN_NAME_PATTERN.test(value)) throw new ConfigError(`--name: "${value}" is not a run name; it must start with a letter or digit and use only A-Z a-z 0-9 . _ - (at most 64)`);
-  return value;
+  return checkRunName(value, '--name');
 }

@@ -11,6 +11,8 @@ export type ExecutionMode = (typeof EXECUTION_MODES)[number];
 
 /** Run names become part of Redis keys, queue names and job ids: no `:`, no spaces, no path tricks. */
 export const RUN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** RUN_NAME_PATTERN in words, for messages. */
+export const RUN_NAME_RULE = 'must start with a letter or digit and use only A-Z a-z 0-9 . _ - (at most 64)';
 /** `-YYYY-MM-DD`, appended to a job's name for its dated (scheduled or incremental) runs. */
 export const DATE_SUFFIX_LENGTH = 11;
 /** Longest job name that still leaves room for the date within a run name's 64 characters. */
@@ -69,7 +71,7 @@ export const limitsSchema = z.object(limitFields).strict();
  */
 export const jobConfigSchema = z
   .object({
-    name: z.string().regex(RUN_NAME_PATTERN, 'must start with a letter or digit and use only A-Z a-z 0-9 . _ - (at most 64)'),
+    name: z.string().regex(RUN_NAME_PATTERN, RUN_NAME_RULE),
     inputs: z.array(z.string().min(1)).min(1, 'give at least one input file, folder or glob'),
     prompt: z.string().min(1).optional(),
     image_prompt: z.string().min(1).default(DEFAULTS.image_prompt),
