@@ -6,7 +6,7 @@ import { BatchState } from '../queue/batch-state.js';
 import { sleep } from '../core/sleep.js';
 import { RETRYABLE_STATUSES } from '../queue/requeue.js';
 import { RunStore } from '../queue/run-store.js';
-import { listRuns, loadRun } from '../queue/run-meta.js';
+import { isListedRun, listRuns, loadRun } from '../queue/run-meta.js';
 import { cancelWaitingJobs, markCancelled } from '../queue/cancel.js';
 import type { PipelineContext } from './context.js';
 
@@ -120,7 +120,7 @@ async function cancelUndrivenBatches(ctx: PipelineContext, run: string, baseUrl:
  * no run has that name.
  */
 export async function cleanRun(ctx: PipelineContext, run: string): Promise<boolean> {
-  if (!(await listRuns(ctx.redis, ctx.prefix)).includes(run)) return false;
+  if (!(await isListedRun(ctx.redis, run, ctx.prefix))) return false;
   await new RunStore(ctx.redis, run, ctx.prefix).clean(ctx.queue(run));
   return true;
 }

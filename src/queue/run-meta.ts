@@ -148,3 +148,8 @@ export function toRunState(raw: string | undefined): RunState {
 export async function listRuns(redis: Redis, prefix?: string): Promise<string[]> {
   return (await redis.smembers(runsKey(prefix))).sort();
 }
+
+/** Whether `run` is one of the runs `listRuns` lists. */
+export async function isListedRun(redis: Redis, run: string, prefix?: string): Promise<boolean> {
+  return (await redis.sismember(runsKey(prefix), run)) === 1;
+}

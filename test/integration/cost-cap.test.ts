@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { CostCap, readSpend } from '../../src/queue/cost-cap.js';
-import { cleanRun } from '../../src/queue/clean.js';
+import { RunStore } from '../../src/queue/run-store.js';
 import { sleep } from '../../src/core/sleep.js';
 import { REDIS_URL, testPrefix } from '../helpers/cli.js';
 import { deletePrefix, dumpPrefix } from '../helpers/redis-scan.js';
@@ -60,7 +60,7 @@ describe('max_cost cap (real Redis)', () => {
     await cap.reserve('a', 10);
     await cap.settle('a', 10);
     const queue = new Queue('r4', { connection: redis, prefix: `${prefix}:q` });
-    await cleanRun(redis, queue, 'r4', prefix);
+    await new RunStore(redis, 'r4', prefix).clean(queue);
     await queue.close();
     const left = [...(await dumpPrefix(prefix)).keys()].filter((k) => k.includes(':run:r4:'));
     assert.deepEqual(left, []);

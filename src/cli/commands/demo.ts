@@ -2,7 +2,7 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { cleanRun } from '../../queue/clean.js';
+import { RunStore } from '../../queue/run-store.js';
 import { exportJoined } from '../../sinks/export/join.js';
 import { formatTotals } from '../../report/line-totals.js';
 import { configFromFlags } from '../job-flags.js';
@@ -27,7 +27,7 @@ export function registerDemo(program: Command, globals: () => GlobalFlags): void
         for (const job of DEMO_JOBS) {
           const config = await configFromFlags(path.join(ROOT, job), { baseUrl: fake.url }, process.cwd());
           // The demo starts from scratch every time; a real run resumes instead.
-          await cleanRun(session.redis, session.queue(config.name), config.name, session.prefix);
+          await new RunStore(session.redis, config.name, session.prefix).clean(session.queue(config.name));
           await rm(config.out, { force: true });
           const result = await runPipeline(session.context, config);
           const first = (await readFile(result.out, 'utf8')).split('\n')[0] ?? '';
