@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
-import { ConfigError } from '../config/load.js';
 import type { Queue } from 'bullmq';
 import type { JobData } from '../core/item.js';
 import { QUEUE_DEFAULTS } from '../config/defaults.js';
+import { ConfigError } from '../config/load.js';
 import { checkRedisUrl, type RedisTarget } from '../queue/connection.js';
 import { redisPassword, type RedisTls } from '../queue/redis-security.js';
 import { PipelineContext } from '../pipeline/context.js';

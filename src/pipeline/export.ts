@@ -3,10 +3,10 @@ import path from 'node:path';
 import { ConfigError } from '../config/load.js';
 import { outAliasProblem } from '../config/out-path.js';
 import type { Logger } from '../core/logger.js';
+import { InputTableError } from '../sinks/export/input-table.js';
 import { exportFormatFor, exportJoined, type ExportFormat, type ExportStats } from '../sinks/export/join.js';
 
 export type { ExportStats, ExportFormat } from '../sinks/export/join.js';
-import { InputTableError } from '../sinks/export/input-table.js';
 
 /** Options of an export (`respool export`, `rp.export`). */
 export interface ExportRequest {

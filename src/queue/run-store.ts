@@ -88,13 +88,13 @@ export class RunStore {
     await this.redis.hset(this.keys.meta, 'enqueue_done', '1');
   }
 
-  /** The tier an `auto` run goes by now, as its deadline watcher last recorded it (null: none yet). */
   /** The tier an `auto` run uses now and why it switched (null before any switch). */
   async modeSwitch(): Promise<{ now: string | null; reason: string | null }> {
     const [now, reason] = await this.redis.hmget(this.keys.meta, 'mode_now', 'mode_reason');
     return { now: now ?? null, reason: reason ?? null };
   }
 
+  /** The tier an `auto` run goes by now, as its deadline watcher last recorded it (null: none yet). */
   async modeNow(): Promise<string | null> {
     return this.redis.hget(this.keys.meta, 'mode_now');
   }

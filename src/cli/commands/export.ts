@@ -1,6 +1,5 @@
 import { Option, type Command } from 'commander';
-import { ConfigError } from '../../config/load.js';
-import { exportResults, ExportInputError, type ExportRequest } from '../../pipeline/export.js';
+import { exportResults, ExportInputError, type ExportFormat, type ExportRequest } from '../../pipeline/export.js';
 import { EXIT, ExitError } from '../exit.js';
 import { createLogger } from '../logger.js';
 import type { GlobalFlags } from '../session.js';
@@ -8,7 +7,8 @@ import type { GlobalFlags } from '../session.js';
 interface ExportFlags {
   join: string;
   out: string;
-  format?: string;
+  /** Commander's `choices` let only these through. */
+  format?: ExportFormat;
   idColumn?: string;
   csvRaw?: boolean;
 }
@@ -26,7 +26,6 @@ export function registerExport(program: Command, globals: () => GlobalFlags): vo
     .action(async (results: string, flags: ExportFlags) => {
       const g = globals();
       const log = createLogger({ level: g.logLevel, json: g.logJson });
-      if (flags.format !== undefined && flags.format !== 'csv' && flags.format !== 'jsonl') throw new ConfigError(`--format ${flags.format}: csv or jsonl`);
       const request: ExportRequest = {
         join: flags.join,
         out: flags.out,
