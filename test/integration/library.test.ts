@@ -4,19 +4,13 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { ConfigError, openRespool, type Logger, type OutputLine, type RunProgress } from '../../src/index.js';
+import { ConfigError, openRespool, type OutputLine, type RunProgress } from '../../src/index.js';
 import type { FakeServer } from '../../src/fake-server/index.js';
 import { readLines, REDIS_URL, ROOT, testPrefix } from '../helpers/cli.js';
 import { withFakeServer } from '../helpers/fake-suite.js';
+import { recordingLogger } from '../helpers/logger.js';
 
 const run = promisify(execFile);
-
-/** A logger that keeps every message, to check what the library says (and never says). */
-function recordingLogger(): { logger: Logger; messages: string[] } {
-  const messages: string[] = [];
-  const keep = (m: string) => void messages.push(m);
-  return { logger: { error: keep, warn: keep, info: keep, debug: keep }, messages };
-}
 
 describe('library: openRespool in process, real Redis, the fake server over HTTP', () => {
   let fake: FakeServer;
@@ -31,7 +25,7 @@ describe('library: openRespool in process, real Redis, the fake server over HTTP
   }
 
   it('run(): labels a CSV, hands each line to onLine, reports progress, resolves with the outcome and totals', async () => {
-    const { logger, messages } = recordingLogger();
+    const { log: logger, messages } = recordingLogger();
     const rp = await openRespool({ redis: REDIS_URL, prefix, apiKey: key, cwd: dir, logger });
     try {
       const input = await csv('reviews.csv', ['great', 'awful', 'fine']);
